@@ -1,0 +1,1 @@
+"""The application: command line, pipeline wiring, label store, export; app/ui/ is the GUI."""

@@ -1,0 +1,1 @@
+"""One module per ``thermorig`` sub-command; each exposes ``register(subparsers)``."""

@@ -1,0 +1,1 @@
+"""Every Qt widget of thermorig, and nothing else."""

@@ -1,0 +1,2 @@
+"""Board detection, intrinsics, stereo extrinsics, the rig model and its file, and
+depth-aware projection between cameras. Knows nothing of the GUI."""

@@ -1,0 +1,155 @@
+"""The rig: every camera's intrinsics and pose relative to the reference camera.
+
+The JSON form is the contract of DESIGN.md (cameras by stream name with ``width``,
+``height``, ``K``, ``dist``, ``T_ref_cam``; ``reference`` is ``depth``). Drivers produce
+rig dicts of this schema (device defaults, the synthetic rig's truth) without importing
+this module; everything that computes with a rig goes through :class:`Rig`.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from drivers.errors import ThermorigError
+
+REFERENCE_STREAM = "depth"
+
+
+class RigError(ThermorigError):
+    """A rig file that is missing, malformed, or does not fit the streams."""
+
+
+@dataclass
+class Camera:
+    """One camera: pinhole + OpenCV distortion, and its pose in the reference frame.
+
+    ``T_ref_cam`` maps points in this camera's frame to the reference camera's frame
+    (metres): ``p_ref = T_ref_cam @ p_cam``.
+    """
+
+    width: int
+    height: int
+    K: np.ndarray
+    dist: np.ndarray
+    T_ref_cam: np.ndarray = field(default_factory=lambda: np.eye(4))
+
+    def __post_init__(self) -> None:
+        self.K = np.asarray(self.K, dtype=np.float64).reshape(3, 3)
+        self.dist = np.asarray(self.dist, dtype=np.float64).ravel()
+        self.T_ref_cam = np.asarray(self.T_ref_cam, dtype=np.float64).reshape(4, 4)
+
+    @property
+    def T_cam_ref(self) -> np.ndarray:
+        """Reference frame → this camera (inverse of ``T_ref_cam``)."""
+        R, t = self.T_ref_cam[:3, :3], self.T_ref_cam[:3, 3]
+        out = np.eye(4)
+        out[:3, :3] = R.T
+        out[:3, 3] = -R.T @ t
+        return out
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "width": int(self.width),
+            "height": int(self.height),
+            "K": self.K.tolist(),
+            "dist": self.dist.tolist(),
+            "T_ref_cam": self.T_ref_cam.tolist(),
+        }
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> Camera:
+        try:
+            return cls(
+                width=int(d["width"]),
+                height=int(d["height"]),
+                K=d["K"],
+                dist=d.get("dist", [0, 0, 0, 0, 0]),
+                T_ref_cam=d.get("T_ref_cam", np.eye(4)),
+            )
+        except (KeyError, TypeError, ValueError) as exc:
+            raise RigError(
+                f"camera entry is malformed ({exc}); expected width, height, K, dist, T_ref_cam"
+            ) from None
+
+
+@dataclass
+class Rig:
+    """Cameras by stream name, plus how and how well they were calibrated."""
+
+    cameras: dict[str, Camera]
+    reference: str = REFERENCE_STREAM
+    created: str = ""
+    board: str | None = None
+    quality: dict[str, Any] = field(default_factory=dict)
+
+    def __getitem__(self, stream: str) -> Camera:
+        try:
+            return self.cameras[stream]
+        except KeyError:
+            raise RigError(
+                f"the rig has no camera '{stream}' (it has {', '.join(sorted(self.cameras))})"
+            ) from None
+
+    def T_dst_src(self, src: str, dst: str) -> np.ndarray:
+        """Transform taking points in camera ``src`` to camera ``dst``."""
+        return self[dst].T_cam_ref @ self[src].T_ref_cam
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "reference": self.reference,
+            "created": self.created or datetime.now(timezone.utc).isoformat(timespec="seconds"),
+            "board": self.board,
+            "cameras": {n: c.to_dict() for n, c in self.cameras.items()},
+            "quality": self.quality,
+        }
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> Rig:
+        if not isinstance(d, dict) or not isinstance(d.get("cameras"), dict):
+            raise RigError("not a rig: expected a JSON object with a 'cameras' mapping")
+        return cls(
+            cameras={n: Camera.from_dict(c) for n, c in d["cameras"].items()},
+            reference=d.get("reference", REFERENCE_STREAM),
+            created=d.get("created", ""),
+            board=d.get("board"),
+            quality=d.get("quality", {}) or {},
+        )
+
+    def to_json(self) -> str:
+        return json.dumps(self.to_dict(), indent=2)
+
+    @classmethod
+    def from_json(cls, text: str) -> Rig:
+        try:
+            return cls.from_dict(json.loads(text))
+        except json.JSONDecodeError as exc:
+            raise RigError(f"rig is not valid JSON ({exc.msg} at line {exc.lineno})") from None
+
+    def save(self, path: str | os.PathLike) -> None:
+        """Write atomically: a crash mid-write leaves the old file, never half a file."""
+        path = Path(path)
+        fd, tmp = tempfile.mkstemp(dir=path.parent or ".", prefix=path.name, suffix=".tmp")
+        try:
+            with os.fdopen(fd, "w") as fh:
+                fh.write(self.to_json())
+                fh.flush()
+                os.fsync(fh.fileno())
+            os.replace(tmp, path)
+        except BaseException:
+            Path(tmp).unlink(missing_ok=True)
+            raise
+
+    @classmethod
+    def load(cls, path: str | os.PathLike) -> Rig:
+        path = Path(path)
+        if not path.is_file():
+            raise RigError(f"rig file not found: {path}")
+        return cls.from_json(path.read_text())

@@ -1,0 +1,26 @@
+"""Errors a user can act on.
+
+Every error raised for bad input derives from :class:`ThermorigError`; its message is
+one line that says what is wrong and, where possible, what to do. The command line
+prints it without a traceback and exits with code 2.
+"""
+
+
+class ThermorigError(Exception):
+    """A problem the user can fix (bad file, bad spec, full disk), told in one line."""
+
+
+class SourceError(ThermorigError):
+    """A source spec that does not parse or a source that cannot be opened."""
+
+
+class SessionError(ThermorigError):
+    """A session file that is missing, not HDF5, truncated, or not a thermorig session."""
+
+
+class DiskFullError(ThermorigError):
+    """Recording stopped because free disk space fell under the safety margin."""
+
+
+class EndOfStream(Exception):
+    """A finite source (replay, simulation of N seconds) has delivered its last frame."""

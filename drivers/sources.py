@@ -1,0 +1,80 @@
+"""Source specs (``synthetic:cycling``, ``replay:PATH.h5``, ...) to drivers.
+
+A small registry maps a spec's scheme to a factory; built-in factories import their
+backend lazily so that ``thermorig --help`` never loads pyrealsense2 or OpenCV.
+Third-party drivers register under the entry-point group ``thermorig.drivers``: the
+entry point's name is the scheme, its object a factory ``(argument, **options) ->
+Driver``.
+"""
+
+from __future__ import annotations
+
+import importlib
+from collections.abc import Callable
+from importlib.metadata import entry_points
+from typing import Any
+
+from drivers.base import Driver
+from drivers.errors import SourceError
+
+Factory = Callable[..., Driver]
+
+#: scheme -> "module:callable" (imported on first use) or a factory.
+_REGISTRY: dict[str, str | Factory] = {
+    "synthetic": "drivers.synthetic:open_synthetic",
+    "replay": "drivers.replay:ReplayDriver",
+}
+
+#: Help text per scheme, shown by ``thermorig record --help`` and in errors.
+SCHEME_HELP: dict[str, str] = {
+    "synthetic": "synthetic:cycling | synthetic:treadmill | synthetic:calibration",
+    "replay": "replay:PATH.h5 (a thermorig session)",
+}
+
+ENTRY_POINT_GROUP = "thermorig.drivers"
+
+
+def register_source(scheme: str, factory: str | Factory, help_text: str = "") -> None:
+    """Make ``scheme:ARG`` specs open with ``factory``; later registrations win."""
+    _REGISTRY[scheme] = factory
+    if help_text:
+        SCHEME_HELP[scheme] = help_text
+
+
+def _load_entry_points() -> None:
+    for ep in entry_points(group=ENTRY_POINT_GROUP):
+        if ep.name not in _REGISTRY:
+            _REGISTRY[ep.name] = ep.load()
+
+
+def known_schemes() -> list[str]:
+    _load_entry_points()
+    return sorted(_REGISTRY)
+
+
+def parse_spec(spec: str) -> tuple[str, str]:
+    """Split ``scheme:argument``; the argument may itself contain colons (paths)."""
+    if not spec or not isinstance(spec, str):
+        raise SourceError("empty source spec; try synthetic:cycling or replay:PATH.h5")
+    scheme, _, arg = spec.partition(":")
+    return scheme.strip().lower(), arg.strip()
+
+
+def _resolve(target: str | Factory) -> Factory:
+    if callable(target):
+        return target
+    module, _, attr = target.partition(":")
+    return getattr(importlib.import_module(module), attr)
+
+
+def open_source(spec: str, **options: Any) -> Driver:
+    """A driver for ``spec``, opened; raises SourceError with a hint on failure."""
+    scheme, arg = parse_spec(spec)
+    if scheme not in _REGISTRY:
+        _load_entry_points()
+    if scheme not in _REGISTRY:
+        known = ", ".join(SCHEME_HELP.get(s, s + ":...") for s in sorted(_REGISTRY))
+        raise SourceError(f"unknown source '{spec}'; known sources: {known}")
+    driver = _resolve(_REGISTRY[scheme])(arg, **options)
+    driver.open()
+    return driver

@@ -1,0 +1,1 @@
+"""ONNX model packages and their runners. Knows nothing of the GUI."""
