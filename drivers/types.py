@@ -139,7 +139,9 @@ class Frame:
     clock the synchronizer and the recorder use); ``device_timestamp`` is the camera's
     own clock, kept for diagnosis. ``truth`` carries ground truth that travels with
     the frame (synthetic sources, or replay of a synthetic session): a mapping such as
-    ``{"labels": (H, W) uint8, "keypoints": (K, 2) float32}``.
+    ``{"labels": (H, W) uint8, "keypoints": (K, 2) float32}``. ``meta`` carries what
+    the device said about this frame that is not pixels (a thermal camera's telemetry:
+    shutter/FFC state, sensor temperature, its own frame counter).
     """
 
     stream: str
@@ -148,6 +150,7 @@ class Frame:
     array: np.ndarray
     device_timestamp: float | None = None
     truth: dict[str, np.ndarray] | None = None
+    meta: dict[str, Any] | None = None
 
 
 @dataclass

@@ -1,0 +1,63 @@
+"""Recording from any source to a session file, with a progress bar: shared by
+``thermorig simulate`` and ``thermorig record``."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from app.progress import progress_bar
+from drivers.errors import ThermorigError
+from drivers.recorder import RecordingSummary, record
+
+
+def check_output(path: Path, overwrite: bool) -> None:
+    """Refuse to clobber a recording; a session is raw data that must never be lost."""
+    if path.exists() and not overwrite:
+        raise ThermorigError(f"{path} exists; choose another name or pass --overwrite")
+    if not path.parent.exists():
+        raise ThermorigError(f"folder {path.parent} does not exist; create it first")
+    if path.suffix.lower() not in (".h5", ".hdf5"):
+        raise ThermorigError(f"session files end in .h5, got '{path.name}'")
+
+
+def record_with_progress(
+    driver: Any,
+    out: Path,
+    *,
+    seconds: float | None,
+    expected_seconds: float | None = None,
+    quiet: bool = False,
+    overwrite: bool = False,
+    **meta: Any,
+) -> RecordingSummary:
+    """Record ``driver`` into ``out`` until ``seconds`` or the source's end.
+
+    ``expected_seconds`` sizes the bar when the source ends by itself (a simulation).
+    """
+    total = seconds or expected_seconds
+    with progress_bar(total, desc=f"recording {out.name}", quiet=quiet) as bar:
+
+        def on_progress(_: float, stats: dict) -> None:
+            elapsed = stats["elapsed"]
+            bar.n = min(elapsed, total) if total else elapsed
+            bar.set_postfix_str(
+                " ".join(f"{k}={v}" for k, v in stats.get("frames", {}).items()), refresh=False
+            )
+            bar.refresh()
+
+        summary = record(
+            driver, out, seconds=seconds, progress=on_progress, overwrite=overwrite, **meta
+        )
+    return summary
+
+
+def format_summary(summary: RecordingSummary) -> str:
+    frames = ", ".join(f"{n} {c}" for n, c in summary.frames.items())
+    dropped = (
+        sum(summary.dropped.values()) if isinstance(summary.dropped, dict) else summary.dropped
+    )
+    return (
+        f"wrote {summary.path}: {frames} frames in {summary.seconds:.1f} s, "
+        f"{summary.bytes / 1e6:.1f} MB, {dropped} dropped"
+    )

@@ -1,0 +1,162 @@
+"""Knobs of the synthetic rig, with defaults that mimic a real lab setup.
+
+Everything a person might want to vary in a simulated session (rates, clock offsets,
+cadence, running speed, skin warming, image sizes) lives here so that a scene, a
+driver and a benchmark built from the same config render the same pixels.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import asdict, dataclass, fields
+from typing import Any
+
+from drivers.errors import SourceError
+
+#: Scenes the synthetic source knows, in the order the help text lists them.
+SCENES = ("cycling", "treadmill", "calibration")
+
+#: Stream order: also the tie-break when frames of several streams share an instant.
+STREAM_ORDER = ("thermal", "depth", "color")
+
+_BOARD_RE = re.compile(r"^checker:(\d+)x(\d+):(\d+(?:\.\d+)?)$")
+
+
+@dataclass(frozen=True)
+class BoardSpec:
+    """A planar checkerboard: ``cols`` x ``rows`` *inner* corners, squares of ``square`` m."""
+
+    cols: int
+    rows: int
+    square: float
+
+    @property
+    def spec(self) -> str:
+        mm = self.square * 1000.0
+        text = f"{mm:.0f}" if abs(mm - round(mm)) < 1e-9 else f"{mm:g}"
+        return f"checker:{self.cols}x{self.rows}:{text}"
+
+
+def parse_board(spec: str) -> BoardSpec:
+    """``checker:COLSxROWS:SQUARE_MM`` (inner corners) to a :class:`BoardSpec`."""
+    m = _BOARD_RE.match(str(spec).strip().lower())
+    if not m:
+        raise SourceError(
+            f"bad board spec '{spec}'; expected checker:COLSxROWS:SQUARE_MM, e.g. checker:9x6:40"
+        )
+    cols, rows, mm = int(m.group(1)), int(m.group(2)), float(m.group(3))
+    if cols < 2 or rows < 2 or not 5.0 <= mm <= 200.0:
+        raise SourceError(
+            f"bad board spec '{spec}'; need at least 2x2 inner corners and squares of 5-200 mm"
+        )
+    return BoardSpec(cols, rows, mm / 1000.0)
+
+
+@dataclass(frozen=True)
+class SyntheticConfig:
+    """How the synthetic rig behaves. Times in seconds unless the name says otherwise.
+
+    Free-running cameras expose on their own grids: ``*_offset_ms`` shifts a stream's
+    grid against the depth camera's and ``jitter_ms`` adds a small non-negative delay
+    per exposure (trigger latency), so streams never share an instant exactly — as on a
+    real rig without hardware sync.
+    """
+
+    thermal_fps: float = 30.0
+    depth_fps: float = 30.0
+    color_fps: float = 30.0
+    thermal_offset_ms: float = 12.0
+    depth_offset_ms: float = 0.0
+    color_offset_ms: float = 4.0
+    jitter_ms: float = 1.0
+    #: Crank revolutions per minute (cycling).
+    cadence_rpm: float = 70.0
+    #: Belt speed (treadmill) and steps per minute; stride length follows from both.
+    speed_kmh: float = 10.0
+    step_rate_spm: float = 166.0
+    #: Initial rate of skin warming; warming saturates at ``warming_max_c``.
+    warming_c_per_min: float = 0.3
+    warming_max_c: float = 2.0
+    #: Periodic motion is rendered at this many phases per cycle and looped.
+    phases_per_cycle: int = 120
+    thermal_size: tuple[int, int] = (640, 512)
+    depth_size: tuple[int, int] = (640, 480)
+    color_size: tuple[int, int] = (1280, 720)
+    #: Calibration target (calibration scene; also recorded as the truth's board).
+    board: str = "checker:9x6:40"
+    #: Seconds the board is held still at each pose, and seconds to move between poses.
+    board_hold_s: float = 1.5
+    board_move_s: float = 0.8
+    #: Cap on memory for cached phase renders (shared by all synthetic drivers).
+    cache_mb: int = 1024
+    #: Realtime mode: frames later than this are skipped, as a camera drops them.
+    max_lag_s: float = 0.5
+
+    def __post_init__(self) -> None:
+        for name in ("thermal_fps", "depth_fps", "color_fps"):
+            v = getattr(self, name)
+            if not 0.5 <= v <= 240.0:
+                raise SourceError(f"{name}={v} is out of range; use 0.5-240 frames per second")
+        for name in ("thermal_size", "depth_size", "color_size"):
+            w, h = getattr(self, name)
+            if not (16 <= int(w) <= 4096 and 16 <= int(h) <= 4096):
+                raise SourceError(f"{name}={(w, h)} is out of range; use (WIDTH, HEIGHT) 16-4096")
+        if not 10.0 <= self.cadence_rpm <= 200.0:
+            raise SourceError(f"cadence_rpm={self.cadence_rpm} is out of range; use 10-200")
+        if not 1.0 <= self.speed_kmh <= 25.0:
+            raise SourceError(f"speed_kmh={self.speed_kmh} is out of range; use 1-25")
+        if not 60.0 <= self.step_rate_spm <= 240.0:
+            raise SourceError(f"step_rate_spm={self.step_rate_spm} is out of range; use 60-240")
+        if not 8 <= int(self.phases_per_cycle) <= 1024:
+            raise SourceError(f"phases_per_cycle={self.phases_per_cycle}; use 8-1024")
+        if self.jitter_ms < 0 or self.jitter_ms > 5:
+            raise SourceError(f"jitter_ms={self.jitter_ms} is out of range; use 0-5")
+        if self.board_hold_s <= 0 or self.board_move_s <= 0:
+            raise SourceError("board_hold_s and board_move_s must be positive")
+        parse_board(self.board)
+
+    @property
+    def board_spec(self) -> BoardSpec:
+        return parse_board(self.board)
+
+    def fps(self, stream: str) -> float:
+        return float(getattr(self, f"{stream}_fps"))
+
+    def offset_s(self, stream: str) -> float:
+        return float(getattr(self, f"{stream}_offset_ms")) / 1000.0
+
+    def size(self, stream: str) -> tuple[int, int]:
+        w, h = getattr(self, f"{stream}_size")
+        return int(w), int(h)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {k: list(v) if isinstance(v, tuple) else v for k, v in asdict(self).items()}
+
+    @classmethod
+    def from_options(cls, options: dict[str, Any]) -> SyntheticConfig:
+        """A config from keyword options; unknown names are an error, not ignored."""
+        known = {f.name for f in fields(cls)}
+        unknown = sorted(set(options) - known)
+        if unknown:
+            raise SourceError(
+                f"unknown synthetic option(s) {', '.join(unknown)}; known: {', '.join(sorted(known))}"
+            )
+        defaults = {f.name: f.default for f in fields(cls)}
+        clean: dict[str, Any] = {}
+        for key, value in options.items():
+            default = defaults[key]
+            try:
+                if key.endswith("_size"):
+                    if isinstance(value, str):
+                        value = value.lower().replace("x", ",").split(",")
+                    w, h = value
+                    value = (int(w), int(h))
+                elif isinstance(default, (int, float)):
+                    value = type(default)(value)
+            except (TypeError, ValueError):
+                raise SourceError(f"bad value for synthetic option {key}: {value!r}") from None
+            clean[key] = value
+        try:
+            return cls(**clean)
+        except TypeError as exc:
+            raise SourceError(f"bad synthetic option: {exc}") from None

@@ -1,0 +1,363 @@
+"""The synthetic rig as a Driver: three free-running (or hardware-synced) cameras.
+
+Each camera exposes on its own grid — its own rate, a constant offset and a little
+trigger jitter — and the driver hands out frames of all streams merged in timestamp
+order. Without ``realtime`` the host clock is virtual (starts at 0.0, frames come as
+fast as they render); with it, frames are paced on ``time.monotonic()`` and a frame
+later than ``max_lag_s`` is dropped, as a camera's full buffer would.
+
+Every frame carries its ground truth (labels, keypoints, board pose) rendered from
+the same state as its pixels. Periodic motion is quantized to ``phases_per_cycle``
+phases per cycle (7.1 ms at 70 rpm, 5.4 ms per phase at 166 steps/min by default):
+the image and its truth show the phase nearest the exposure instant.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from typing import Any
+
+import numpy as np
+
+from drivers.base import BaseDriver, SourceInfo
+from drivers.errors import EndOfStream, SourceError
+from drivers.synthetic.cache import CACHE
+from drivers.synthetic.camera import CameraModel, invert, rig_dict, true_cameras
+from drivers.synthetic.config import SCENES, STREAM_ORDER, SyntheticConfig
+from drivers.synthetic.materials import Texture
+from drivers.synthetic.render import CameraRenderer, Layer
+from drivers.synthetic.scenes import Scene, make_scene, world_to_camera
+from drivers.synthetic.sensor import DEPTH_SCALE, Sensor
+from drivers.truth import DEFAULT_CLASSES, DEFAULT_KEYPOINTS
+from drivers.types import Frame, StreamSpec
+
+_MASK64 = (1 << 64) - 1
+#: Epoch of each camera's own clock (seconds it had been running when the host's began).
+_DEVICE_EPOCH = {"thermal": 5123.25, "depth": 871.5, "color": 42.125}
+_UNITS = {"thermal": ("uint16", "centikelvin"), "depth": ("uint16", "depth_units"), "color": ("uint8", "rgb")}
+
+
+def _hash_unit(*values: int) -> float:
+    """A uniform number in [0, 1) from integers (splitmix64): noise that needs no state."""
+    x = 0x9E3779B97F4A7C15
+    for v in values:
+        x = (x ^ (int(v) & _MASK64)) & _MASK64
+        x = (x + 0x9E3779B97F4A7C15) & _MASK64
+        x = ((x ^ (x >> 30)) * 0xBF58476D1CE4E5B9) & _MASK64
+        x = ((x ^ (x >> 27)) * 0x94D049BB133111EB) & _MASK64
+        x ^= x >> 31
+    return (x >> 11) / float(1 << 53)
+
+
+class _Clock:
+    """One camera's exposure grid (scene seconds)."""
+
+    def __init__(self, stream: str, sid: int, fps: float, offset: float, jitter: float, seed: int):
+        self.stream, self.sid, self.fps, self.offset = stream, sid, fps, offset
+        self.period = 1.0 / fps
+        self.jitter = min(jitter, 0.08 * self.period)
+        self.seed = seed
+        self.index = 0
+
+    def at(self, k: int) -> float:
+        t = self.offset + k * self.period
+        if self.jitter > 0:
+            u1 = max(_hash_unit(self.seed, self.sid, k, 1), 1e-12)
+            u2 = _hash_unit(self.seed, self.sid, k, 2)
+            g = abs(math.sqrt(-2 * math.log(u1)) * math.cos(2 * math.pi * u2))
+            t += min(g, 3.0) * self.jitter
+        return t
+
+
+class SyntheticDriver(BaseDriver):
+    """A rendered rig: ``thermal``, ``depth`` and ``color`` streams with ground truth."""
+
+    def __init__(
+        self,
+        scene: str,
+        config: SyntheticConfig | None = None,
+        *,
+        seed: int = 0,
+        realtime: bool = True,
+        duration: float | None = None,
+        hw_sync: bool = False,
+    ):
+        super().__init__(f"synthetic:{scene}")
+        if scene not in SCENES:
+            raise SourceError(f"unknown synthetic scene '{scene}'; known: {', '.join(SCENES)}")
+        if duration is not None and not duration > 0:
+            raise SourceError(f"duration={duration} must be positive seconds (or None for endless)")
+        self.scene_name = scene
+        self.config = config or SyntheticConfig()
+        self.seed = int(seed)
+        self.realtime = bool(realtime)
+        self.duration = None if duration is None else float(duration)
+        self.hw_sync = bool(hw_sync)
+        self.scene: Scene | None = None
+        self.cameras: dict[str, CameraModel] = {}
+        self._renderers: dict[str, CameraRenderer] = {}
+        self._clocks: dict[str, _Clock] = {}
+        self._next: dict[str, float] = {}
+        self._last_offset: dict[str, int] = {}
+        self._t0: float | None = None
+        self._opened = False
+        self.renders = 0
+        self.render_s = 0.0
+
+    # -- lifecycle ------------------------------------------------------------------
+    def open(self) -> None:
+        if self._opened:
+            return
+        cfg = self.config
+        CACHE.budget = cfg.cache_mb << 20
+        self.cameras = true_cameras({s: cfg.size(s) for s in STREAM_ORDER})
+        self.scene = make_scene(self.scene_name, cfg, self.seed, self.cameras)
+        texture = Texture(np.random.default_rng([self.seed, 11]))
+        for name in STREAM_ORDER:
+            cam = self.cameras[name]
+            sensor = Sensor(name, cam.width, cam.height, self.seed)
+            self._renderers[name] = CameraRenderer(self.scene, cam, name, sensor, texture)
+        rate = min(cfg.fps(s) for s in STREAM_ORDER)
+        for sid, name in enumerate(STREAM_ORDER):
+            if self.hw_sync:
+                clock = _Clock(name, sid, rate, 0.0, 0.0, self.seed)
+            else:
+                clock = _Clock(name, sid, cfg.fps(name), cfg.offset_s(name), cfg.jitter_ms / 1000.0, self.seed)
+            self._clocks[name] = clock
+        self._streams = {name: self._stream_spec(name) for name in STREAM_ORDER}
+        board = self.scene.board.spec if self.scene.board is not None else None
+        self._info = SourceInfo(
+            spec=self._spec_str(),
+            activity=self.scene_name,
+            devices={n: s.device for n, s in self._streams.items()},
+            rig=None,
+            truth={
+                "rig": rig_dict(self.cameras, board),
+                "classes": list(DEFAULT_CLASSES),
+                "keypoints": list(DEFAULT_KEYPOINTS),
+                "board": board,
+            },
+            hw_sync=self.hw_sync,
+            extra={
+                "seed": self.seed,
+                "realtime": self.realtime,
+                "duration": self.duration,
+                "config": cfg.to_dict(),
+                "time_resolution_s": self.time_resolution,
+            },
+        )
+        self._reset_schedule()
+        self._opened = True
+
+    def _spec_str(self) -> str:
+        return f"synthetic:{self.scene_name}"
+
+    def _stream_spec(self, name: str) -> StreamSpec:
+        cam = self.cameras[name]
+        shape = (cam.height, cam.width, 3) if name == "color" else (cam.height, cam.width)
+        dtype, units = _UNITS[name]
+        return StreamSpec(
+            name=name,
+            kind=name,
+            shape=shape,
+            dtype=dtype,
+            units=units,
+            fps=self._clocks[name].fps,
+            depth_scale=DEPTH_SCALE if name == "depth" else None,
+            intrinsics=cam.intrinsics,
+            device=f"synthetic-{name}",
+        )
+
+    def _reset_schedule(self) -> None:
+        self._next = {}
+        for name, clock in self._clocks.items():
+            clock.index = 0
+            self._queue(name)
+
+    def _queue(self, name: str) -> None:
+        clock = self._clocks[name]
+        t = clock.at(clock.index)
+        if self.duration is not None and t >= self.duration:
+            self._next.pop(name, None)
+        else:
+            self._next[name] = t
+
+    def start(self) -> None:
+        if not self._opened:
+            self.open()
+        super().start()
+        if self.realtime and self._t0 is None:
+            self._t0 = time.monotonic()
+
+    def close(self) -> None:
+        super().close()
+
+    @property
+    def time_resolution(self) -> float:
+        """Seconds between rendered states of the motion (the phase step), 0 if exact."""
+        assert self.scene is not None
+        if self.scene_name == "calibration":
+            return 0.01
+        return float(self.scene.period) / self.config.phases_per_cycle
+
+    # -- frames ---------------------------------------------------------------------
+    def _next_frame(self, timeout: float | None) -> Frame | None:
+        while True:
+            if not self._next:
+                raise EndOfStream(f"synthetic:{self.scene_name} ended after {self.duration} s")
+            name = min(self._next, key=lambda n: (self._next[n], STREAM_ORDER.index(n)))
+            t_scene = self._next[name]
+            clock = self._clocks[name]
+            if self.realtime:
+                assert self._t0 is not None
+                due = self._t0 + t_scene
+                now = time.monotonic()
+                if now - due > self.config.max_lag_s:
+                    clock.index += 1
+                    self._queue(name)
+                    continue
+                wait = due - now
+                if wait > 0:
+                    if timeout is not None and wait > timeout:
+                        time.sleep(max(timeout, 0.0))
+                        return None
+                    time.sleep(wait)
+            frame = self.render_frame(name, clock.index, t_scene)
+            clock.index += 1
+            self._queue(name)
+            return frame
+
+    def render_frame(self, name: str, index: int, t_scene: float) -> Frame:
+        """Frame ``index`` of stream ``name``, exposed at scene time ``t_scene``."""
+        assert self.scene is not None
+        renderer = self._renderers[name]
+        key, t_render = self.scene.key(t_scene)
+        cache_key = (self.scene_name, self.seed, self.config, name, key)
+        entry = CACHE.get(cache_key)
+        if entry is None:
+            t0 = time.perf_counter()
+            layer = renderer.render(self.scene.dynamic_prims(t_render))
+            entry = (layer, self._keypoints(name, t_render))
+            CACHE.put(cache_key, entry, layer.nbytes + 64)
+            self.renders += 1
+            self.render_s += time.perf_counter() - t0
+        layer, keypoints = entry
+        image, labels = self._compose(name, layer, t_scene, index)
+        truth: dict[str, np.ndarray] = {"labels": labels, "keypoints": keypoints.copy()}
+        board = self.scene.board_pose(t_render)
+        if board is not None:
+            truth["board_pose"] = world_to_camera(self.scene, self.cameras[name]) @ board
+        clock = self._clocks[name]
+        host = t_scene + (self._t0 if self.realtime and self._t0 is not None else 0.0)
+        return Frame(
+            stream=name,
+            index=index,
+            timestamp=host,
+            array=image,
+            device_timestamp=_DEVICE_EPOCH[name] + self.seed % 97 + index * clock.period + clock.offset,
+            truth=truth,
+        )
+
+    def _compose(self, name: str, layer: Layer, t_scene: float, index: int) -> tuple[np.ndarray, np.ndarray]:
+        r = self._renderers[name]
+        image = r.final_static["image"].copy()
+        labels = np.zeros(image.shape[:2], np.uint8)
+        r0, r1, c0, c1 = layer.rect
+        if r1 > r0:
+            image[r0:r1, c0:c1] = layer.image
+            labels[r0:r1, c0:c1] = layer.labels
+            warm = self.warming(t_scene)
+            if name == "thermal" and layer.skin is not None and warm > 0:
+                add = (layer.skin.astype(np.uint32) * int(round(warm * 100)) + 127) // 255
+                image[r0:r1, c0:c1] += add.astype(np.uint16)
+        offset = int(_hash_unit(self.seed, STREAM_ORDER.index(name), index, 3) * (1 << 30))
+        if offset == self._last_offset.get(name):
+            offset += 1
+        self._last_offset[name] = offset
+        sensor = r.sensor
+        if name == "thermal":
+            image = sensor.thermal_frame(image, offset)
+        elif name == "depth":
+            image = sensor.depth_frame(image, offset)
+        else:
+            image = sensor.color_frame(image, offset)
+        return image, labels
+
+    def warming(self, t_scene: float) -> float:
+        """Skin warming (°C) after ``t_scene`` s: starts at the configured rate, saturates."""
+        rate = self.config.warming_c_per_min / 60.0
+        top = self.config.warming_max_c
+        if rate <= 0 or top <= 0:
+            return 0.0
+        return top * (1.0 - math.exp(-t_scene * rate / top))
+
+    def _keypoints(self, name: str, t_render: float) -> np.ndarray:
+        assert self.scene is not None
+        pts = self.scene.points(t_render)
+        out = np.full((len(DEFAULT_KEYPOINTS), 2), np.nan, np.float32)
+        if not pts:
+            return out
+        cam = self.cameras[name]
+        T = world_to_camera(self.scene, cam)
+        P = np.array([pts[k] for k in DEFAULT_KEYPOINTS])
+        uv = cam.project(P @ T[:3, :3].T + T[:3, 3])
+        inside = cam.in_image(uv)
+        out[inside] = uv[inside]
+        return out
+
+    # -- truth helpers --------------------------------------------------------------
+    def scene_time(self, frame: Frame) -> float:
+        """The instant (scene seconds) a frame's image and truth actually show."""
+        assert self.scene is not None
+        origin = (self._t0 or 0.0) if self.realtime else 0.0
+        t = frame.timestamp - origin
+        return self.scene.key(t)[1]
+
+    def points_3d(self, frame: Frame) -> dict[str, np.ndarray]:
+        """Named 3-D points (keypoints, ``*_calf_centre``) in the reference (depth) frame."""
+        assert self.scene is not None
+        T = invert(self.scene.T_world_ref)
+        pts = self.scene.points(self.scene_time(frame))
+        return {k: T[:3, :3] @ v + T[:3, 3] for k, v in pts.items()}
+
+    def board_pose_ref(self, frame: Frame) -> np.ndarray | None:
+        """T_ref_board at the frame's instant (calibration scene), else None."""
+        assert self.scene is not None
+        T = self.scene.board_pose(self.scene_time(frame))
+        return None if T is None else invert(self.scene.T_world_ref) @ T
+
+    def stats(self) -> dict[str, Any]:
+        return {
+            "renders": self.renders,
+            "render_s": self.render_s,
+            "cache_entries": len(CACHE),
+            "cache_mb": CACHE.nbytes / 2**20,
+        }
+
+
+def open_synthetic(
+    arg: str,
+    *,
+    seed: int = 0,
+    realtime: bool = True,
+    duration: float | None = None,
+    hw_sync: bool = False,
+    **config: Any,
+) -> SyntheticDriver:
+    """The factory behind ``synthetic:SCENE`` specs; returns the driver un-opened."""
+    scene = (arg or "").strip().lower()
+    if scene not in SCENES:
+        shown = f"'{arg}'" if arg else "no scene"
+        raise SourceError(
+            f"unknown synthetic scene {shown}; use one of: "
+            + ", ".join(f"synthetic:{s}" for s in SCENES)
+        )
+    return SyntheticDriver(
+        scene,
+        SyntheticConfig.from_options(config),
+        seed=seed,
+        realtime=realtime,
+        duration=duration,
+        hw_sync=hw_sync,
+    )
