@@ -164,3 +164,18 @@ def test_cli_runs_as_console_script():
         )
     r = subprocess.run([str(exe), "--help"], capture_output=True, text=True, env=os.environ.copy())
     assert r.returncode == 0 and "simulate" in r.stdout
+
+
+def test_plain_h5py_with_hdf5plugin_reads_frames(cycling_session):
+    """Outside thermorig: h5py plus `import hdf5plugin` (for Blosc2) reads every dataset."""
+    code = (
+        "import sys, h5py, hdf5plugin\n"
+        "f = h5py.File(sys.argv[1], 'r')\n"
+        "for n in ('thermal', 'depth', 'color'):\n"
+        "    a = f['streams'][n]['frames'][-1]\n"
+        "    assert a.any(), n\n"
+        "    assert f['truth'][n]['labels'][-1].shape == a.shape[:2]\n"
+        "print('ok')\n"
+    )
+    r = subprocess.run([sys.executable, "-c", code, str(cycling_session)], capture_output=True, text=True)
+    assert r.returncode == 0 and r.stdout.strip() == "ok", r.stderr

@@ -91,7 +91,8 @@ def bench_recorder(quick: bool) -> list[Result]:
 
     frames, _, driver = _render("cycling", 1.0 if quick else 2.0)
     n = _sets(frames)
-    raw = sum(f.array.nbytes for f in frames)
+    # Synthetic sessions also store truth (labels, keypoints): count it as raw data too.
+    raw = sum(f.array.nbytes + sum(v.nbytes for v in (f.truth or {}).values()) for f in frames)
     times: dict[str, float] = {}
     sizes: dict[str, int] = {}
     with tempfile.TemporaryDirectory() as tmp:
