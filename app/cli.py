@@ -20,6 +20,7 @@ COMMANDS = (
     "app.commands.record",
     "app.commands.info",
     "app.commands.bench",
+    "app.commands.devices",
 )
 
 EXIT_USER_ERROR = 2

@@ -23,12 +23,22 @@ Factory = Callable[..., Driver]
 _REGISTRY: dict[str, str | Factory] = {
     "synthetic": "drivers.synthetic:open_synthetic",
     "replay": "drivers.replay:ReplayDriver",
+    "realsense": "drivers.realsense:open_realsense",
+    "rsbag": "drivers.rsbag:open_rsbag",
+    "uvc": "drivers.uvc:open_uvc",
+    "opencv": "drivers.opencv_cam:open_opencv",
+    "flir-jpeg": "drivers.flir_jpeg:open_flir_jpeg",
 }
 
 #: Help text per scheme, shown by ``thermorig record --help`` and in errors.
 SCHEME_HELP: dict[str, str] = {
     "synthetic": "synthetic:cycling | synthetic:treadmill | synthetic:calibration",
     "replay": "replay:PATH.h5 (a thermorig session)",
+    "realsense": "realsense[:SERIAL] (a connected RealSense camera)",
+    "rsbag": "rsbag:PATH.db3 | rsbag:PATH.bag (a RealSense recording)",
+    "uvc": "uvc:INDEX | uvc:/dev/videoN (a Y16 thermal camera: Lepton, Boson)",
+    "opencv": "opencv:INDEX (a plain RGB camera)",
+    "flir-jpeg": "flir-jpeg:DIR (a folder of FLIR radiometric JPEGs, or one file)",
 }
 
 ENTRY_POINT_GROUP = "thermorig.drivers"

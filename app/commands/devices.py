@@ -1,0 +1,37 @@
+"""``thermorig devices [--json]``: the cameras connected now and how to open them."""
+
+from __future__ import annotations
+
+import argparse
+import json
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser(
+        "devices",
+        help="list connected cameras (RealSense, UVC thermal, plain), their modes and specs",
+        description="List the cameras connected to this computer, the streams and modes "
+        "each offers, and the source spec that opens it (for record/preview). Nothing is "
+        "started, so this is quick and safe while another program uses a camera.",
+    )
+    p.add_argument("--json", action="store_true", help="print JSON instead of a table")
+    p.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    from drivers.discovery import NOTHING_FOUND, discover, format_devices
+
+    devices = discover()
+    if args.json:
+        print(
+            json.dumps(
+                {
+                    "devices": [d.to_dict() for d in devices],
+                    "hint": "" if devices else NOTHING_FOUND,
+                },
+                indent=2,
+            )
+        )
+    else:
+        print(format_devices(devices))
+    return 0
