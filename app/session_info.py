@@ -72,6 +72,10 @@ def describe_session(path: str | os.PathLike) -> dict[str, Any]:
             "streams": streams,
             "sync": sync,
             "events": [{"time": t, "text": s} for t, s in reader.events()],
+            "gaps": [
+                {"stream": s, "start": a, "end": None if b != b else b, "message": m}
+                for s, a, b, m in reader.gaps()
+            ],
             "rig": reader.rig is not None,
             "truth": None
             if truth is None
@@ -122,6 +126,9 @@ def format_session(d: dict[str, Any]) -> str:
         )
     else:
         lines.append("ground truth: no")
+    for g in d["gaps"]:
+        end = "end of recording" if g["end"] is None else f"{g['end']:.3f}"
+        lines.append(f"gap: {g['stream']} no frames {g['start']:.3f} .. {end}  ({g['message']})")
     if d["events"]:
         lines.append(f"events: {len(d['events'])}")
         lines += [f"  {e['time']:.3f}  {e['text']}" for e in d["events"][:20]]

@@ -86,11 +86,46 @@ class _WriterThread:
                     return
                 if isinstance(item, Frame):
                     self.writer.write(item)
+                elif isinstance(item, _Gap):
+                    self.writer.gap(item.stream, item.start, item.end, item.message)
                 else:
                     self.writer.mark(*item)
         except BaseException as exc:  # handed to the capture thread, which re-raises
             self.error = exc
             self.failed.set()
+
+
+@dataclass(frozen=True)
+class _Gap:
+    stream: str
+    start: float
+    end: float
+    message: str
+
+
+class _GapWatch:
+    """Forwards a driver's closed fault intervals (and, at the end, open ones) once each.
+
+    Drivers that can lose a stream expose ``fault_intervals()`` (see drivers.faults);
+    others simply have no gaps to record.
+    """
+
+    def __init__(self, driver: Driver):
+        self._source = getattr(driver, "fault_intervals", None)
+        self._seen: set[tuple[str, float]] = set()
+
+    def collect(self, final: bool) -> list[_Gap]:
+        if self._source is None:
+            return []
+        out = []
+        for iv in self._source():
+            key = (iv.stream, iv.start)
+            if key in self._seen or (iv.end is None and not final):
+                continue
+            self._seen.add(key)
+            end = float("nan") if iv.end is None else float(iv.end)
+            out.append(_Gap(iv.stream, float(iv.start), end, iv.message))
+        return out
 
 
 @dataclass
@@ -170,6 +205,7 @@ def record(
         queue_frames = max(4, int(queue_bytes // max(mean, 1)))
     worker = _WriterThread(writer, queue_frames, flush_interval)
     tally = _Tally(read=dict.fromkeys(streams, 0), dropped=dict.fromkeys(streams, 0))
+    gaps = _GapWatch(driver)
 
     def report() -> None:
         fractions = []
@@ -205,9 +241,12 @@ def record(
                 stopped_by = "end"
                 break
             now = time.monotonic()
-            if progress is not None and now - last_progress >= 0.25:
+            if now - last_progress >= 0.25:
                 last_progress = now
-                report()
+                for gap in gaps.collect(final=False):
+                    worker.offer(gap, wait=True)
+                if progress is not None:
+                    report()
             if frame is None:
                 if now - last_frame_wall > stall_timeout:
                     raise SourceError(
@@ -234,6 +273,9 @@ def record(
             if max_frames is not None and tally.total >= max_frames:
                 stopped_by = "frames"
     finally:
+        if not worker.failed.is_set():
+            for gap in gaps.collect(final=True):
+                worker.offer(gap, wait=True)
         worker.finish()
     summary = RecordingSummary(
         path=writer.path,

@@ -184,4 +184,9 @@ def open_rsbag(arg: str, **options: Any) -> RsBagDriver:
     """Factory for ``rsbag:PATH`` (registered in drivers.sources)."""
     if not arg:
         raise SourceError("rsbag needs a path: rsbag:PATH.db3 (or an older .bag)")
-    return RsBagDriver(arg, **options)
+    # Playback always reads every frame (never real time); ``realtime`` is accepted so
+    # that ``thermorig record --fast`` works on recordings like on any other file.
+    options.pop("realtime", None)
+    driver = RsBagDriver(arg, **options)
+    driver.realtime = False  # the recorder then waits for the disk instead of dropping
+    return driver

@@ -306,6 +306,24 @@ class SessionReader:
             for t, s in zip(times, texts, strict=True)
         ]
 
+    def gaps(self) -> list[tuple[str, float, float, str]]:
+        """Intervals a stream delivered nothing: (stream, start, end, message); end is
+        NaN when the stream had not come back by the end of the recording."""
+        if "gaps" not in self._file:
+            return []
+        g = self._file["gaps"]
+        n = min(int(g["count"][0]), *(g[k].shape[0] for k in ("stream", "start", "end", "message")))
+
+        def text(v) -> str:
+            return v.decode("utf-8") if isinstance(v, bytes) else str(v)
+
+        return [
+            (text(s), float(a), float(b), text(m))
+            for s, a, b, m in zip(
+                g["stream"][:n], g["start"][:n], g["end"][:n], g["message"][:n], strict=True
+            )
+        ]
+
     def refresh(self) -> None:
         """See frames flushed since opening (a session still being recorded)."""
         if self._file.swmr_mode:

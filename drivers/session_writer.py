@@ -225,6 +225,20 @@ class SessionWriter:
         )
         self._ev_count = ev.create_dataset("count", data=np.zeros(1, np.int64))
         self._ev_n = 0
+        # Intervals in which a stream delivered nothing (camera stalled or unplugged),
+        # so analysis never mistakes a gap for a still subject.
+        gaps = f.create_group("gaps")
+        self._gap_ds = {
+            name: gaps.create_dataset(name, shape=(0,), maxshape=(None,), chunks=(64,), dtype=dt)
+            for name, dt in (
+                ("stream", h5py.string_dtype()),
+                ("start", np.float64),
+                ("end", np.float64),
+                ("message", h5py.string_dtype()),
+            )
+        }
+        self._gap_count = gaps.create_dataset("count", data=np.zeros(1, np.int64))
+        self._gap_n = 0
 
     def _create_stream(self, spec: StreamSpec, truth: dict | None) -> _Sink:
         g = self._file.create_group(f"streams/{spec.name}")
@@ -349,6 +363,20 @@ class SessionWriter:
         self._ev_text[i] = str(text)
         self._ev_n = i + 1
 
+    def gap(self, stream: str, start: float, end: float, message: str = "") -> None:
+        """Record that ``stream`` had no frames from ``start`` to ``end`` (host clock;
+        ``end`` NaN if the stream never came back before the recording ended)."""
+        if self._file is None:
+            raise SessionError(f"{self.path} is closed; start a new recording")
+        i = self._gap_n
+        for ds in self._gap_ds.values():
+            ds.resize(i + 1, axis=0)
+        self._gap_ds["stream"][i] = stream
+        self._gap_ds["start"][i] = start
+        self._gap_ds["end"][i] = end
+        self._gap_ds["message"][i] = str(message)
+        self._gap_n = i + 1
+
     def flush(self) -> None:
         """Make every frame written so far survive a crash.
 
@@ -367,6 +395,8 @@ class SessionWriter:
                     sink.flushed = sink.n
             if int(self._ev_count[0]) != self._ev_n:
                 self._ev_count[0] = self._ev_n
+            if int(self._gap_count[0]) != self._gap_n:
+                self._gap_count[0] = self._gap_n
             self._file.flush()
         except OSError as exc:
             self._fail(exc)
@@ -407,6 +437,7 @@ class SessionWriter:
                     d.resize(sink.n, axis=0)
                 sink.count[0] = sink.n
             self._ev_count[0] = self._ev_n
+            self._gap_count[0] = self._gap_n
         finally:
             f.close()
 

@@ -423,3 +423,24 @@ def test_recording_format_is_db3_only(tmp_path):
     sd.add_sensor("s")
     with pytest.raises(RuntimeError, match=r"\.db3"):
         rs.recorder(str(tmp_path / "x.bag"), sd)
+
+
+def test_thermorig_record_from_rsbag_writes_a_valid_session(recording, tmp_path):
+    from app.cli import main
+    from drivers.session import SessionReader
+
+    path, truth, _ = recording
+    out = tmp_path / "from_rs.h5"
+    assert main(["record", str(out), "--source", f"rsbag:{path}", "-q"]) == 0
+    with SessionReader(out) as r:
+        assert r.attrs["format"] == "thermorig-session"
+        for name in STREAMS:
+            want = truth[name]
+            assert r.count(name) == len(want), name
+            assert r.streams[name].intrinsics is not None
+            for i, (_number, ts_ms, array) in enumerate(want):
+                f = r.frame(name, i)
+                assert f.timestamp == ts_ms / 1000.0
+                assert np.array_equal(f.array, array)
+        assert r.rig is not None and "depth" in r.rig["cameras"]
+        assert 0 < r.streams["depth"].depth_scale < 0.01

@@ -46,7 +46,9 @@ def run(args: argparse.Namespace) -> int:
     options = {"realtime": False} if args.fast else {}
     try:
         driver = open_source(args.source, **options)
-    except TypeError:
+    except TypeError as exc:
+        if "realtime" not in str(exc):
+            raise
         raise SourceError(
             f"source '{args.source}' cannot be read faster than real time; drop --fast"
         ) from None
