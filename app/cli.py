@@ -21,6 +21,7 @@ COMMANDS = (
     "app.commands.info",
     "app.commands.bench",
     "app.commands.devices",
+    "app.commands.calibrate_images",
 )
 
 EXIT_USER_ERROR = 2

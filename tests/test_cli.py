@@ -177,5 +177,7 @@ def test_plain_h5py_with_hdf5plugin_reads_frames(cycling_session):
         "    assert f['truth'][n]['labels'][-1].shape == a.shape[:2]\n"
         "print('ok')\n"
     )
-    r = subprocess.run([sys.executable, "-c", code, str(cycling_session)], capture_output=True, text=True)
+    r = subprocess.run(
+        [sys.executable, "-c", code, str(cycling_session)], capture_output=True, text=True
+    )
     assert r.returncode == 0 and r.stdout.strip() == "ok", r.stderr
