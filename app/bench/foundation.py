@@ -13,11 +13,8 @@ from drivers.errors import EndOfStream
 from drivers.types import Frame
 
 
-def _render(scene: str, seconds: float, **kw) -> tuple[list[Frame], float, object]:
-    from drivers.synthetic import open_synthetic
-
-    driver = open_synthetic(scene, seed=0, realtime=False, duration=seconds, **kw)
-    driver.open()
+def _drain(driver) -> tuple[list[Frame], float]:
+    """Every frame of an opened finite driver, and the seconds it took; closes it."""
     frames: list[Frame] = []
     t0 = time.perf_counter()
     while True:
@@ -29,6 +26,15 @@ def _render(scene: str, seconds: float, **kw) -> tuple[list[Frame], float, objec
             frames.append(f)
     elapsed = time.perf_counter() - t0
     driver.close()
+    return frames, elapsed
+
+
+def _render(scene: str, seconds: float, **kw) -> tuple[list[Frame], float, object]:
+    from drivers.synthetic import open_synthetic
+
+    driver = open_synthetic(scene, seed=0, realtime=False, duration=seconds, **kw)
+    driver.open()
+    frames, elapsed = _drain(driver)
     return frames, elapsed, driver
 
 
@@ -128,17 +134,7 @@ def bench_replay(quick: bool) -> list[Result]:
         _write_session(path, frames, driver, "blosc2-lz4")
         replay = ReplayDriver(str(path), realtime=False)
         replay.open()
-        got: list[Frame] = []
-        t0 = time.perf_counter()
-        while True:
-            try:
-                f = replay.read(timeout=None)
-            except EndOfStream:
-                break
-            if f is not None:
-                got.append(f)
-        elapsed = time.perf_counter() - t0
-        replay.close()
+        got, elapsed = _drain(replay)
     n = _sets(got)
     return [
         Result(
