@@ -9,4 +9,11 @@ from drivers.synthetic.bench import render_rate
 from drivers.synthetic.config import SCENES, SyntheticConfig, parse_board
 from drivers.synthetic.driver import SyntheticDriver, open_synthetic
 
-__all__ = ["SCENES", "SyntheticConfig", "SyntheticDriver", "open_synthetic", "parse_board", "render_rate"]
+__all__ = [
+    "SCENES",
+    "SyntheticConfig",
+    "SyntheticDriver",
+    "open_synthetic",
+    "parse_board",
+    "render_rate",
+]

@@ -9,7 +9,14 @@ from drivers.errors import EndOfStream
 from drivers.synthetic.cache import CACHE
 
 
-def render_rate(scene: str = "cycling", seconds: float = 10.0, *, seed: int = 0, cold: bool = True, **config: Any) -> dict[str, Any]:
+def render_rate(
+    scene: str = "cycling",
+    seconds: float = 10.0,
+    *,
+    seed: int = 0,
+    cold: bool = True,
+    **config: Any,
+) -> dict[str, Any]:
     """Render ``seconds`` of ``scene`` as fast as possible and time it.
 
     ``cold`` empties the shared render cache first, so the figures include rendering

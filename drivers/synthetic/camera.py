@@ -200,8 +200,12 @@ def pixel_roi(
     if x0 >= x1 or y0 >= y1:
         return None
     s = np.linspace(0.0, 1.0, 24)
-    ex = np.concatenate([x0 + (x1 - x0) * s, np.full_like(s, x1), x1 - (x1 - x0) * s, np.full_like(s, x0)])
-    ey = np.concatenate([np.full_like(s, y0), y0 + (y1 - y0) * s, np.full_like(s, y1), y1 - (y1 - y0) * s])
+    ex = np.concatenate(
+        [x0 + (x1 - x0) * s, np.full_like(s, x1), x1 - (x1 - x0) * s, np.full_like(s, x0)]
+    )
+    ey = np.concatenate(
+        [np.full_like(s, y0), y0 + (y1 - y0) * s, np.full_like(s, y1), y1 - (y1 - y0) * s]
+    )
     u, v = cam.distort(ex, ey)
     c0 = max(0, int(math.floor(u.min())) - margin)
     c1 = min(cam.width, int(math.ceil(u.max())) + margin + 1)

@@ -90,7 +90,11 @@ class SyntheticConfig:
     #: Cap on memory for cached phase renders (shared by all synthetic drivers).
     cache_mb: int = 1024
     #: Realtime mode: frames later than this are skipped, as a camera drops them.
-    max_lag_s: float = 0.5
+    max_lag_s: float = 0.1
+    #: Realtime mode: render the whole cycle in a background thread from open() on
+    #: (worth it when a source is opened a while before frames are read; while frames
+    #: are read too it competes with them for the interpreter).
+    prewarm: bool = False
 
     def __post_init__(self) -> None:
         for name in ("thermal_fps", "depth_fps", "color_fps"):
@@ -151,6 +155,21 @@ class SyntheticConfig:
                         value = value.lower().replace("x", ",").split(",")
                     w, h = value
                     value = (int(w), int(h))
+                elif isinstance(default, bool):
+                    if isinstance(value, str):
+                        if value.strip().lower() not in (
+                            "1",
+                            "0",
+                            "true",
+                            "false",
+                            "yes",
+                            "no",
+                            "on",
+                            "off",
+                        ):
+                            raise ValueError(value)
+                        value = value.strip().lower() in ("1", "true", "yes", "on")
+                    value = bool(value)
                 elif isinstance(default, (int, float)):
                     value = type(default)(value)
             except (TypeError, ValueError):

@@ -15,6 +15,7 @@ the image and its truth show the phase nearest the exposure instant.
 from __future__ import annotations
 
 import math
+import threading
 import time
 from typing import Any
 
@@ -23,51 +24,21 @@ import numpy as np
 from drivers.base import BaseDriver, SourceInfo
 from drivers.errors import EndOfStream, SourceError
 from drivers.synthetic.cache import CACHE
-from drivers.synthetic.camera import CameraModel, invert, rig_dict, true_cameras
+from drivers.synthetic.camera import CameraModel, invert, rig_dict
+from drivers.synthetic.clock import DEVICE_EPOCH, CameraClock, hash_unit
 from drivers.synthetic.config import SCENES, STREAM_ORDER, SyntheticConfig
-from drivers.synthetic.materials import Texture
 from drivers.synthetic.render import CameraRenderer, Layer
-from drivers.synthetic.scenes import Scene, make_scene, world_to_camera
-from drivers.synthetic.sensor import DEPTH_SCALE, Sensor
+from drivers.synthetic.scenes import Scene, world_to_camera
+from drivers.synthetic.sensor import DEPTH_SCALE
+from drivers.synthetic.world import build_world
 from drivers.truth import DEFAULT_CLASSES, DEFAULT_KEYPOINTS
 from drivers.types import Frame, StreamSpec
 
-_MASK64 = (1 << 64) - 1
-#: Epoch of each camera's own clock (seconds it had been running when the host's began).
-_DEVICE_EPOCH = {"thermal": 5123.25, "depth": 871.5, "color": 42.125}
-_UNITS = {"thermal": ("uint16", "centikelvin"), "depth": ("uint16", "depth_units"), "color": ("uint8", "rgb")}
-
-
-def _hash_unit(*values: int) -> float:
-    """A uniform number in [0, 1) from integers (splitmix64): noise that needs no state."""
-    x = 0x9E3779B97F4A7C15
-    for v in values:
-        x = (x ^ (int(v) & _MASK64)) & _MASK64
-        x = (x + 0x9E3779B97F4A7C15) & _MASK64
-        x = ((x ^ (x >> 30)) * 0xBF58476D1CE4E5B9) & _MASK64
-        x = ((x ^ (x >> 27)) * 0x94D049BB133111EB) & _MASK64
-        x ^= x >> 31
-    return (x >> 11) / float(1 << 53)
-
-
-class _Clock:
-    """One camera's exposure grid (scene seconds)."""
-
-    def __init__(self, stream: str, sid: int, fps: float, offset: float, jitter: float, seed: int):
-        self.stream, self.sid, self.fps, self.offset = stream, sid, fps, offset
-        self.period = 1.0 / fps
-        self.jitter = min(jitter, 0.08 * self.period)
-        self.seed = seed
-        self.index = 0
-
-    def at(self, k: int) -> float:
-        t = self.offset + k * self.period
-        if self.jitter > 0:
-            u1 = max(_hash_unit(self.seed, self.sid, k, 1), 1e-12)
-            u2 = _hash_unit(self.seed, self.sid, k, 2)
-            g = abs(math.sqrt(-2 * math.log(u1)) * math.cos(2 * math.pi * u2))
-            t += min(g, 3.0) * self.jitter
-        return t
+_UNITS = {
+    "thermal": ("uint16", "centikelvin"),
+    "depth": ("uint16", "depth_units"),
+    "color": ("uint8", "rgb"),
+}
 
 
 class SyntheticDriver(BaseDriver):
@@ -97,13 +68,16 @@ class SyntheticDriver(BaseDriver):
         self.scene: Scene | None = None
         self.cameras: dict[str, CameraModel] = {}
         self._renderers: dict[str, CameraRenderer] = {}
-        self._clocks: dict[str, _Clock] = {}
+        self._clocks: dict[str, CameraClock] = {}
         self._next: dict[str, float] = {}
         self._last_offset: dict[str, int] = {}
         self._t0: float | None = None
         self._opened = False
         self.renders = 0
         self.render_s = 0.0
+        self._stats_lock = threading.Lock()
+        self._warm_stop = threading.Event()
+        self._warm_thread: threading.Thread | None = None
 
     # -- lifecycle ------------------------------------------------------------------
     def open(self) -> None:
@@ -111,19 +85,15 @@ class SyntheticDriver(BaseDriver):
             return
         cfg = self.config
         CACHE.budget = cfg.cache_mb << 20
-        self.cameras = true_cameras({s: cfg.size(s) for s in STREAM_ORDER})
-        self.scene = make_scene(self.scene_name, cfg, self.seed, self.cameras)
-        texture = Texture(np.random.default_rng([self.seed, 11]))
-        for name in STREAM_ORDER:
-            cam = self.cameras[name]
-            sensor = Sensor(name, cam.width, cam.height, self.seed)
-            self._renderers[name] = CameraRenderer(self.scene, cam, name, sensor, texture)
+        self.cameras, self.scene, self._renderers = build_world(self.scene_name, self.seed, cfg)
         rate = min(cfg.fps(s) for s in STREAM_ORDER)
         for sid, name in enumerate(STREAM_ORDER):
             if self.hw_sync:
-                clock = _Clock(name, sid, rate, 0.0, 0.0, self.seed)
+                clock = CameraClock(name, sid, rate, 0.0, 0.0, self.seed)
             else:
-                clock = _Clock(name, sid, cfg.fps(name), cfg.offset_s(name), cfg.jitter_ms / 1000.0, self.seed)
+                clock = CameraClock(
+                    name, sid, cfg.fps(name), cfg.offset_s(name), cfg.jitter_ms / 1000.0, self.seed
+                )
             self._clocks[name] = clock
         self._streams = {name: self._stream_spec(name) for name in STREAM_ORDER}
         board = self.scene.board.spec if self.scene.board is not None else None
@@ -149,6 +119,8 @@ class SyntheticDriver(BaseDriver):
         )
         self._reset_schedule()
         self._opened = True
+        if self.realtime:
+            self._start_prewarm()
 
     def _spec_str(self) -> str:
         return f"synthetic:{self.scene_name}"
@@ -192,6 +164,10 @@ class SyntheticDriver(BaseDriver):
 
     def close(self) -> None:
         super().close()
+        self._warm_stop.set()
+        if self._warm_thread is not None:
+            self._warm_thread.join(timeout=5.0)
+            self._warm_thread = None
 
     @property
     def time_resolution(self) -> float:
@@ -231,17 +207,8 @@ class SyntheticDriver(BaseDriver):
     def render_frame(self, name: str, index: int, t_scene: float) -> Frame:
         """Frame ``index`` of stream ``name``, exposed at scene time ``t_scene``."""
         assert self.scene is not None
-        renderer = self._renderers[name]
         key, t_render = self.scene.key(t_scene)
-        cache_key = (self.scene_name, self.seed, self.config, name, key)
-        entry = CACHE.get(cache_key)
-        if entry is None:
-            t0 = time.perf_counter()
-            layer = renderer.render(self.scene.dynamic_prims(t_render))
-            entry = (layer, self._keypoints(name, t_render))
-            CACHE.put(cache_key, entry, layer.nbytes + 64)
-            self.renders += 1
-            self.render_s += time.perf_counter() - t0
+        entry = self._entry(name, key, t_render)
         layer, keypoints = entry
         image, labels = self._compose(name, layer, t_scene, index)
         truth: dict[str, np.ndarray] = {"labels": labels, "keypoints": keypoints.copy()}
@@ -255,11 +222,66 @@ class SyntheticDriver(BaseDriver):
             index=index,
             timestamp=host,
             array=image,
-            device_timestamp=_DEVICE_EPOCH[name] + self.seed % 97 + index * clock.period + clock.offset,
+            device_timestamp=DEVICE_EPOCH[name]
+            + self.seed % 97
+            + index * clock.period
+            + clock.offset,
             truth=truth,
         )
 
-    def _compose(self, name: str, layer: Layer, t_scene: float, index: int) -> tuple[np.ndarray, np.ndarray]:
+    def _entry(self, name: str, key, t_render: float) -> tuple[Layer, np.ndarray]:
+        """The clean render (layer, keypoints) of one stream in one state, cached."""
+        assert self.scene is not None
+        scene = self.scene
+
+        def make() -> tuple[tuple[Layer, np.ndarray], int]:
+            t0 = time.perf_counter()
+            layer = self._renderers[name].render(scene.dynamic_prims(t_render))
+            keypoints = self._keypoints(name, t_render)
+            with self._stats_lock:
+                self.renders += 1
+                self.render_s += time.perf_counter() - t0
+            return (layer, keypoints), layer.nbytes + keypoints.nbytes
+
+        entry, _ = CACHE.get_or_make((self.scene_name, self.seed, self.config, name, key), make)
+        return entry
+
+    def prewarm(self, stop: threading.Event | None = None, start_at: float = 0.0) -> int:
+        """Render every state the scene loops through (one cycle; every held board
+        pose), all streams, starting at scene time ``start_at``; returns how many
+        states were visited. Makes a later live run drop no frames to rendering.
+        """
+        assert self.scene is not None
+        states = self.scene.states()
+        first = self.scene.key(start_at)[0]
+        at = next((i for i, (k, _) in enumerate(states) if k == first), 0)
+        done = 0
+        for key, t_render in states[at:] + states[:at]:
+            for name in STREAM_ORDER:
+                if stop is not None and stop.is_set():
+                    return done
+                self._entry(name, key, t_render)
+            done += 1
+        return done
+
+    def _start_prewarm(self) -> None:
+        """Realtime, if configured: fill the cache in the background from open() on."""
+        if self._warm_thread is not None or not self.config.prewarm:
+            return
+        self._warm_stop.clear()
+
+        def run() -> None:
+            try:
+                self.prewarm(self._warm_stop)
+            except Exception:  # noqa: BLE001 - the reader renders on demand anyway
+                pass
+
+        self._warm_thread = threading.Thread(target=run, name="synthetic-prewarm", daemon=True)
+        self._warm_thread.start()
+
+    def _compose(
+        self, name: str, layer: Layer, t_scene: float, index: int
+    ) -> tuple[np.ndarray, np.ndarray]:
         r = self._renderers[name]
         image = r.final_static["image"].copy()
         labels = np.zeros(image.shape[:2], np.uint8)
@@ -271,7 +293,7 @@ class SyntheticDriver(BaseDriver):
             if name == "thermal" and layer.skin is not None and warm > 0:
                 add = (layer.skin.astype(np.uint32) * int(round(warm * 100)) + 127) // 255
                 image[r0:r1, c0:c1] += add.astype(np.uint16)
-        offset = int(_hash_unit(self.seed, STREAM_ORDER.index(name), index, 3) * (1 << 30))
+        offset = int(hash_unit(self.seed, STREAM_ORDER.index(name), index, 3) * (1 << 30))
         if offset == self._last_offset.get(name):
             offset += 1
         self._last_offset[name] = offset

@@ -32,7 +32,9 @@ class Body:
     ankle_up: float = 0.095
 
 
-def knee_ik(hip: np.ndarray, ankle: np.ndarray, thigh: float, shank: float, hint: np.ndarray) -> np.ndarray:
+def knee_ik(
+    hip: np.ndarray, ankle: np.ndarray, thigh: float, shank: float, hint: np.ndarray
+) -> np.ndarray:
     """The knee of a two-link leg reaching from ``hip`` to ``ankle``, bent towards ``hint``.
 
     A reach beyond the leg's length straightens the knee (the ankle is then treated as

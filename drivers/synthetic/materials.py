@@ -25,32 +25,39 @@ SHORTS_END = 0.8
 
 
 class Texture:
-    """A seeded, periodic, smooth noise tile (zero mean, unit std), sampled bilinearly.
+    """A seeded, periodic, smooth noise tile (zero mean, unit std).
 
     Periodic so that any surface coordinate maps into it; smooth so that it reads as
-    skin mottling, fabric, paint or veins rather than pixel noise.
+    skin mottling, fabric, paint or veins rather than pixel noise. The tile is made
+    4x oversampled so a nearest-texel lookup (one gather) is as smooth as bilinear.
     """
+
+    OVERSAMPLE = 4
 
     def __init__(self, rng: np.random.Generator, size: int = 128, sigma: float = 3.0):
         white = rng.standard_normal((size, size))
+        big = size * self.OVERSAMPLE
         f = np.fft.fftfreq(size)
         gauss = np.exp(-2 * (np.pi * sigma) ** 2 * (f[:, None] ** 2 + f[None, :] ** 2))
-        tile = np.real(np.fft.ifft2(np.fft.fft2(white) * gauss))
+        spec = np.fft.fft2(white) * gauss
+        # Zero-pad the spectrum: band-limited (exact) upsampling of the periodic tile.
+        padded = np.zeros((big, big), complex)
+        h = size // 2
+        for rs, rd in ((slice(0, h), slice(0, h)), (slice(h, size), slice(big - h, big))):
+            for cs, cd in ((slice(0, h), slice(0, h)), (slice(h, size), slice(big - h, big))):
+                padded[rd, cd] = spec[rs, cs]
+        tile = np.real(np.fft.ifft2(padded))
         tile = (tile - tile.mean()) / (tile.std() + 1e-12)
-        self.size = size
-        self.tile = np.pad(tile, ((0, 1), (0, 1)), mode="wrap").astype(np.float32)
+        self.size = big
+        self.flat = tile.astype(np.float32).ravel()
 
     def sample(self, x: np.ndarray, y: np.ndarray, scale: float) -> np.ndarray:
-        """Texture at surface coordinates (metres); ``scale`` texels per metre."""
-        fx = np.mod(x * np.float32(scale), self.size)
-        fy = np.mod(y * np.float32(scale), self.size)
-        ix = np.minimum(fx.astype(np.int32), self.size - 1)
-        iy = np.minimum(fy.astype(np.int32), self.size - 1)
-        ax, ay = fx - ix, fy - iy
-        t = self.tile
-        top = t[iy, ix] * (1 - ax) + t[iy, ix + 1] * ax
-        bot = t[iy + 1, ix] * (1 - ax) + t[iy + 1, ix + 1] * ax
-        return top * (1 - ay) + bot * ay
+        """Texture at surface coordinates (metres); ``scale`` texels (of 128) per metre."""
+        k = np.float32(scale * self.OVERSAMPLE)
+        mask = self.size - 1
+        ix = (x * k).astype(np.int64) & mask
+        iy = (y * k).astype(np.int64) & mask
+        return self.flat[iy * self.size + ix]
 
 
 @dataclass
@@ -66,11 +73,21 @@ class Surface:
 
 
 class Material:
-    """Base: a uniform surface. Subclasses vary it over the surface coordinates."""
+    """Base: a uniform surface. Subclasses vary it over the surface coordinates.
 
-    kind = "plain"
+    ``shade`` gets the hit points' attributes, including ``kind`` (the camera:
+    thermal, depth or color), and fills only what that camera measures.
+    """
 
-    def __init__(self, name: str, rgb, temp_c: float, label: int = 0, dropout: float = 0.0, shiny: float = 0.0):
+    def __init__(
+        self,
+        name: str,
+        rgb,
+        temp_c: float,
+        label: int = 0,
+        dropout: float = 0.0,
+        shiny: float = 0.0,
+    ):
         self.name = name
         self.rgb = np.asarray(rgb, dtype=np.float32)
         self.temp_c = float(temp_c)
@@ -80,10 +97,11 @@ class Material:
 
     def shade(self, a: dict[str, Any], tex: Texture) -> Surface:
         n = len(a["t"])
+        kind = a["kind"]
         return Surface(
             label=self.label,
-            albedo=np.broadcast_to(self.rgb, (n, 3)),
-            temperature=np.full(n, self.temp_c, np.float32),
+            albedo=np.broadcast_to(self.rgb, (n, 3)) if kind == "color" else None,
+            temperature=np.full(n, self.temp_c, np.float32) if kind == "thermal" else None,
             dropout=self.dropout,
             shiny=self.shiny,
         )
@@ -92,102 +110,97 @@ class Material:
 class LowerLeg(Material):
     """Knee skin, the labelled calf, then a sock down to the shoe."""
 
-    kind = "lower_leg"
-
     def __init__(self, name: str, label: int, skin_rgb, skin_c: float, sock_rgb):
         super().__init__(name, skin_rgb, skin_c, label)
         self.sock_rgb = np.asarray(sock_rgb, dtype=np.float32)
 
     def shade(self, a: dict[str, Any], tex: Texture) -> Surface:
-        s, cp = a["s"], a["cos_post"]
-        veins = tex.sample(a["arc"] * 0.6, a["axial"] * 0.25 + 3.1, 420.0)
-        mottle = tex.sample(a["arc"] + 7.3, a["axial"] + 1.7, 900.0)
-        skin_t = (
-            self.temp_c
-            + 0.9 * np.exp(-((s / 0.16) ** 2))
-            - 1.5 * s
-            + 0.5 * cp
-            + 0.18 * np.maximum(veins, 0) ** 2
-        )
+        s, kind = a["s"], a["kind"]
         sock = s > CALF_ZONE[1]
-        sock_t = self.temp_c - 3.2 + 0.4 * cp + 0.1 * mottle
-        stripe = (s > 0.885) & (s < 0.905)
-        skin_rgb = self.rgb * (1.0 + 0.04 * mottle)[:, None]
-        sock_rgb = np.where(stripe[:, None], self.sock_rgb * 0.35, self.sock_rgb)
         calf = (s >= CALF_ZONE[0]) & ~sock
-        return Surface(
-            label=np.where(calf, self.label, 0).astype(np.uint8),
-            albedo=np.where(sock[:, None], sock_rgb, skin_rgb),
-            temperature=np.where(sock, sock_t, skin_t).astype(np.float32),
-            skin=(~sock).astype(np.float32),
-        )
+        out = Surface(label=np.where(calf, np.uint8(self.label), np.uint8(0)))
+        if kind == "thermal":
+            cp = a["cos_post"]
+            veins = tex.sample(a["arc"] * 0.6, a["axial"] * 0.25 + 3.1, 420.0)
+            skin_t = (
+                self.temp_c
+                + 0.9 * np.exp(-((s / 0.16) ** 2))
+                - 1.5 * s
+                + 0.5 * cp
+                + 0.18 * np.maximum(veins, 0) ** 2
+            )
+            sock_t = self.temp_c - 3.2 + 0.4 * cp
+            out.temperature = np.where(sock, sock_t, skin_t).astype(np.float32)
+            out.skin = (~sock).astype(np.float32)
+        elif kind == "color":
+            mottle = tex.sample(a["arc"] + 7.3, a["axial"] + 1.7, 900.0)
+            stripe = (s > 0.885) & (s < 0.905)
+            skin_rgb = self.rgb * (1.0 + 0.04 * mottle)[:, None]
+            sock_rgb = np.where(stripe[:, None], self.sock_rgb * 0.35, self.sock_rgb)
+            out.albedo = np.where(sock[:, None], sock_rgb, skin_rgb)
+        return out
 
 
 class Thigh(Material):
     """Cycling shorts (black lycra) down to just above the knee, then skin."""
-
-    kind = "thigh"
 
     def __init__(self, name: str, skin_rgb, skin_c: float, cloth_rgb):
         super().__init__(name, skin_rgb, skin_c)
         self.cloth_rgb = np.asarray(cloth_rgb, dtype=np.float32)
 
     def shade(self, a: dict[str, Any], tex: Texture) -> Surface:
-        s, cp = a["s"], a["cos_post"]
-        fabric = tex.sample(a["arc"] * 3.0, a["axial"] * 3.0, 600.0)
+        s, kind = a["s"], a["kind"]
         cloth = s < SHORTS_END
-        cloth_t = self.temp_c - 2.6 + 0.6 * cp + 1.2 * s + 0.1 * fabric
-        skin_t = self.temp_c + 0.5 + 0.4 * cp
-        cloth_rgb = self.cloth_rgb * (1.0 + 0.15 * fabric)[:, None]
-        return Surface(
-            label=0,
-            albedo=np.where(cloth[:, None], cloth_rgb, np.broadcast_to(self.rgb, cloth_rgb.shape)),
-            temperature=np.where(cloth, cloth_t, skin_t).astype(np.float32),
-            skin=(~cloth).astype(np.float32),
-            shiny=0.0,
-        )
+        out = Surface(label=0)
+        if kind == "thermal":
+            cp = a["cos_post"]
+            cloth_t = self.temp_c - 2.6 + 0.6 * cp + 1.2 * s
+            skin_t = self.temp_c + 0.5 + 0.4 * cp
+            out.temperature = np.where(cloth, cloth_t, skin_t).astype(np.float32)
+            out.skin = (~cloth).astype(np.float32)
+        elif kind == "color":
+            fabric = tex.sample(a["arc"] * 3.0, a["axial"] * 3.0, 600.0)
+            cloth_rgb = self.cloth_rgb * (1.0 + 0.15 * fabric)[:, None]
+            out.albedo = np.where(cloth[:, None], cloth_rgb, self.rgb)
+        return out
 
 
 class Shoe(Material):
     """A cycling/running shoe: coloured upper, white sole; dark uppers return little IR."""
 
-    kind = "shoe"
-
     def shade(self, a: dict[str, Any], tex: Texture) -> Surface:
-        up = a["up"]
-        sole = (a["normal"] @ up) < -0.35
-        s = a["s"]
-        n = len(s)
-        grain = tex.sample(a["arc"] * 2.0, a["axial"] * 2.0, 800.0)
-        upper = self.rgb * (1.0 + 0.08 * grain)[:, None]
-        return Surface(
-            label=0,
-            albedo=np.where(sole[:, None], np.float32(0.88), upper),
-            temperature=(self.temp_c + 1.4 * (1 - s) - np.where(sole, 1.5, 0.0) + 0.15 * grain).astype(np.float32),
-            dropout=np.where(sole, 0.0, self.dropout) * np.ones(n, np.float32),
-        )
+        kind = a["kind"]
+        sole = (a["normal"] @ a["up"]) < -0.35
+        out = Surface(label=0)
+        if kind == "thermal":
+            out.temperature = (self.temp_c + 1.4 * (1 - a["s"]) - np.where(sole, 1.5, 0.0)).astype(
+                np.float32
+            )
+        elif kind == "color":
+            grain = tex.sample(a["arc"] * 2.0, a["axial"] * 2.0, 800.0)
+            upper = self.rgb * (1.0 + 0.08 * grain)[:, None]
+            out.albedo = np.where(sole[:, None], np.float32(0.88), upper)
+        else:
+            out.dropout = np.where(sole, np.float32(0.0), np.float32(self.dropout))
+        return out
 
 
 class Limb(Material):
     """Uniform cloth on a limb-shaped solid (torso shirt, pelvis in shorts, saddle)."""
 
-    kind = "limb"
-
     def shade(self, a: dict[str, Any], tex: Texture) -> Surface:
-        fabric = tex.sample(a["arc"] * 2.0 + 5.0, a["axial"] * 2.0, 500.0)
-        return Surface(
-            label=0,
-            albedo=self.rgb * (1.0 + 0.1 * fabric)[:, None],
-            temperature=(self.temp_c + 0.5 * a["cos_post"] + 0.1 * fabric).astype(np.float32),
-            dropout=self.dropout,
-            shiny=self.shiny,
-        )
+        kind = a["kind"]
+        out = Surface(label=0, dropout=self.dropout, shiny=self.shiny)
+        if kind == "thermal":
+            out.temperature = (self.temp_c + 0.5 * a["cos_post"]).astype(np.float32)
+        elif kind == "color":
+            fabric = tex.sample(a["arc"] * 2.0 + 5.0, a["axial"] * 2.0, 500.0)
+            out.albedo = self.rgb * (1.0 + 0.1 * fabric)[:, None]
+        return out
 
 
 class Wall(Material):
     """A painted wall or floor: gentle temperature gradient, faint texture."""
-
-    kind = "wall"
 
     def __init__(self, name: str, rgb, temp_c: float, grad_u: float, grad_v: float, speckle: float):
         super().__init__(name, rgb, temp_c)
@@ -195,15 +208,19 @@ class Wall(Material):
         self.speckle = speckle
 
     def shade(self, a: dict[str, Any], tex: Texture) -> Surface:
-        u, v = a["u"], a["v"]
-        coarse = tex.sample(u, v, 60.0)
-        fine = tex.sample(u + 11.0, v + 5.0, 900.0)
-        tint = 1.0 + 0.03 * coarse + self.speckle * fine
-        return Surface(
-            label=0,
-            albedo=self.rgb * tint[:, None],
-            temperature=(self.temp_c + self.grad[0] * u + self.grad[1] * v + 0.05 * coarse).astype(np.float32),
-        )
+        u, v, kind = a["u"], a["v"], a["kind"]
+        out = Surface(label=0)
+        if kind == "thermal":
+            coarse = tex.sample(u, v, 60.0)
+            out.temperature = (
+                self.temp_c + self.grad[0] * u + self.grad[1] * v + 0.05 * coarse
+            ).astype(np.float32)
+        elif kind == "color":
+            coarse = tex.sample(u, v, 60.0)
+            fine = tex.sample(u + 11.0, v + 5.0, 900.0)
+            tint = 1.0 + 0.03 * coarse + self.speckle * fine
+            out.albedo = self.rgb * tint[:, None]
+        return out
 
 
 class Checker(Material):
@@ -214,36 +231,51 @@ class Checker(Material):
     where the geometry says, to a small fraction of a pixel.
     """
 
-    kind = "checker"
-
-    def __init__(self, name: str, cols: int, rows: int, square: float, warm_c: float, cool_c: float):
+    def __init__(
+        self, name: str, cols: int, rows: int, square: float, warm_c: float, cool_c: float
+    ):
         super().__init__(name, (0.92, 0.92, 0.9), cool_c)
         self.cols, self.rows, self.square = cols, rows, square
         self.warm_c = warm_c
 
-    def _wave(self, x: np.ndarray, w: np.ndarray) -> np.ndarray:
+    def _box(self, x: np.ndarray, w: np.ndarray, hi: float) -> tuple[np.ndarray, np.ndarray]:
+        """Box filters over [x - w/2, x + w/2] of the indicator of [-S, hi] and of the
+        square wave (+1 on the first square) times that indicator."""
         S = np.float32(self.square)
 
-        def integral(z):
+        def integral(z):  # of the square wave, which is +1 on [0, S), -1 on [S, 2S)
             return S * (1 - np.abs(np.mod(z / S, 2) - 1))
 
-        w = np.maximum(w, np.float32(1e-6))
-        return (integral(x + w / 2) - integral(x - w / 2)) / w
+        a = np.clip(x - w / 2, -S, np.float32(hi))
+        b = np.clip(x + w / 2, -S, np.float32(hi))
+        return (b - a) / w, (integral(b) - integral(a)) / w
+
+    def blackness(self, a: dict[str, Any]) -> np.ndarray:
+        """Fraction of each pixel's footprint covered by black squares (printed face).
+
+        black = (1 + sq(u) sq(v)) / 2 inside the squares and 0 outside is a sum of two
+        separable terms, so its box filter is exact: no halo at the pattern's edge.
+        """
+        w = np.maximum(a["footprint"], np.float32(1e-6))
+        S = self.square
+        iu, su = self._box(a["u"], w, self.cols * S)
+        iv, sv = self._box(a["v"], w, self.rows * S)
+        black = 0.5 * (iu * iv + su * sv)
+        black = np.where(~a["front"], np.clip(black, 0, 1), 0)
+        return black.astype(np.float32)
 
     def shade(self, a: dict[str, Any], tex: Texture) -> Surface:
-        u, v = a["u"], a["v"]
-        S = self.square
-        w = a["footprint"]
-        inside = (u >= -S) & (u <= self.cols * S) & (v >= -S) & (v <= self.rows * S)
-        black = 0.5 + 0.5 * self._wave(u, w) * self._wave(v, w)
-        black = np.where(inside, np.clip(black, 0, 1), 0).astype(np.float32)
-        front = a["front"]
-        black = np.where(front, black, 0)
-        grey = np.where(front, 0.92 - 0.87 * black, 0.45).astype(np.float32)
-        temp = np.where(front, self.temp_c + (self.warm_c - self.temp_c) * black, self.temp_c - 1.0)
-        return Surface(
-            label=0,
-            albedo=np.repeat(grey[:, None], 3, axis=1),
-            temperature=temp.astype(np.float32),
-            dropout=0.0,
-        )
+        # The printed face looks along the board's -z (z = x cross y points into the
+        # board, as in the poses solvePnP reports), i.e. opposite to the plate normal.
+        kind, front = a["kind"], ~a["front"]
+        out = Surface(label=0)
+        if kind == "thermal":
+            black = self.blackness(a)
+            temp = np.where(
+                front, self.temp_c + (self.warm_c - self.temp_c) * black, self.temp_c - 1.0
+            )
+            out.temperature = temp.astype(np.float32)
+        elif kind == "color":
+            grey = np.where(front, 0.92 - 0.87 * self.blackness(a), 0.45).astype(np.float32)
+            out.albedo = np.repeat(grey[:, None], 3, axis=1)
+        return out

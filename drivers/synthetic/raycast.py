@@ -45,7 +45,14 @@ class Cone:
     def moved(self, T: np.ndarray) -> Cone:
         R, t = T[:3, :3], T[:3, 3]
         return Cone(
-            self.material, R @ self.a + t, R @ self.b + t, self.ra, self.rb, self.s0, self.s1, R @ self.e_post
+            self.material,
+            R @ self.a + t,
+            R @ self.b + t,
+            self.ra,
+            self.rb,
+            self.s0,
+            self.s1,
+            R @ self.e_post,
         )
 
     def bounds(self) -> tuple[np.ndarray, np.ndarray]:
@@ -90,36 +97,44 @@ class Cone:
         a, b = self.a, self.b
         ab = b - a
         L = float(np.linalg.norm(ab))
-        u = (ab / L).astype(np.float32)
+        u64 = ab / L
+        u = u64.astype(np.float32)
         k = (self.rb - self.ra) / L
+        ep = self.e_post - (self.e_post @ u64) * u64
+        if np.linalg.norm(ep) < 0.1:  # axis along the reference: any perpendicular will do
+            other = np.eye(3)[int(np.argmin(np.abs(u64)))]
+            ep = other - (other @ u64) * u64
+        ep = _unit(ep)
+        el = np.cross(u64, ep)
+        # Limb coordinates: axial, posterior, lateral (one small matrix product).
         pa = p - a.astype(np.float32)
-        s = pa @ u
-        q = pa - s[:, None] * u
-        qn = np.linalg.norm(q, axis=1)
-        qhat = q / np.maximum(qn, 1e-9)[:, None]
+        coords = pa @ np.stack([u64, ep, el], axis=1).astype(np.float32)
+        s, qp, ql = coords[:, 0], coords[:, 1], coords[:, 2]
+        qn = np.sqrt(qp * qp + ql * ql)
+        inv = 1.0 / np.maximum(qn, np.float32(1e-9))
+        cpost, clat = qp * inv, ql * inv
         # Which of the three surfaces was hit: the one the point lies on.
-        res_cone = np.where((s >= 0) & (s <= L), np.abs(qn - (self.ra + k * s)), np.inf)
-        pb = p - b.astype(np.float32)
-        res_a = np.abs(np.linalg.norm(pa, axis=1) - self.ra)
-        res_b = np.abs(np.linalg.norm(pb, axis=1) - self.rb)
-        n_cone = (qhat - np.float32(k) * u) / np.float32(np.sqrt(1 + k * k))
-        n = np.where(
-            (res_a < res_cone)[:, None] & (res_a <= res_b)[:, None],
-            pa / self.ra,
-            np.where((res_b < res_cone)[:, None], pb / self.rb, n_cone),
-        )
-        ep = self.e_post - (self.e_post @ (ab / L)) * (ab / L)
-        ep = _unit(ep).astype(np.float32)
-        el = np.cross(u, ep).astype(np.float32)
-        cpost, clat = qhat @ ep, qhat @ el
-        frac = np.clip(s / L, 0.0, 1.0)
+        res_cone = np.where((s >= 0) & (s <= L), np.abs(qn - (self.ra + k * s)), np.float32(np.inf))
+        da = np.sqrt(s * s + qn * qn)
+        sb = s - np.float32(L)
+        db = np.sqrt(sb * sb + qn * qn)
+        res_a, res_b = np.abs(da - self.ra), np.abs(db - self.rb)
+        on_a = (res_a < res_cone) & (res_a <= res_b)
+        on_b = ~on_a & (res_b < res_cone)
+        # Normal in limb coordinates (axial, radial), then to camera axes.
+        kk = np.float32(1.0 / np.sqrt(1 + k * k))
+        n_ax = np.where(on_a, s / self.ra, np.where(on_b, sb / self.rb, -k * kk)).astype(np.float32)
+        n_rad = np.where(on_a, qn / self.ra, np.where(on_b, qn / self.rb, kk)).astype(np.float32)
+        radial = cpost[:, None] * ep.astype(np.float32) + clat[:, None] * el.astype(np.float32)
+        n = n_ax[:, None] * u + n_rad[:, None] * radial
+        frac = np.clip(s / np.float32(L), 0.0, 1.0)
         radius = self.ra + k * np.clip(s, 0.0, L)
         return {
             "normal": n.astype(np.float32),
             "s": (self.s0 + (self.s1 - self.s0) * frac).astype(np.float32),
-            "axial": s.astype(np.float32),
-            "cos_post": cpost.astype(np.float32),
-            "cos_lat": clat.astype(np.float32),
+            "axial": s,
+            "cos_post": cpost,
+            "cos_lat": clat,
             "arc": (np.arctan2(clat, cpost) * radius).astype(np.float32),
         }
 

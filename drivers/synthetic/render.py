@@ -53,7 +53,13 @@ class CameraRenderer:
     """Renders one camera of the rig in one scene; holds the static frame."""
 
     def __init__(self, scene: Scene, cam: CameraModel, kind: str, sensor: Sensor, texture: Texture):
-        self.scene, self.cam, self.kind, self.sensor, self.texture = scene, cam, kind, sensor, texture
+        self.scene, self.cam, self.kind, self.sensor, self.texture = (
+            scene,
+            cam,
+            kind,
+            sensor,
+            texture,
+        )
         self.T_cam_world = world_to_camera(scene, cam)
         R = self.T_cam_world[:3, :3]
         self.up = (R @ np.array([0.0, 0.0, 1.0])).astype(np.float32)
@@ -72,11 +78,15 @@ class CameraRenderer:
             roi = self._roi(prim)
             if roi is not None:
                 self._cast(prim, i, roi, self.t_static, self.id_static, full)
-        self.pre_static = self._shade(full, self.t_static, self.id_static, self.static, first=1, base=None)
+        self.pre_static = self._shade(
+            full, self.t_static, self.id_static, self.static, first=1, base=None
+        )
         self.final_static = self._post(full, self.pre_static)
 
     # -- geometry -------------------------------------------------------------------
-    def _cast(self, prim: Prim, pid: int, roi: Rect4, tbuf: np.ndarray, ibuf: np.ndarray, ext: Rect4) -> None:
+    def _cast(
+        self, prim: Prim, pid: int, roi: Rect4, tbuf: np.ndarray, ibuf: np.ndarray, ext: Rect4
+    ) -> None:
         """Z-test ``prim`` into the buffers (which cover ``ext``) over pixel rectangle ``roi``."""
         r0, r1, c0, c1 = roi
         t = prim.intersect(self.rays[r0:r1, c0:c1])
@@ -94,7 +104,9 @@ class CameraRenderer:
         return pixel_roi(self.cam, lo, hi)
 
     # -- shading --------------------------------------------------------------------
-    def _shade(self, ext: Rect4, tbuf, ibuf, prims: list[Prim], first: int, base: dict | None) -> dict:
+    def _shade(
+        self, ext: Rect4, tbuf, ibuf, prims: list[Prim], first: int, base: dict | None
+    ) -> dict:
         """Shade the pixels of ``ext`` whose id is >= ``first``; others come from ``base``."""
         r0, r1, c0, c1 = ext
         h, w = r1 - r0, c1 - c0
@@ -121,39 +133,45 @@ class CameraRenderer:
         bounds = np.searchsorted(ids, np.arange(first, first + len(prims) + 1))
         rays = self.rays[r0:r1, c0:c1].reshape(-1, 3)
         tflat = tbuf.ravel()
-        rand = self.sensor.rand_a[r0:r1, c0:c1].ravel()
+        flat = {
+            k: v.reshape(len(tflat), -1) if v.ndim == 3 else v.reshape(-1) for k, v in out.items()
+        }
+        rand = self.sensor.rand_a[r0:r1, c0:c1].ravel() if kind == "depth" else None
         for k, prim in enumerate(prims):
             pix = sel[bounds[k] : bounds[k + 1]]
             if pix.size == 0:
                 continue
             d = rays[pix]
             t = tflat[pix]
-            p = d * t[:, None]
-            attrs = prim.surface(p)
+            attrs = prim.surface(d * t[:, None])
             n = attrs["normal"]
-            cos_view = np.clip(-(n * d).sum(axis=1), 0.0, 1.0)
-            attrs.update(t=t, d=d, up=self.up, cos_view=cos_view)
+            cos_view = np.clip(-np.einsum("ij,ij->i", n, d), 0.0, 1.0)
+            attrs.update(t=t, d=d, up=self.up, cos_view=cos_view, kind=kind)
             attrs["footprint"] = t / (self.focal * np.maximum(cos_view, 0.05))
             surf = self.materials[prim.material - 1].shade(attrs, self.texture)
-            rows, cols = np.divmod(pix, w)
-            out["labels"][rows, cols] = surf.label
+            flat["labels"][pix] = surf.label
             if kind == "thermal":
                 temp = surf.temperature
                 grazing = (1.0 - cos_view) ** 5
-                out["temp"][rows, cols] = temp - (temp - ROOM_C) * 0.9 * grazing
-                out["skin"][rows, cols] = surf.skin
+                flat["temp"][pix] = temp - (temp - ROOM_C) * 0.9 * grazing
+                flat["skin"][pix] = surf.skin
             elif kind == "depth":
                 z = t * d[:, 2]
-                drop = (cos_view < 0.12) | (z > DEPTH_MAX_M) | (rand[pix] < surf.dropout)
-                out["z"][rows, cols] = z
-                out["drop"][rows, cols] = drop
+                drop = (cos_view < 0.12) | (z > DEPTH_MAX_M)
+                if np.any(surf.dropout):
+                    drop |= rand[pix] < surf.dropout
+                flat["z"][pix] = z
+                flat["drop"][pix] = drop
             else:
                 diffuse = np.maximum(n @ self.light, 0.0)
-                half = self.light[None, :] - d
-                half /= np.linalg.norm(half, axis=1, keepdims=True)
-                spec = surf.shiny * np.maximum((n * half).sum(axis=1), 0.0) ** 40
                 shade = 0.36 + 0.70 * diffuse
-                out["rgb"][rows, cols] = 255.0 * (surf.albedo * shade[:, None] + 0.5 * spec[:, None])
+                rgb = surf.albedo * (255.0 * shade)[:, None]
+                if surf.shiny:
+                    half = self.light[None, :] - d
+                    half /= np.sqrt(np.einsum("ij,ij->i", half, half))[:, None]
+                    spec = np.maximum(np.einsum("ij,ij->i", n, half), 0.0) ** 40
+                    rgb += (127.5 * surf.shiny * spec)[:, None]
+                flat["rgb"][pix] = rgb
         return out
 
     def _post(self, ext: Rect4, pre: dict) -> dict:
@@ -174,7 +192,12 @@ class CameraRenderer:
         boxes = [r for r in rois if r is not None]
         if not boxes:
             return self._empty()
-        union = (min(b[0] for b in boxes), max(b[1] for b in boxes), min(b[2] for b in boxes), max(b[3] for b in boxes))
+        union = (
+            min(b[0] for b in boxes),
+            max(b[1] for b in boxes),
+            min(b[2] for b in boxes),
+            max(b[3] for b in boxes),
+        )
         region = _expand(union, MARGIN, h, w)
         ext = _expand(region, MARGIN, h, w)
         r0, r1, c0, c1 = ext

@@ -10,17 +10,14 @@ be cached and replayed with fresh sensor noise.
 
 from __future__ import annotations
 
-import math
 from collections.abc import Hashable
 
-import cv2
 import numpy as np
 
 from drivers.synthetic.camera import CameraModel, invert, rotation, transform
 from drivers.synthetic.config import BoardSpec, SyntheticConfig
 from drivers.synthetic.kinematics import FORWARD, Body, Pedalling, Running
 from drivers.synthetic.materials import (
-    Checker,
     Limb,
     LowerLeg,
     Material,
@@ -61,7 +58,7 @@ class Scene:
         self.seed = seed
         self.rng = np.random.default_rng([seed, 7])
         self.materials: list[Material] = []
-        self.T_world_ref = camera_pose((0.02, -1.55, 0.50), 3.0)
+        self.T_world_ref = camera_pose((0.02, -1.50, 0.50), 1.0)
         self.board: BoardSpec | None = None
 
     def add(self, material: Material) -> int:
@@ -82,6 +79,10 @@ class Scene:
 
     def dynamic_prims(self, t: float) -> list[Prim]:
         raise NotImplementedError
+
+    def states(self) -> list[tuple[Hashable, float]]:
+        """Every (key, instant) the scene loops through that is worth caching ahead."""
+        return []
 
     def points(self, t: float) -> dict[str, np.ndarray]:
         """Named 3-D points (world) at ``t``: keypoints and calf surface centres."""
@@ -112,7 +113,9 @@ class _PeriodicLegs(Scene):
         shorts = (0.05, 0.05, 0.06)
         self.mat = {
             "left_calf": self.add(LowerLeg("left_lower_leg", LEFT_CALF, skin, skin_c, sock)),
-            "right_calf": self.add(LowerLeg("right_lower_leg", RIGHT_CALF, skin, skin_c + asym, sock)),
+            "right_calf": self.add(
+                LowerLeg("right_lower_leg", RIGHT_CALF, skin, skin_c + asym, sock)
+            ),
             "left_thigh": self.add(Thigh("left_thigh", skin, skin_c, shorts)),
             "right_thigh": self.add(Thigh("right_thigh", skin, skin_c + asym, shorts)),
             "shoe": self.add(Shoe("shoe", shoe, 26.0, dropout=0.25)),
@@ -126,6 +129,10 @@ class _PeriodicLegs(Scene):
         step = self.period / self.N
         idx = int(round(t / step))
         return ("phase", idx % self.N), idx * step
+
+    def states(self) -> list[tuple[Hashable, float]]:
+        assert self.period is not None
+        return [(("phase", i), i * self.period / self.N) for i in range(self.N)]
 
     def legs(self, phase: float) -> dict[str, dict[str, np.ndarray]]:
         raise NotImplementedError
@@ -145,7 +152,9 @@ class _PeriodicLegs(Scene):
             back = post - (post @ axis) * axis
             back /= np.linalg.norm(back)
             belly = knee + 0.32 * (ankle - knee) + 0.010 * back
-            out.append(Cone(self.mat[f"{side}_thigh"], hip, knee, 0.080 * g, 0.052 * g, e_post=post))
+            out.append(
+                Cone(self.mat[f"{side}_thigh"], hip, knee, 0.080 * g, 0.052 * g, e_post=post)
+            )
             calf = self.mat[f"{side}_calf"]
             out.append(Cone(calf, knee, belly, 0.048 * g, 0.058 * g, 0.0, 0.32, e_post=post))
             out.append(Cone(calf, belly, ankle, 0.058 * g, 0.034 * g, 0.32, 1.0, e_post=post))
@@ -211,9 +220,27 @@ class CyclingScene(_PeriodicLegs):
             Cone(f, np.array([-0.30, -0.32, 0.035]), np.array([0.30, -0.32, 0.035]), 0.035, 0.035),
             Cone(f, np.array([0.0, -0.20, 0.10]), np.array([0.0, 0.0, bb[2]]), 0.03, 0.03),
             Disk(f, np.array([0.068, 0.0, bb[2]]), Y, Z, 0.105),
-            Cone(s, seat_top + np.array([0, -0.06, 0.05]), seat_top + np.array([0, 0.19, 0.04]), 0.065, 0.022),
-            Cone(self.mat["shorts"], np.array([-0.085, -0.25, hip_z + 0.06]), np.array([0.085, -0.25, hip_z + 0.06]), 0.12, 0.12),
-            Cone(self.mat["shirt"], np.array([0.0, -0.22, hip_z + 0.15]), np.array([0.0, 0.0, hip_z + 0.65]), 0.15, 0.16),
+            Cone(
+                s,
+                seat_top + np.array([0, -0.06, 0.05]),
+                seat_top + np.array([0, 0.19, 0.04]),
+                0.065,
+                0.022,
+            ),
+            Cone(
+                self.mat["shorts"],
+                np.array([-0.085, -0.25, hip_z + 0.06]),
+                np.array([0.085, -0.25, hip_z + 0.06]),
+                0.12,
+                0.12,
+            ),
+            Cone(
+                self.mat["shirt"],
+                np.array([0.0, -0.22, hip_z + 0.15]),
+                np.array([0.0, 0.0, hip_z + 0.65]),
+                0.15,
+                0.16,
+            ),
         ]
         return prims
 
@@ -254,123 +281,71 @@ class TreadmillScene(_PeriodicLegs):
         bz = self.kin.belt_z
         d = self.deck_mat
         prims: list[Prim] = self.room(wall_y=1.6)
-        prims.append(Rect(self.belt_mat, np.array([0.0, 0.0, bz]), X, Y, (-0.25, 0.25, -0.85, 0.85)))
-        prims.append(Rect(d, np.array([0.0, -0.88, bz / 2]), X, Z, (-0.34, 0.34, -bz / 2, bz / 2 - 0.01)))
+        prims.append(
+            Rect(self.belt_mat, np.array([0.0, 0.0, bz]), X, Y, (-0.25, 0.25, -0.85, 0.85))
+        )
+        prims.append(
+            Rect(d, np.array([0.0, -0.88, bz / 2]), X, Z, (-0.34, 0.34, -bz / 2, bz / 2 - 0.01))
+        )
         for side in (-1, 1):
             x = side * 0.30
-            prims.append(Cone(d, np.array([x, -0.86, bz - 0.01]), np.array([x, 0.86, bz - 0.01]), 0.045, 0.045))
-            prims.append(Cone(d, np.array([side * 0.36, 0.80, bz]), np.array([side * 0.36, 0.80, 1.05]), 0.03, 0.03))
-            prims.append(Cone(d, np.array([side * 0.36, 0.80, 1.05]), np.array([side * 0.36, 0.05, 1.05]), 0.025, 0.025))
-        prims.append(Cone(d, np.array([-0.33, -0.88, bz - 0.04]), np.array([0.33, -0.88, bz - 0.04]), 0.05, 0.05))
+            prims.append(
+                Cone(
+                    d, np.array([x, -0.86, bz - 0.01]), np.array([x, 0.86, bz - 0.01]), 0.045, 0.045
+                )
+            )
+            prims.append(
+                Cone(
+                    d,
+                    np.array([side * 0.36, 0.80, bz]),
+                    np.array([side * 0.36, 0.80, 1.05]),
+                    0.03,
+                    0.03,
+                )
+            )
+            prims.append(
+                Cone(
+                    d,
+                    np.array([side * 0.36, 0.80, 1.05]),
+                    np.array([side * 0.36, 0.05, 1.05]),
+                    0.025,
+                    0.025,
+                )
+            )
+        prims.append(
+            Cone(
+                d,
+                np.array([-0.33, -0.88, bz - 0.04]),
+                np.array([0.33, -0.88, bz - 0.04]),
+                0.05,
+                0.05,
+            )
+        )
         return prims
 
     def dynamic_prims(self, t: float) -> list[Prim]:
         legs = self.legs(self.phase(t))
         pz = legs["left"]["hip"][2]
         prims = self.leg_prims(legs)
-        prims.append(Cone(self.mat["shorts"], np.array([-0.085, -0.05, pz + 0.06]), np.array([0.085, -0.05, pz + 0.06]), 0.12, 0.12))
-        prims.append(Cone(self.mat["shirt"], np.array([0.0, -0.02, pz + 0.15]), np.array([0.0, 0.08, pz + 0.65]), 0.15, 0.16))
+        prims.append(
+            Cone(
+                self.mat["shorts"],
+                np.array([-0.085, -0.05, pz + 0.06]),
+                np.array([0.085, -0.05, pz + 0.06]),
+                0.12,
+                0.12,
+            )
+        )
+        prims.append(
+            Cone(
+                self.mat["shirt"],
+                np.array([0.0, -0.02, pz + 0.15]),
+                np.array([0.0, 0.08, pz + 0.65]),
+                0.15,
+                0.16,
+            )
+        )
         return prims
-
-
-#: Calibration poses: (camera aimed at, u, v as image fractions, distance m, tilt about
-#: x, tilt about y, roll, degrees). Most are aimed inside the thermal camera's view (the
-#: narrowest), a few at the RGB/depth borders outside it.
-BOARD_POSES = (
-    ("thermal", 0.50, 0.50, 1.20, 0, 0, 0),
-    ("thermal", 0.50, 0.50, 0.85, 0, 0, 4),
-    ("thermal", 0.31, 0.30, 1.55, 10, -15, 0),
-    ("thermal", 0.69, 0.30, 1.55, 10, 15, 3),
-    ("thermal", 0.69, 0.70, 1.55, -10, 15, 0),
-    ("thermal", 0.31, 0.70, 1.55, -10, -15, -3),
-    ("thermal", 0.50, 0.50, 1.10, 35, 0, 0),
-    ("thermal", 0.50, 0.50, 1.10, -35, 0, 0),
-    ("thermal", 0.50, 0.50, 1.10, 0, 35, 0),
-    ("thermal", 0.50, 0.50, 1.10, 0, -38, 0),
-    ("thermal", 0.28, 0.50, 1.40, 0, 25, 0),
-    ("thermal", 0.72, 0.50, 1.40, 0, -25, 0),
-    ("thermal", 0.50, 0.29, 1.40, -25, 0, 0),
-    ("thermal", 0.50, 0.71, 1.40, 25, 0, 0),
-    ("thermal", 0.50, 0.50, 1.65, 0, 0, -6),
-    ("thermal", 0.45, 0.55, 1.30, 20, 22, 8),
-    ("thermal", 0.55, 0.45, 1.30, -22, -20, -8),
-    ("color", 0.18, 0.28, 1.50, 0, 20, 0),
-    ("color", 0.82, 0.72, 1.50, 0, -20, 0),
-    ("depth", 0.20, 0.78, 1.45, 15, 15, 0),
-)
-
-
-class CalibrationScene(Scene):
-    """A heated checkerboard moved through poses and held still at each."""
-
-    name = "calibration"
-
-    def __init__(self, config: SyntheticConfig, seed: int, cameras: dict[str, CameraModel]):
-        super().__init__(config, seed)
-        self.T_world_ref = camera_pose((0.0, -1.55, 0.95), 0.0)
-        self.board = config.board_spec
-        b = self.board
-        self.board_mat = self.add(Checker("board", b.cols, b.rows, b.square, warm_c=35.0, cool_c=24.5))
-        self.hold, self.move = config.board_hold_s, config.board_move_s
-        self.poses = [self._pose(cameras, *p) for p in BOARD_POSES]
-        self.period = len(self.poses) * (self.hold + self.move)
-
-    def _pose(self, cams: dict[str, CameraModel], cam: str, fu, fv, dist, rx, ry, rz) -> np.ndarray:
-        """T_ref_board with the board's centre at image fraction (fu, fv) of ``cam``."""
-        c = cams[cam]
-        ray = c.rays()[int(fv * (c.height - 1)), int(fu * (c.width - 1))].astype(np.float64)
-        centre = ray * (dist / ray[2])
-        b = self.board
-        R = rotation(rx, ry, rz)
-        c_board = np.array([(b.cols - 1) * b.square / 2, (b.rows - 1) * b.square / 2, 0.0])
-        return c.pose @ transform(R, centre - R @ c_board)
-
-    def static_prims(self) -> list[Prim]:
-        return self.room(wall_y=1.6)
-
-    def key(self, t: float) -> tuple[Hashable, float]:
-        slot = self.hold + self.move
-        i = int((t % self.period) // slot)
-        base = t - (t % self.period) + i * slot
-        r = t - base
-        if r < self.hold:
-            return ("hold", i), base
-        step = int(round((r - self.hold) / 0.01))
-        return ("move", i, step), base + self.hold + step * 0.01
-
-    def ref_board(self, t: float) -> np.ndarray:
-        """T_ref_board at ``t``: still during a hold, eased between poses."""
-        slot = self.hold + self.move
-        tau = t % self.period
-        i = min(int(tau // slot), len(self.poses) - 1)
-        r = tau - i * slot
-        A = self.poses[i]
-        if r <= self.hold + 1e-9:
-            return A
-        B = self.poses[(i + 1) % len(self.poses)]
-        x = min(max((r - self.hold) / self.move, 0.0), 1.0)
-        s = x * x * (3 - 2 * x)
-        rel, _ = cv2.Rodrigues(A[:3, :3].T @ B[:3, :3])
-        Rs, _ = cv2.Rodrigues(rel * s)
-        return transform(A[:3, :3] @ Rs, (1 - s) * A[:3, 3] + s * B[:3, 3])
-
-    def board_pose(self, t: float) -> np.ndarray:
-        return self.T_world_ref @ self.ref_board(t)
-
-    def dynamic_prims(self, t: float) -> list[Prim]:
-        T = self.board_pose(t)
-        b = self.board
-        m = 0.6 * b.square
-        ext = (-b.square - m, b.cols * b.square + m, -b.square - m, b.rows * b.square + m)
-        return [Rect(self.board_mat, T[:3, 3], T[:3, 0], T[:3, 1], ext)]
-
-
-def make_scene(name: str, config: SyntheticConfig, seed: int, cameras: dict[str, CameraModel]) -> Scene:
-    if name == "cycling":
-        return CyclingScene(config, seed)
-    if name == "treadmill":
-        return TreadmillScene(config, seed)
-    return CalibrationScene(config, seed, cameras)
 
 
 def world_to_camera(scene: Scene, cam: CameraModel) -> np.ndarray:
@@ -378,4 +353,4 @@ def world_to_camera(scene: Scene, cam: CameraModel) -> np.ndarray:
     return invert(scene.T_world_ref @ cam.pose)
 
 
-__all__ = ["Scene", "make_scene", "world_to_camera", "math"]
+__all__ = ["Scene", "world_to_camera"]

@@ -61,7 +61,9 @@ class Sensor:
         return bank[o : o + self._n].reshape(self.shape)
 
     # -- post-processing of clean renders (cached) ----------------------------------
-    def thermal_post(self, temp_c: np.ndarray, skin: np.ndarray, rect) -> tuple[np.ndarray, np.ndarray]:
+    def thermal_post(
+        self, temp_c: np.ndarray, skin: np.ndarray, rect
+    ) -> tuple[np.ndarray, np.ndarray]:
         """Optical blur, then centikelvin with fixed-pattern noise; warming weight 0-255."""
         r0, r1, c0, c1 = rect
         blur = cv2.GaussianBlur(temp_c, (5, 5), 0.8, borderType=cv2.BORDER_REPLICATE)
