@@ -6,6 +6,7 @@ import argparse
 from pathlib import Path
 
 from app.commands.simulate import _positive
+from app.progress import progress_bar
 from app.recording import check_output, format_summary, record_with_progress
 from drivers.errors import SourceError
 from drivers.sources import SCHEME_HELP, open_source
@@ -41,6 +42,24 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.set_defaults(func=run)
 
 
+def _prewarm(driver, quiet: bool) -> None:
+    """A live synthetic source renders its cycle once up front, so the recording that
+    follows gets every frame at full rate instead of dropping frames while it renders."""
+    warm = getattr(driver, "prewarm", None)
+    if warm is None or not getattr(driver, "realtime", False):
+        return
+    with progress_bar(
+        None, desc="rendering the synthetic scene once", unit="states", quiet=quiet
+    ) as bar:
+
+        def tick(done: int, total: int) -> None:
+            bar.total = total
+            bar.n = done
+            bar.refresh()
+
+        warm(progress=tick)
+
+
 def run(args: argparse.Namespace) -> int:
     check_output(args.out, args.overwrite)
     options = {"realtime": False} if args.fast else {}
@@ -53,6 +72,7 @@ def run(args: argparse.Namespace) -> int:
             f"source '{args.source}' cannot be read faster than real time; drop --fast"
         ) from None
     try:
+        _prewarm(driver, quiet=args.quiet)
         summary = record_with_progress(
             driver,
             args.out,

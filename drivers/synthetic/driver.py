@@ -17,6 +17,7 @@ from __future__ import annotations
 import math
 import threading
 import time
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
@@ -246,10 +247,16 @@ class SyntheticDriver(BaseDriver):
         entry, _ = CACHE.get_or_make((self.scene_name, self.seed, self.config, name, key), make)
         return entry
 
-    def prewarm(self, stop: threading.Event | None = None, start_at: float = 0.0) -> int:
+    def prewarm(
+        self,
+        stop: threading.Event | None = None,
+        start_at: float = 0.0,
+        progress: Callable[[int, int], None] | None = None,
+    ) -> int:
         """Render every state the scene loops through (one cycle; every held board
         pose), all streams, starting at scene time ``start_at``; returns how many
         states were visited. Makes a later live run drop no frames to rendering.
+        ``progress(done, total)`` is called after each state.
         """
         assert self.scene is not None
         states = self.scene.states()
@@ -262,6 +269,8 @@ class SyntheticDriver(BaseDriver):
                     return done
                 self._entry(name, key, t_render)
             done += 1
+            if progress is not None:
+                progress(done, len(states))
         return done
 
     def _start_prewarm(self) -> None:
