@@ -22,6 +22,7 @@ COMMANDS = (
     "app.commands.bench",
     "app.commands.devices",
     "app.commands.calibrate_images",
+    "app.commands.calibrate",
 )
 
 EXIT_USER_ERROR = 2

@@ -1,5 +1,9 @@
 """A calibration's report: a text summary and one PNG a person can judge at a glance.
 
+For a whole rig (:func:`write_rig_report`) the PNG stacks the same per-view bars for
+every camera and every pair — a pair's bar is the view's error over both cameras —
+and each camera also gets its own report with the coverage map.
+
 The PNG has the per-view reprojection-error bars MATLAB's calibrator users know
 (kept views green, rejected red, the overall and held-out errors as lines) and a
 coverage map — every view's board outline over the image area, plus ROS-style X / Y
@@ -19,6 +23,8 @@ from calibration.boards import Board, parse_board
 from calibration.coverage import PARAM_NAMES, Coverage, outline, view_params
 from calibration.detect import Detection
 from calibration.intrinsics import IntrinsicsResult
+from calibration.rig_calibration import RigCalibration
+from calibration.stereo import PairResult
 
 _GREEN = (60, 170, 60)
 _RED = (50, 50, 210)
@@ -85,13 +91,25 @@ def _text(img, s, org, scale=0.45, color=(30, 30, 30), thick=1):
     cv2.putText(img, s, (int(org[0]), int(org[1])), _FONT, scale, color, thick, cv2.LINE_AA)
 
 
-def _error_panel(result: IntrinsicsResult, width: int, height: int) -> np.ndarray:
+def _bars_panel(
+    title: str,
+    vals: np.ndarray,
+    held: np.ndarray,
+    rejected: set[int],
+    rms: float,
+    width: int,
+    height: int,
+    labels: list[str] | None = None,
+) -> np.ndarray:
+    """Per-view error bars: green kept, red rejected, orange dots held-out, blue line
+    the overall error; ``labels`` names the views under their bars (if they fit)."""
     panel = np.full((height, width, 3), 255, np.uint8)
-    n = len(result.view_rms)
+    n = len(vals)
     left, right, top, bottom = 50, 10, 25, 25
-    vals = np.nan_to_num(result.view_rms, nan=0.0)
-    held = np.nan_to_num(result.heldout_view_rms, nan=0.0)
-    vmax = max(float(vals.max(initial=0)), float(held.max(initial=0)), result.rms, 1e-3) * 1.15
+    vals = np.nan_to_num(np.asarray(vals, np.float64), nan=0.0)
+    held = np.nan_to_num(np.asarray(held, np.float64), nan=0.0)
+    rms_line = rms if np.isfinite(rms) else 0.0
+    vmax = max(float(vals.max(initial=0)), float(held.max(initial=0)), rms_line, 1e-3) * 1.15
     plot_h = height - top - bottom
 
     def ypix(v: float) -> int:
@@ -101,23 +119,34 @@ def _error_panel(result: IntrinsicsResult, width: int, height: int) -> np.ndarra
     cv2.line(panel, (left, height - bottom), (width - right, height - bottom), _GREY, 1)
     for t in np.linspace(0, vmax, 5)[1:]:
         cv2.line(panel, (left - 4, ypix(t)), (left, ypix(t)), _GREY, 1)
-        _text(panel, f"{t:.2f}", (2, ypix(t) + 4), 0.35)
+        _text(panel, f"{t:.3f}" if vmax < 0.1 else f"{t:.2f}", (2, ypix(t) + 4), 0.35)
     slot = (width - left - right) / max(n, 1)
     for i in range(n):
         x0 = int(left + i * slot + slot * 0.15)
         x1 = int(left + (i + 1) * slot - slot * 0.15)
-        color = _RED if i in result.rejected else _GREEN
+        color = _RED if i in rejected else _GREEN
         cv2.rectangle(panel, (x0, ypix(vals[i])), (max(x1, x0 + 1), height - bottom), color, -1)
         if held[i] > 0:
             cv2.circle(panel, ((x0 + x1) // 2, ypix(held[i])), 2, _ORANGE, -1)
-    cv2.line(panel, (left, ypix(result.rms)), (width - right, ypix(result.rms)), _BLUE, 1)
-    _text(
-        panel,
-        f"per-view RMS error (px): green kept, red rejected, dots held-out; line = overall {result.rms:.3f}",
-        (left, 16),
-    )
+        if labels is not None and slot >= 18:
+            _text(panel, labels[i], (x0, height - bottom + 13), 0.33)
+    cv2.line(panel, (left, ypix(rms_line)), (width - right, ypix(rms_line)), _BLUE, 1)
+    _text(panel, title, (left, 16))
     _text(panel, "view", (width - right - 35, height - 8), 0.4)
     return panel
+
+
+def _error_panel(result: IntrinsicsResult, width: int, height: int) -> np.ndarray:
+    return _bars_panel(
+        "per-view RMS error (px): green kept, red rejected, dots held-out; "
+        f"line = overall {result.rms:.3f}",
+        result.view_rms,
+        result.heldout_view_rms,
+        set(result.rejected),
+        result.rms,
+        width,
+        height,
+    )
 
 
 def _coverage_panel(
@@ -204,3 +233,118 @@ def write_report(
     if not cv2.imwrite(str(png), render_report(camera, result, detections, board)):
         raise OSError(f"could not write {png}")
     return [txt, png]
+
+
+# -- rig (several cameras and pairs) ---------------------------------------------------
+
+
+def _fmt(v: float) -> str:
+    return f"{v:.3f}" if np.isfinite(v) else "n/a"
+
+
+def rig_summary_text(result: RigCalibration) -> str:
+    """Plain text: per camera and per pair errors, views kept and dropped, the rig."""
+    rig = result.to_rig()
+    lines = [
+        f"rig calibration, board {result.board}, reference camera {result.reference}",
+        f"still board poses {result.poses}, frames searched {result.frames_searched}"
+        + (
+            "" if result.hw_sync is None else f", hardware sync {'on' if result.hw_sync else 'off'}"
+        ),
+        "",
+        "cameras (intrinsics; RMS reprojection error, held-out in brackets):",
+    ]
+    for name, res in result.intrinsics.items():
+        K = res.K
+        stream = result.streams.get(name, name)
+        lines.append(
+            f"  {name:<8} ({stream}) {res.image_size[0]}x{res.image_size[1]}  RMS {_fmt(res.rms)} px "
+            f"({_fmt(res.heldout_rms)})  views {len(res.used)} used / {len(res.rejected)} rejected  "
+            f"fx {K[0, 0]:.2f} fy {K[1, 1]:.2f} cx {K[0, 2]:.2f} cy {K[1, 2]:.2f}"
+        )
+    lines += ["", "pairs (RMS over both cameras of each shared view, held-out in brackets):"]
+    for name, pair in result.pairs.items():
+        how = "fitted" if pair.fitted else "checked through the reference, not fitted"
+        lines.append(
+            f"  {name:<14} RMS {_fmt(pair.rms)} px ({_fmt(pair.heldout_rms)})  views "
+            f"{len(pair.used)} used / {len(pair.rejected)} rejected  [{how}]"
+        )
+        for key, why in pair.rejected.items():
+            lines.append(f"    rejected pose {key}: {why}")
+    lines += ["", "poses (T_ref_cam: camera in the reference frame):"]
+    for name, cam in rig.cameras.items():
+        T = cam.T_ref_cam
+        angle = float(np.degrees(np.linalg.norm(cv2.Rodrigues(T[:3, :3])[0])))
+        t = T[:3, 3] * 1000
+        lines.append(
+            f"  {name:<8} t = ({t[0]:+.1f}, {t[1]:+.1f}, {t[2]:+.1f}) mm, "
+            f"|t| {np.linalg.norm(t):.1f} mm, rotation {angle:.2f} deg"
+        )
+    dropped = {c: r for c, r in result.rejected.items() if r}
+    if dropped:
+        lines += ["", "views not used:"]
+        for cam, rej in dropped.items():
+            for key, why in rej.items():
+                lines.append(f"  {cam} pose {key}: {why}")
+    return "\n".join(lines) + "\n"
+
+
+def _pair_panel(pair: PairResult, width: int, height: int) -> np.ndarray:
+    keys = sorted(pair.view_rms)
+    vals = np.array([pair.view_rms[k] for k in keys])
+    held = np.array([pair.heldout_view_rms.get(k, np.nan) for k in keys])
+    rejected = {i for i, k in enumerate(keys) if k in pair.rejected}
+    how = "" if pair.fitted else " (checked, not fitted)"
+    title = (
+        f"pair {pair.a}-{pair.b}{how}: per-pose RMS (px), both cameras; "
+        f"overall {_fmt(pair.rms)}, held-out {_fmt(pair.heldout_rms)}"
+    )
+    return _bars_panel(title, vals, held, rejected, pair.rms, width, height, [str(k) for k in keys])
+
+
+def render_rig_report(result: RigCalibration) -> np.ndarray:
+    """The rig report image (BGR uint8): error bars per camera, then per pair."""
+    width = 900
+    title = np.full((30, width, 3), 255, np.uint8)
+    _text(
+        title,
+        f"thermorig rig calibration: board {result.board}, reference {result.reference}, "
+        f"{result.poses} still poses",
+        (10, 20),
+        0.55,
+    )
+    panels = [title]
+    for name, res in result.intrinsics.items():
+        labels = [str(v.pose) for v in result.views.get(name, [])]
+        panels.append(
+            _bars_panel(
+                f"camera {name}: per-pose RMS (px); overall {_fmt(res.rms)}, "
+                f"held-out {_fmt(res.heldout_rms)}",
+                res.view_rms,
+                res.heldout_view_rms,
+                set(res.rejected),
+                res.rms,
+                width,
+                170,
+                labels if len(labels) == len(res.view_rms) else None,
+            )
+        )
+    for pair in result.pairs.values():
+        panels.append(_pair_panel(pair, width, 170))
+    return np.vstack(panels)
+
+
+def write_rig_report(out_dir: str | Path, result: RigCalibration) -> list[Path]:
+    """Write ``rig_calibration.txt``/``.png`` and each camera's own report into ``out_dir``."""
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    txt, png = out / "rig_calibration.txt", out / "rig_calibration.png"
+    txt.write_text(rig_summary_text(result))
+    if not cv2.imwrite(str(png), render_rig_report(result)):
+        raise OSError(f"could not write {png}")
+    paths = [txt, png]
+    for name, res in result.intrinsics.items():
+        dets = [v.detection for v in result.views.get(name, [])]
+        if len(dets) == len(res.view_rms):
+            paths += write_report(out, name, res, dets, result.board)
+    return paths

@@ -393,6 +393,78 @@ def test_calibration_board_corners_land_where_the_truth_projects_them():
     assert found >= 6
 
 
+def _truth_error(det, frame, cam) -> float:
+    """RMS (px) between detected corners and the truth pose projected through ``cam``."""
+    T = frame.truth["board_pose"]
+    rvec, _ = cv2.Rodrigues(T[:3, :3])
+    proj, _ = cv2.projectPoints(det.object_points.astype(float), rvec, T[:3, 3], cam.K, cam.dist)
+    return float(np.sqrt(np.mean(np.sum((proj.reshape(-1, 2) - det.image_points) ** 2, axis=1))))
+
+
+def test_default_board_is_the_coded_target_read_the_same_way_in_every_camera():
+    """The default board fixes its orientation: every camera (the depth camera through
+    its IR image) labels its corners as the truth pose says, with the geometry of
+    ``calibration.boards`` (which the synthetic print repeats without importing it)."""
+    from calibration.detect import detect
+
+    d = open_synthetic("calibration", realtime=False)
+    d.open()
+    spec = d.info.truth["board"]
+    assert spec == "coded:11x9:40" == d.info.truth["rig"]["board"]
+    rig = Rig.from_dict(d.info.truth["rig"])
+    slot = d.config.board_hold_s + d.config.board_move_s
+    for pose in (0, 3, 7, 9):
+        for stream in ("thermal", "ir", "color"):
+            f = d.render_frame(stream, 1, pose * slot + 0.4)
+            det = detect(f.array, spec, kind=stream)
+            assert det is not None and len(det) >= 60, (pose, stream)
+            cam = rig["depth" if stream == "ir" else stream]
+            assert _truth_error(det, f, cam) < 0.15, (pose, stream)
+
+
+def test_ir_stream_is_the_depth_cameras_amplitude_image():
+    d = open_synthetic("calibration", realtime=False, duration=0.2)
+    d.open()
+    spec = d.streams["ir"]
+    assert (spec.shape, spec.dtype, spec.units, spec.kind) == (
+        (480, 640),
+        "uint16",
+        "amplitude",
+        "ir",
+    )
+    np.testing.assert_allclose(spec.intrinsics.matrix, d.streams["depth"].intrinsics.matrix)
+    per = _by_stream(_all_frames(d))
+    assert [f.timestamp for f in per["ir"]] == [f.timestamp for f in per["depth"]]
+    f = per["ir"][2]
+    np.testing.assert_allclose(f.truth["board_pose"], per["depth"][2].truth["board_pose"])
+    # The board's white squares return far more light than its black ones and the wall.
+    board = f.array[200:280, 260:380].astype(float)
+    assert np.percentile(board, 95) > 3 * np.percentile(board, 5) > 0
+    # Only where it is needed: cycling has no IR stream unless asked for.
+    assert "ir" not in open_source("synthetic:cycling", realtime=False, duration=0.1).streams
+    on = open_synthetic("cycling", realtime=False, duration=0.1, ir_stream="on")
+    on.open()
+    assert set(on.streams) == {"thermal", "depth", "ir", "color"}
+    with pytest.raises(SourceError, match="ir_stream"):
+        open_synthetic("cycling", ir_stream="maybe")
+
+
+def test_charuco_and_checker_boards_print_too():
+    from calibration.detect import detect
+
+    for spec in ("charuco:8x6:50:38:DICT_4X4_50", "checker:9x6:40"):
+        d = open_synthetic("calibration", realtime=False, board=spec)
+        d.open()
+        rig = Rig.from_dict(d.info.truth["rig"])
+        f = d.render_frame("color", 1, 0.5)
+        det = detect(f.array, d.info.truth["board"], kind="color")
+        assert det is not None and len(det) >= 30, spec
+        if spec.startswith("charuco"):  # ids are absolute: the truth pose fits them
+            assert _truth_error(det, f, rig["color"]) < 0.15
+    with pytest.raises(SourceError, match="odd corner counts"):
+        open_synthetic("calibration", board="coded:10x9:40")
+
+
 def test_calibration_board_holds_still_then_moves():
     d = open_synthetic("calibration", realtime=False, board_hold_s=0.5, board_move_s=0.3)
     d.open()
@@ -443,5 +515,5 @@ def test_prewarm_renders_each_state_once_and_render_rate_reports():
     before = d.renders
     assert d.prewarm() == len(d.scene.states()) and d.renders == before  # all cached
     figures = render_rate("calibration", 0.2, cold=False)
-    assert figures["frames"] == {"thermal": 6, "depth": 6, "color": 6}
+    assert figures["frames"] == {"thermal": 6, "depth": 6, "ir": 6, "color": 6}
     assert figures["framesets"] == 6 and figures["ms_per_frameset"] > 0

@@ -45,7 +45,7 @@ BenchFn = Callable[[bool], list[Result]]
 BENCHMARKS: dict[str, BenchFn] = {}
 
 #: Modules that register benchmarks; later issues append theirs.
-BENCH_MODULES = ("app.bench.foundation",)
+BENCH_MODULES = ("app.bench.foundation", "app.bench.calibration")
 
 
 def benchmark(name: str) -> Callable[[BenchFn], BenchFn]:

@@ -1,8 +1,11 @@
 """The synthetic rig: a rendered thermal + ToF depth + RGB rig with exact ground truth.
 
 ``synthetic:cycling``, ``synthetic:treadmill`` and ``synthetic:calibration`` render a
-subject's legs (or a heated checkerboard) in 3-D through a known rig, so that
-calibration, label transfer and models can be measured against the truth.
+subject's legs (or a heated calibration board — by default the coded target, whose
+marker fixes its orientation) in 3-D through a known rig, so that calibration, label
+transfer and models can be measured against the truth. The calibration scene also
+delivers the depth camera's IR (amplitude) stream ``ir``, which the depth camera is
+calibrated from.
 """
 
 from drivers.synthetic.bench import render_rate

@@ -1,4 +1,12 @@
-"""The calibration scene: a heated checkerboard moved through poses, held at each.
+"""The calibration scene: a heated board moved through poses, held still at each.
+
+The board is a plain checkerboard, the MRT coded target (default) or a ChArUco board,
+printed as the spec says (:func:`board_marks`); the coded target's marker fixes which
+way up the board is in every camera, which a stereo calibration needs (a plain
+checkerboard's labelling can turn 180° between cameras). Its geometry repeats the
+one in ``calibration.boards`` (drivers do not import calibration; a test checks that
+the two agree): the marker is 3.2 squares wide, centred on the centre corner, on a
+white area of 4 x 4 squares, ArUco id 0 of ``extendDictionary(1, 3)``.
 
 Poses cover each camera's field of view (centre, borders, corners, near and far) and
 tilt the board by up to ~38 degrees about both axes; most are aimed inside the thermal
@@ -12,9 +20,10 @@ from collections.abc import Hashable
 import cv2
 import numpy as np
 
+from drivers.errors import SourceError
 from drivers.synthetic.camera import CameraModel, rotation, transform
-from drivers.synthetic.config import SyntheticConfig
-from drivers.synthetic.materials import Checker
+from drivers.synthetic.config import BoardSpec, SyntheticConfig
+from drivers.synthetic.materials import Checker, PrintMarks
 from drivers.synthetic.raycast import Prim, Rect
 from drivers.synthetic.scenes import Scene, camera_pose
 
@@ -45,8 +54,54 @@ BOARD_POSES = (
 )
 
 
+#: Texels per square of a print's marks (a multiple of 25, so that the coded target's
+#: 3.2-square marker is a whole number of texels per bit).
+_TEXELS = 50
+#: The coded target (Schramm et al. 2021), as ``calibration.boards.CodedBoard`` has it.
+CODED_MARKER_SQUARES = 3.2
+CODED_WHITE_SQUARES = 4
+
+
+def board_marks(board: BoardSpec) -> PrintMarks | None:
+    """What the board's print adds to a plain checkerboard; None for a plain one.
+
+    The texture covers the pattern's ``cols + 1`` x ``rows + 1`` squares, starting at
+    board coordinates (-square, -square); texel rows run along board y.
+    """
+    if board.kind == "checker":
+        return None
+    n = _TEXELS
+    sx, sy = board.cols + 1, board.rows + 1
+    jj, ii = np.mgrid[0:sy, 0:sx]
+    checker = np.kron(((ii + jj) % 2 == 0).astype(np.float32), np.ones((n, n), np.float32))
+    black = checker.copy()
+    if board.kind == "coded":
+        ci, cj, half = board.cols // 2, board.rows // 2, CODED_WHITE_SQUARES // 2
+        black[
+            (cj + 1 - half) * n : (cj + 1 + half) * n, (ci + 1 - half) * n : (ci + 1 + half) * n
+        ] = 0
+        bits = cv2.aruco.generateImageMarker(cv2.aruco.extendDictionary(1, 3), 0, 5, borderBits=1)
+        side = int(round(CODED_MARKER_SQUARES * n))
+        marker = np.kron(
+            (bits < 128).astype(np.float32), np.ones((side // 5, side // 5), np.float32)
+        )
+        x0, y0 = (ci + 1) * n - side // 2, (cj + 1) * n - side // 2
+        black[y0 : y0 + side, x0 : x0 + side] = marker
+    else:  # charuco
+        dictionary = cv2.aruco.getPredefinedDictionary(getattr(cv2.aruco, board.dictionary))
+        cb = cv2.aruco.CharucoBoard((sx, sy), board.square, board.marker, dictionary)
+        img = cb.generateImage((sx * n, sy * n), marginSize=0, borderBits=1)
+        black = (img < 128).astype(np.float32)
+        if black[n // 8, n // 8] != checker[n // 8, n // 8]:
+            raise SourceError(
+                f"board {board.spec}: OpenCV prints this ChArUco layout with a light first "
+                "square; use another square count (e.g. 8x6)"
+            )
+    return PrintMarks(black - checker, board.square / n, -board.square, -board.square)
+
+
 class CalibrationScene(Scene):
-    """A heated checkerboard moved through poses and held still at each."""
+    """A heated board moved through poses and held still at each."""
 
     name = "calibration"
 
@@ -56,7 +111,9 @@ class CalibrationScene(Scene):
         self.board = config.board_spec
         b = self.board
         self.board_mat = self.add(
-            Checker("board", b.cols, b.rows, b.square, warm_c=35.0, cool_c=24.5)
+            Checker(
+                "board", b.cols, b.rows, b.square, warm_c=35.0, cool_c=24.5, marks=board_marks(b)
+            )
         )
         self.hold, self.move = config.board_hold_s, config.board_move_s
         self.poses = [self._pose(cameras, *p) for p in BOARD_POSES]

@@ -10,7 +10,7 @@ import math
 
 _MASK64 = (1 << 64) - 1
 #: Epoch of each camera's own clock (seconds it had been running when the host's began).
-DEVICE_EPOCH = {"thermal": 5123.25, "depth": 871.5, "color": 42.125}
+DEVICE_EPOCH = {"thermal": 5123.25, "depth": 871.5, "ir": 871.5, "color": 42.125}
 
 
 def hash_unit(*values: int) -> float:

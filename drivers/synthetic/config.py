@@ -18,38 +18,92 @@ SCENES = ("cycling", "treadmill", "calibration")
 
 #: Stream order: also the tie-break when frames of several streams share an instant.
 STREAM_ORDER = ("thermal", "depth", "color")
+#: Streams that are images of another stream's camera: the ToF camera's IR (amplitude)
+#: image comes from the depth camera's sensor, same pixels, same exposure.
+SAME_CAMERA = {"ir": "depth"}
 
-_BOARD_RE = re.compile(r"^checker:(\d+)x(\d+):(\d+(?:\.\d+)?)$")
+
+def camera_of(stream: str) -> str:
+    """The rig camera that delivers ``stream`` (``ir`` comes from the depth camera)."""
+    return SAME_CAMERA.get(stream, stream)
+
+
+#: Board types the synthetic rig can print. ``coded`` and ``charuco`` fix the board's
+#: orientation (a plain checkerboard's labelling can turn 180° between cameras).
+BOARD_FORMS = (
+    "checker:COLSxROWS:SQUARE_MM, coded:COLSxROWS:SQUARE_MM (odd corner counts >= 7) "
+    "or charuco:SQUARESXxSQUARESY:SQUARE_MM:MARKER_MM:DICT"
+)
+_NUM = r"(\d+(?:\.\d+)?)"
+_GRID_RE = re.compile(rf"^(checker|coded):(\d+)x(\d+):{_NUM}$")
+_CHARUCO_RE = re.compile(rf"^charuco:(\d+)x(\d+):{_NUM}:{_NUM}:(?:dict_)?(\w+)$")
+
+
+def _mm(metres: float) -> str:
+    mm = metres * 1000.0
+    return f"{mm:.0f}" if abs(mm - round(mm)) < 1e-9 else f"{mm:g}"
 
 
 @dataclass(frozen=True)
 class BoardSpec:
-    """A planar checkerboard: ``cols`` x ``rows`` *inner* corners, squares of ``square`` m."""
+    """A planar calibration board: ``cols`` x ``rows`` *inner* corners, squares of
+    ``square`` m; corner (i, j) sits at (i, j) * square on the board, the square
+    down-right of corner (0, 0) is dark.
+
+    ``kind`` is ``checker`` (plain), ``coded`` (one ArUco marker at the centre, the MRT
+    thermal target) or ``charuco`` (markers in the light squares; ``marker`` metres,
+    ``dictionary`` an OpenCV ArUco dictionary name). The geometry is the one
+    ``calibration.boards`` reads from the same spec string.
+    """
 
     cols: int
     rows: int
     square: float
+    kind: str = "checker"
+    marker: float = 0.0
+    dictionary: str = ""
 
     @property
     def spec(self) -> str:
-        mm = self.square * 1000.0
-        text = f"{mm:.0f}" if abs(mm - round(mm)) < 1e-9 else f"{mm:g}"
-        return f"checker:{self.cols}x{self.rows}:{text}"
+        if self.kind == "charuco":
+            return (
+                f"charuco:{self.cols + 1}x{self.rows + 1}:{_mm(self.square)}:"
+                f"{_mm(self.marker)}:{self.dictionary}"
+            )
+        return f"{self.kind}:{self.cols}x{self.rows}:{_mm(self.square)}"
+
+
+def _board_error(spec: str, why: str = "") -> SourceError:
+    detail = f" ({why})" if why else ""
+    return SourceError(
+        f"bad board spec '{spec}'{detail}; expected {BOARD_FORMS}, e.g. coded:11x9:40"
+    )
 
 
 def parse_board(spec: str) -> BoardSpec:
-    """``checker:COLSxROWS:SQUARE_MM`` (inner corners) to a :class:`BoardSpec`."""
-    m = _BOARD_RE.match(str(spec).strip().lower())
-    if not m:
-        raise SourceError(
-            f"bad board spec '{spec}'; expected checker:COLSxROWS:SQUARE_MM, e.g. checker:9x6:40"
-        )
-    cols, rows, mm = int(m.group(1)), int(m.group(2)), float(m.group(3))
-    if cols < 2 or rows < 2 or not 5.0 <= mm <= 200.0:
-        raise SourceError(
-            f"bad board spec '{spec}'; need at least 2x2 inner corners and squares of 5-200 mm"
-        )
-    return BoardSpec(cols, rows, mm / 1000.0)
+    """A board spec string (see :data:`BOARD_FORMS`) to a :class:`BoardSpec`."""
+    text = str(spec).strip().lower()
+    m = _GRID_RE.match(text)
+    if m:
+        kind, cols, rows, mm = m.group(1), int(m.group(2)), int(m.group(3)), float(m.group(4))
+        if cols < 2 or rows < 2 or not 5.0 <= mm <= 200.0:
+            raise _board_error(spec, "need at least 2x2 inner corners and squares of 5-200 mm")
+        if kind == "coded" and (cols % 2 == 0 or rows % 2 == 0 or min(cols, rows) < 7):
+            raise _board_error(spec, "a coded board has odd corner counts of at least 7x7")
+        return BoardSpec(cols, rows, mm / 1000.0, kind)
+    m = _CHARUCO_RE.match(text)
+    if m:
+        sx, sy = int(m.group(1)), int(m.group(2))
+        mm, marker_mm = float(m.group(3)), float(m.group(4))
+        name = "DICT_" + m.group(5).upper()
+        if min(sx, sy) < 3 or not 5.0 <= mm <= 200.0 or not 0 < marker_mm < mm:
+            raise _board_error(spec, "need at least 3x3 squares and markers smaller than squares")
+        import cv2
+
+        if not isinstance(getattr(cv2.aruco, name, None), int):
+            raise _board_error(spec, f"unknown ArUco dictionary {name}")
+        return BoardSpec(sx - 1, sy - 1, mm / 1000.0, "charuco", marker_mm / 1000.0, name)
+    raise _board_error(spec)
 
 
 @dataclass(frozen=True)
@@ -82,11 +136,16 @@ class SyntheticConfig:
     thermal_size: tuple[int, int] = (640, 512)
     depth_size: tuple[int, int] = (640, 480)
     color_size: tuple[int, int] = (1280, 720)
-    #: Calibration target (calibration scene; also recorded as the truth's board).
-    board: str = "checker:9x6:40"
+    #: Calibration target (calibration scene; also recorded as the truth's board). The
+    #: coded target's marker fixes the board's orientation in every camera, which a
+    #: stereo calibration needs; ``checker:9x6:40`` and ``charuco:...`` work too.
+    board: str = "coded:11x9:40"
     #: Seconds the board is held still at each pose, and seconds to move between poses.
     board_hold_s: float = 1.5
     board_move_s: float = 0.8
+    #: The depth camera's IR (amplitude) stream: ``auto`` renders it in the calibration
+    #: scene only (it is what the depth camera is calibrated from), ``on``/``off`` force it.
+    ir_stream: str = "auto"
     #: Cap on memory for cached phase renders (shared by all synthetic drivers).
     cache_mb: int = 1024
     #: Realtime mode: frames later than this are skipped, as a camera drops them.
@@ -118,19 +177,26 @@ class SyntheticConfig:
         if self.board_hold_s <= 0 or self.board_move_s <= 0:
             raise SourceError("board_hold_s and board_move_s must be positive")
         parse_board(self.board)
+        if self.ir_stream not in ("auto", "on", "off"):
+            raise SourceError(f"ir_stream={self.ir_stream!r}; use auto, on or off")
 
     @property
     def board_spec(self) -> BoardSpec:
         return parse_board(self.board)
 
+    def streams(self, scene: str) -> tuple[str, ...]:
+        """The streams a scene delivers: the three cameras, plus ``ir`` where enabled."""
+        ir = self.ir_stream == "on" or (self.ir_stream == "auto" and scene == "calibration")
+        return ("thermal", "depth", "ir", "color") if ir else STREAM_ORDER
+
     def fps(self, stream: str) -> float:
-        return float(getattr(self, f"{stream}_fps"))
+        return float(getattr(self, f"{camera_of(stream)}_fps"))
 
     def offset_s(self, stream: str) -> float:
-        return float(getattr(self, f"{stream}_offset_ms")) / 1000.0
+        return float(getattr(self, f"{camera_of(stream)}_offset_ms")) / 1000.0
 
     def size(self, stream: str) -> tuple[int, int]:
-        w, h = getattr(self, f"{stream}_size")
+        w, h = getattr(self, f"{camera_of(stream)}_size")
         return int(w), int(h)
 
     def to_dict(self) -> dict[str, Any]:

@@ -27,7 +27,7 @@ from drivers.errors import EndOfStream, SourceError
 from drivers.synthetic.cache import CACHE
 from drivers.synthetic.camera import CameraModel, invert, rig_dict
 from drivers.synthetic.clock import DEVICE_EPOCH, CameraClock, hash_unit
-from drivers.synthetic.config import SCENES, STREAM_ORDER, SyntheticConfig
+from drivers.synthetic.config import SCENES, STREAM_ORDER, SyntheticConfig, camera_of
 from drivers.synthetic.render import CameraRenderer, Layer
 from drivers.synthetic.scenes import Scene, world_to_camera
 from drivers.synthetic.sensor import DEPTH_SCALE
@@ -38,12 +38,21 @@ from drivers.types import Frame, StreamSpec
 _UNITS = {
     "thermal": ("uint16", "centikelvin"),
     "depth": ("uint16", "depth_units"),
+    "ir": ("uint16", "amplitude"),
     "color": ("uint8", "rgb"),
 }
+#: Per-stream number for noise offsets and the tie-break of frames exposed together
+#: (thermal, depth, color keep the numbers they had before ``ir`` existed).
+_STREAM_ID = {"thermal": 0, "depth": 1, "color": 2, "ir": 3}
+_TIE_RANK = {"thermal": 0, "depth": 1, "ir": 2, "color": 3}
 
 
 class SyntheticDriver(BaseDriver):
-    """A rendered rig: ``thermal``, ``depth`` and ``color`` streams with ground truth."""
+    """A rendered rig: ``thermal``, ``depth`` and ``color`` streams with ground truth,
+    plus the depth camera's ``ir`` (amplitude) stream where enabled (calibration scene).
+
+    ``ir`` frames come from the depth camera's exposures: same instants, same pixels.
+    """
 
     def __init__(
         self,
@@ -70,6 +79,7 @@ class SyntheticDriver(BaseDriver):
         self.cameras: dict[str, CameraModel] = {}
         self._renderers: dict[str, CameraRenderer] = {}
         self._clocks: dict[str, CameraClock] = {}
+        self.stream_names: tuple[str, ...] = ()
         self._next: dict[str, float] = {}
         self._last_offset: dict[str, int] = {}
         self._t0: float | None = None
@@ -87,8 +97,11 @@ class SyntheticDriver(BaseDriver):
         cfg = self.config
         CACHE.budget = cfg.cache_mb << 20
         self.cameras, self.scene, self._renderers = build_world(self.scene_name, self.seed, cfg)
+        self.stream_names = cfg.streams(self.scene_name)
         rate = min(cfg.fps(s) for s in STREAM_ORDER)
-        for sid, name in enumerate(STREAM_ORDER):
+        for name in self.stream_names:
+            # A stream of another stream's camera shares its clock (same exposures).
+            sid = STREAM_ORDER.index(camera_of(name))
             if self.hw_sync:
                 clock = CameraClock(name, sid, rate, 0.0, 0.0, self.seed)
             else:
@@ -96,7 +109,7 @@ class SyntheticDriver(BaseDriver):
                     name, sid, cfg.fps(name), cfg.offset_s(name), cfg.jitter_ms / 1000.0, self.seed
                 )
             self._clocks[name] = clock
-        self._streams = {name: self._stream_spec(name) for name in STREAM_ORDER}
+        self._streams = {name: self._stream_spec(name) for name in self.stream_names}
         board = self.scene.board.spec if self.scene.board is not None else None
         self._info = SourceInfo(
             spec=self._spec_str(),
@@ -127,7 +140,7 @@ class SyntheticDriver(BaseDriver):
         return f"synthetic:{self.scene_name}"
 
     def _stream_spec(self, name: str) -> StreamSpec:
-        cam = self.cameras[name]
+        cam = self.cameras[camera_of(name)]
         shape = (cam.height, cam.width, 3) if name == "color" else (cam.height, cam.width)
         dtype, units = _UNITS[name]
         return StreamSpec(
@@ -183,7 +196,7 @@ class SyntheticDriver(BaseDriver):
         while True:
             if not self._next:
                 raise EndOfStream(f"synthetic:{self.scene_name} ended after {self.duration} s")
-            name = min(self._next, key=lambda n: (self._next[n], STREAM_ORDER.index(n)))
+            name = min(self._next, key=lambda n: (self._next[n], _TIE_RANK[n]))
             t_scene = self._next[name]
             clock = self._clocks[name]
             if self.realtime:
@@ -215,7 +228,8 @@ class SyntheticDriver(BaseDriver):
         truth: dict[str, np.ndarray] = {"labels": labels, "keypoints": keypoints.copy()}
         board = self.scene.board_pose(t_render)
         if board is not None:
-            truth["board_pose"] = world_to_camera(self.scene, self.cameras[name]) @ board
+            cam = self.cameras[camera_of(name)]
+            truth["board_pose"] = world_to_camera(self.scene, cam) @ board
         clock = self._clocks[name]
         host = t_scene + (self._t0 if self.realtime and self._t0 is not None else 0.0)
         return Frame(
@@ -264,7 +278,7 @@ class SyntheticDriver(BaseDriver):
         at = next((i for i, (k, _) in enumerate(states) if k == first), 0)
         done = 0
         for key, t_render in states[at:] + states[:at]:
-            for name in STREAM_ORDER:
+            for name in self.stream_names:
                 if stop is not None and stop.is_set():
                     return done
                 self._entry(name, key, t_render)
@@ -302,7 +316,7 @@ class SyntheticDriver(BaseDriver):
             if name == "thermal" and layer.skin is not None and warm > 0:
                 add = (layer.skin.astype(np.uint32) * int(round(warm * 100)) + 127) // 255
                 image[r0:r1, c0:c1] += add.astype(np.uint16)
-        offset = int(hash_unit(self.seed, STREAM_ORDER.index(name), index, 3) * (1 << 30))
+        offset = int(hash_unit(self.seed, _STREAM_ID[name], index, 3) * (1 << 30))
         if offset == self._last_offset.get(name):
             offset += 1
         self._last_offset[name] = offset
@@ -311,6 +325,8 @@ class SyntheticDriver(BaseDriver):
             image = sensor.thermal_frame(image, offset)
         elif name == "depth":
             image = sensor.depth_frame(image, offset)
+        elif name == "ir":
+            image = sensor.ir_frame(image, offset)
         else:
             image = sensor.color_frame(image, offset)
         return image, labels
@@ -329,7 +345,7 @@ class SyntheticDriver(BaseDriver):
         out = np.full((len(DEFAULT_KEYPOINTS), 2), np.nan, np.float32)
         if not pts:
             return out
-        cam = self.cameras[name]
+        cam = self.cameras[camera_of(name)]
         T = world_to_camera(self.scene, cam)
         P = np.array([pts[k] for k in DEFAULT_KEYPOINTS])
         uv = cam.project(P @ T[:3, :3].T + T[:3, 3])

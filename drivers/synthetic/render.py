@@ -119,6 +119,8 @@ class CameraRenderer:
             elif kind == "depth":
                 out["z"] = np.zeros((h, w), np.float32)
                 out["drop"] = np.ones((h, w), bool)
+            elif kind == "ir":
+                out["amp"] = np.zeros((h, w), np.float32)
             else:
                 out["rgb"] = np.zeros((h, w, 3), np.float32)
         else:
@@ -162,6 +164,13 @@ class CameraRenderer:
                     drop |= rand[pix] < surf.dropout
                 flat["z"][pix] = z
                 flat["drop"][pix] = drop
+            elif kind == "ir":
+                refl = surf.albedo
+                if refl.ndim == 2:
+                    refl = refl.mean(axis=1)
+                # The ToF camera lights the scene itself: a Lambertian return falls
+                # with the cosine of incidence over the squared range.
+                flat["amp"][pix] = refl * cos_view / (t * t)
             else:
                 diffuse = np.maximum(n @ self.light, 0.0)
                 shade = 0.36 + 0.70 * diffuse
@@ -181,6 +190,8 @@ class CameraRenderer:
             return {"image": image, "labels": pre["labels"], "skin": skin}
         if self.kind == "depth":
             return {"image": s.depth_post(pre["z"], pre["drop"], ext), "labels": pre["labels"]}
+        if self.kind == "ir":
+            return {"image": s.ir_post(pre["amp"], ext), "labels": pre["labels"]}
         return {"image": s.color_post(pre["rgb"], ext), "labels": pre["labels"]}
 
     # -- one state --------------------------------------------------------------------

@@ -20,6 +20,11 @@ COLOR_NOISE_DN = 2.2
 #: ToF range limit: no return beyond it.
 DEPTH_MAX_M = 4.5
 DEPTH_SCALE = 0.001
+#: IR amplitude of a white Lambertian target 1 m away, head-on (16-bit counts).
+IR_GAIN = 2400.0
+#: IR noise: shot noise (variance IR_SHOT × amplitude) plus read noise, in counts.
+IR_SHOT = 2.0
+IR_READ_NOISE = 4.0
 
 _BANK_SLACK = 65536
 
@@ -47,8 +52,10 @@ class Sensor:
             self.fpn = np.rint(cols + pix - 22.0 * r2).astype(np.int32)
             noise = np.rint(rng.normal(0, THERMAL_NOISE_CK, n + _BANK_SLACK)).astype(np.int16)
             self.bank = noise.view(np.uint16)
-        elif kind == "depth":
+        elif kind in ("depth", "ir"):
             self.bank = rng.standard_normal(n + _BANK_SLACK, dtype=np.float32)
+            if kind == "ir":  # the ToF illuminator lights the centre best
+                self.vignette = (1.0 - 0.2 * r2).astype(np.float32)
         else:
             self.vignette = (1.0 - 0.12 * r2).astype(np.float32)
             noise = rng.normal(0, COLOR_NOISE_DN, n + _BANK_SLACK)
@@ -85,6 +92,13 @@ class Sensor:
         out = np.where(drop | (out > DEPTH_MAX_M), 0.0, out / DEPTH_SCALE)
         return np.clip(np.rint(out), 0, 65535).astype(np.uint16)
 
+    def ir_post(self, amp: np.ndarray, rect) -> np.ndarray:
+        """Lens blur and illumination fall-off, to 16-bit amplitude counts."""
+        r0, r1, c0, c1 = rect
+        blur = cv2.GaussianBlur(amp, (3, 3), 0.6, borderType=cv2.BORDER_REPLICATE)
+        blur *= self.vignette[r0:r1, c0:c1] * np.float32(IR_GAIN)
+        return np.clip(np.rint(blur), 0, 65535).astype(np.uint16)
+
     def color_post(self, rgb: np.ndarray, rect) -> np.ndarray:
         """Slight lens blur and vignetting, to 8 bits."""
         r0, r1, c0, c1 = rect
@@ -107,6 +121,14 @@ class Sensor:
         z[np.abs(noise) > 3.7] = 0
         np.rint(z, out=z)
         return np.clip(z, 0, 65535).astype(np.uint16)
+
+    def ir_frame(self, base: np.ndarray, offset: int) -> np.ndarray:
+        """Shot and read noise on an IR amplitude frame."""
+        a = base.astype(np.float32)
+        sigma = np.sqrt(a * np.float32(IR_SHOT) + np.float32(IR_READ_NOISE**2))
+        a += self._slice(self.bank, offset) * sigma
+        np.rint(a, out=a)
+        return np.clip(a, 0, 65535).astype(np.uint16)
 
     def color_frame(self, base: np.ndarray, offset: int) -> np.ndarray:
         cv2.add(base, self._slice(self.bank_pos, offset), dst=base)

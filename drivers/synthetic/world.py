@@ -13,7 +13,7 @@ import numpy as np
 
 from drivers.synthetic.board import CalibrationScene
 from drivers.synthetic.camera import CameraModel, true_cameras
-from drivers.synthetic.config import STREAM_ORDER, SyntheticConfig
+from drivers.synthetic.config import STREAM_ORDER, SyntheticConfig, camera_of
 from drivers.synthetic.materials import Texture
 from drivers.synthetic.render import CameraRenderer
 from drivers.synthetic.scenes import CyclingScene, Scene, TreadmillScene
@@ -36,7 +36,11 @@ _WORLDS_LOCK = threading.Lock()
 
 
 def build_world(scene_name: str, seed: int, cfg: SyntheticConfig):
-    """Cameras, scene and per-camera renderers; built once per (scene, seed, config)."""
+    """Cameras, scene and per-stream renderers; built once per (scene, seed, config).
+
+    Renderers are per *stream*: the IR stream has its own renderer through the depth
+    camera's model (what it measures differs; the camera is the same).
+    """
     key = (scene_name, seed, cfg)
     with _WORLDS_LOCK:
         if key in _WORLDS:
@@ -46,8 +50,8 @@ def build_world(scene_name: str, seed: int, cfg: SyntheticConfig):
         scene = make_scene(scene_name, cfg, seed, cameras)
         texture = Texture(np.random.default_rng([seed, 11]))
         renderers = {}
-        for name in STREAM_ORDER:
-            cam = cameras[name]
+        for name in cfg.streams(scene_name):
+            cam = cameras[camera_of(name)]
             sensor = Sensor(name, cam.width, cam.height, seed)
             renderers[name] = CameraRenderer(scene, cam, name, sensor, texture)
         _WORLDS[key] = (cameras, scene, renderers)
