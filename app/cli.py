@@ -23,6 +23,7 @@ COMMANDS = (
     "app.commands.devices",
     "app.commands.calibrate_images",
     "app.commands.calibrate",
+    "app.commands.gui",
 )
 
 EXIT_USER_ERROR = 2
@@ -49,11 +50,13 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
-    if not getattr(args, "func", None):
-        parser.print_help()
-        return 0
+    func = getattr(args, "func", None)
+    if func is None:  # No sub-command: the window, on the synthetic rig (Qt loads only now).
+        from app.commands.gui import run_default
+
+        func = lambda _args: run_default()  # noqa: E731
     try:
-        return int(args.func(args) or 0)
+        return int(func(args) or 0)
     except ThermorigError as exc:
         print(f"thermorig: error: {exc}", file=sys.stderr)
         return EXIT_USER_ERROR

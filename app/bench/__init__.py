@@ -45,7 +45,11 @@ BenchFn = Callable[[bool], list[Result]]
 BENCHMARKS: dict[str, BenchFn] = {}
 
 #: Modules that register benchmarks; later issues append theirs.
-BENCH_MODULES = ("app.bench.foundation", "app.bench.calibration")
+BENCH_MODULES = (
+    "app.bench.foundation",
+    "app.bench.calibration",
+    "app.bench.preview",
+)
 
 
 def benchmark(name: str) -> Callable[[BenchFn], BenchFn]:

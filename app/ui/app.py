@@ -1,0 +1,84 @@
+"""Starting the Qt application: environment fixes, style, the main window, clean exit."""
+
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+
+
+def _drop_foreign_qt_plugins() -> None:
+    """opencv-python's wheel points ``QT_QPA_PLATFORM_PLUGIN_PATH`` at its own Qt 5
+    plugins when cv2 is imported; Qt 6 would then fail to load its platform plugin."""
+    for key in ("QT_QPA_PLATFORM_PLUGIN_PATH", "QT_QPA_FONTDIR"):
+        value = os.environ.get(key, "")
+        if f"{os.sep}cv2{os.sep}" in value:
+            del os.environ[key]
+
+
+STYLE_SHEET = """
+QGroupBox { font-weight: 600; border: 1px solid #363b46; border-radius: 5px;
+            margin-top: 12px; padding: 8px 6px 6px 6px; }
+QGroupBox::title { subcontrol-origin: margin; left: 8px; padding: 0 4px; color: #aeb6c4; }
+QTableWidget { gridline-color: #2e323b; border: none; }
+QHeaderView::section { background: #2a2e36; color: #aeb6c4; border: none; padding: 2px 4px; }
+QDockWidget::title { padding: 4px; background: #23262d; }
+QStatusBar { color: #aeb6c4; }
+"""
+
+
+def apply_style(app) -> None:
+    """A dark Fusion theme: images read better on a dark surround, as in lab software."""
+    from PySide6 import QtGui, QtWidgets
+
+    app.setStyle(QtWidgets.QStyleFactory.create("Fusion"))
+    pal = QtGui.QPalette()
+    role, colour = QtGui.QPalette.ColorRole, QtGui.QColor
+    for r, c in (
+        (role.Window, "#23262d"),
+        (role.WindowText, "#d7dbe2"),
+        (role.Base, "#1a1c21"),
+        (role.AlternateBase, "#262a31"),
+        (role.Text, "#d7dbe2"),
+        (role.Button, "#2d3139"),
+        (role.ButtonText, "#d7dbe2"),
+        (role.Highlight, "#3d7bd9"),
+        (role.HighlightedText, "#ffffff"),
+        (role.ToolTipBase, "#2d3139"),
+        (role.ToolTipText, "#d7dbe2"),
+        (role.PlaceholderText, "#6f7785"),
+    ):
+        pal.setColor(r, colour(c))
+    pal.setColor(QtGui.QPalette.ColorGroup.Disabled, role.Text, colour("#6f7785"))
+    pal.setColor(QtGui.QPalette.ColorGroup.Disabled, role.ButtonText, colour("#6f7785"))
+    app.setPalette(pal)
+    app.setStyleSheet(STYLE_SHEET)
+
+
+def make_app(argv: list[str] | None = None):
+    """The QApplication (created once), styled."""
+    _drop_foreign_qt_plugins()
+    from PySide6 import QtWidgets
+
+    app = QtWidgets.QApplication.instance()
+    if app is None:
+        app = QtWidgets.QApplication(argv if argv is not None else sys.argv[:1])
+        app.setOrganizationName("thermorig")
+        app.setApplicationName("thermorig")
+        apply_style(app)
+    return app
+
+
+def run_gui(source: str, rig_path: str | Path | None = None) -> int:
+    """Open the main window on ``source`` and run until it is closed."""
+    app = make_app()
+    from app.ui.main_window import MainWindow
+
+    window = MainWindow(source, rig_path=rig_path)
+    window.show()
+    try:
+        return int(app.exec())
+    finally:
+        window.dispose()
+        window.deleteLater()
+        app.processEvents()

@@ -1,0 +1,93 @@
+"""Starting the window from the command line, and refusing to where there is no display."""
+
+import os
+import subprocess
+import sys
+
+import pytest
+
+import app.ui.app
+from app.bench import load_benchmarks
+from app.cli import main
+from app.commands.gui import display_problem
+
+NO_DISPLAY = {
+    k: v
+    for k, v in os.environ.items()
+    if k not in ("DISPLAY", "WAYLAND_DISPLAY", "QT_QPA_PLATFORM")
+}
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="DISPLAY matters on Linux only")
+@pytest.mark.parametrize("args", [[], ["gui", "--source", "synthetic:treadmill"]])
+def test_without_a_display_the_window_command_explains_and_exits_2(args):
+    r = subprocess.run(
+        [sys.executable, "-m", "app.cli", *args],
+        capture_output=True,
+        text=True,
+        env=NO_DISPLAY,
+        timeout=120,
+    )
+    assert r.returncode == 2, r.stderr
+    err = r.stderr.strip()
+    assert len(err.splitlines()) == 1 and "Traceback" not in err
+    assert "QT_QPA_PLATFORM=offscreen" in err
+    assert "simulate, record, info" in err
+
+
+def test_display_problem_reads_the_environment():
+    assert display_problem({}, "linux").startswith("no display found")
+    assert display_problem({"DISPLAY": ":0"}, "linux") == ""
+    assert display_problem({"WAYLAND_DISPLAY": "wayland-0"}, "linux") == ""
+    assert display_problem({"QT_QPA_PLATFORM": "offscreen"}, "linux") == ""
+    assert display_problem({}, "win32") == "" and display_problem({}, "darwin") == ""
+
+
+def test_no_subcommand_opens_the_window_on_the_synthetic_rig(monkeypatch):
+    calls = []
+    monkeypatch.setattr(app.ui.app, "run_gui", lambda source, rig: calls.append((source, rig)))
+    monkeypatch.setenv("QT_QPA_PLATFORM", "offscreen")
+    assert main([]) == 0
+    assert main(["gui", "--source", "replay:s.h5", "--rig", "r.json"]) == 0
+    assert calls == [("synthetic:cycling", None), ("replay:s.h5", "r.json")]
+
+
+def test_help_lists_the_gui_and_the_headless_commands_without_loading_qt():
+    code = (
+        "import sys, contextlib, io\n"
+        "from app.cli import main\n"
+        "out = io.StringIO()\n"
+        "with contextlib.redirect_stdout(out), contextlib.suppress(SystemExit):\n"
+        "    main(['--help'])\n"
+        "print(out.getvalue())\n"
+        "print('qt loaded:', any(m.startswith('PySide6') for m in sys.modules))\n"
+    )
+    r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert r.returncode == 0, r.stderr
+    for cmd in ("gui", "simulate", "record", "info"):
+        assert cmd in r.stdout
+    assert "qt loaded: False" in r.stdout
+
+
+def test_preview_benchmark_is_registered():
+    assert "preview" in load_benchmarks()
+
+
+def test_the_application_starts_and_exits_cleanly(tmp_path):
+    """The real start-up path, quit after a moment: exit code 0, no crash at exit
+    (pyqtgraph widgets left to garbage collection segfaulted on Qt 6.11.2)."""
+    code = (
+        "import sys\n"
+        "from app.ui import app as ui\n"
+        "qapp = ui.make_app()\n"
+        "from PySide6 import QtCore\n"
+        "QtCore.QTimer.singleShot(2500, qapp.quit)\n"
+        "sys.exit(ui.run_gui('synthetic:cycling'))\n"
+    )
+    env = {**os.environ, "QT_QPA_PLATFORM": "offscreen", "HOME": str(tmp_path)}
+    env["XDG_CONFIG_HOME"] = str(tmp_path / "config")
+    r = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, env=env, timeout=120
+    )
+    assert r.returncode == 0, r.stderr[-2000:]
+    assert (tmp_path / "config" / "thermorig" / "thermorig.conf").exists(), "settings saved"
