@@ -46,8 +46,14 @@ def run(args: argparse.Namespace) -> int:
     problem = display_problem()
     if problem:
         raise ThermorigError(problem)
-    from app.ui.app import run_gui
-
+    try:
+        from app.ui.app import run_gui
+    except ImportError as exc:  # Qt's system libraries missing: say which to install
+        raise ThermorigError(
+            f"the window cannot start: {exc}; install Qt's system libraries "
+            "(Debian/Ubuntu: apt-get install libegl1 libxkbcommon0 libfontconfig1 libdbus-1-3 "
+            "libgl1 libglib2.0-0, or run bash scripts/install as root)"
+        ) from None
     return run_gui(args.source, args.rig)
 
 
