@@ -24,6 +24,8 @@ COMMANDS = (
     "app.commands.calibrate_images",
     "app.commands.calibrate",
     "app.commands.gui",
+    "app.commands.autolabel",
+    "app.commands.evaluate",
 )
 
 EXIT_USER_ERROR = 2

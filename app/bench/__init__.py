@@ -49,6 +49,7 @@ BENCH_MODULES = (
     "app.bench.foundation",
     "app.bench.calibration",
     "app.bench.preview",
+    "app.bench.projection",
 )
 
 

@@ -1,0 +1,111 @@
+"""``thermorig autolabel SESSION.h5 --rig RIG.json|truth --rgb-labels SPEC --out LABELS.h5``."""
+
+from __future__ import annotations
+
+import argparse
+import json
+from contextlib import ExitStack
+from pathlib import Path
+
+from app.autolabel import TEMPORAL_MODES, AutolabelOptions, autolabel
+from app.progress import progress_bar
+
+
+def _ms(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a number of milliseconds: {text!r}") from None
+    if not value > 0:
+        raise argparse.ArgumentTypeError(f"must be > 0 ms, got {text}")
+    return value
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser(
+        "autolabel",
+        help="carry RGB labels into every thermal frame through depth and the rig",
+        description="Label every thermal frame of a session by carrying labels of the RGB "
+        "image through the depth camera and the rig, with occlusion tests, and write a "
+        "label sidecar (masks, per-pixel validity codes, per-class confidence, time gaps). "
+        "The session is not modified.",
+    )
+    p.add_argument("session", metavar="SESSION.h5", type=Path)
+    p.add_argument(
+        "--rig",
+        metavar="RIG.json|truth",
+        help="rig file, or 'truth' for a synthetic session's true rig"
+        " (default: the rig recorded with the session)",
+    )
+    p.add_argument(
+        "--rgb-labels",
+        required=True,
+        metavar="truth|LABELS.h5|model:NAME",
+        help="where the RGB labels come from: the synthetic truth, a label file with"
+        " color labels, or a model",
+    )
+    p.add_argument(
+        "--out", required=True, type=Path, metavar="LABELS.h5", help="label file to write"
+    )
+    p.add_argument("--stream", default="thermal", help="stream to label (default thermal)")
+    p.add_argument(
+        "--temporal",
+        choices=TEMPORAL_MODES,
+        default="auto",
+        help="free-running clocks: blend the two bracketing depth frames (interpolate) or"
+        " take the nearest; auto interpolates unless the session was hardware-synced",
+    )
+    p.add_argument(
+        "--max-gap-ms",
+        type=_ms,
+        default=50.0,
+        help="leave frames unlabeled whose nearest depth/RGB frames are farther (default 50)",
+    )
+    p.add_argument("--json", action="store_true", help="print the summary as JSON")
+    p.add_argument("--quiet", "-q", action="store_true", help="no progress bar")
+    p.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    opts = AutolabelOptions(
+        target=args.stream, temporal=args.temporal, max_gap_s=args.max_gap_ms / 1000.0
+    )
+    with ExitStack() as stack:
+        bar = None
+
+        def progress(done: int, total: int) -> None:
+            # Opened on the first frame, so that bad inputs print only their error.
+            nonlocal bar
+            if bar is None:
+                bar = stack.enter_context(
+                    progress_bar(total, f"autolabel {args.session.name}", "frames", args.quiet)
+                )
+            bar.n = done
+            bar.refresh()
+
+        summary = autolabel(args.session, args.out, args.rig, args.rgb_labels, opts, progress)
+    d = summary.to_dict()
+    if args.json:
+        print(json.dumps(d, indent=2))
+        return 0
+    gap, conf, unk = d["time_gap_ms"], d["confidence"], d["unknown_share"]
+    print(
+        f"wrote {args.out}: {d['labeled']}/{d['frames']} {args.stream} frames labeled"
+        f" ({d['temporal']}, {d['interpolated']} interpolated) in {d['seconds']} s"
+        f" ({d['ms_per_frame']} ms/frame); rig: {d['rig']}"
+    )
+    if gap:
+        print(
+            f"time gap {gap['mean']:.1f} ms mean, {gap['max']:.1f} ms max; confidence"
+            f" {conf['mean']:.3f} mean, {conf['min']:.3f} min; unknown {100 * unk['mean']:.1f}%"
+            " of pixels"
+        )
+    skipped = {
+        "no depth/RGB frame within --max-gap-ms": d["no_partner_within_max_gap"],
+        "no RGB label": d["no_source_label"],
+        "reviewed rows kept": d["kept_reviewed"],
+    }
+    for what, count in skipped.items():
+        if count:
+            print(f"  {count} frames: {what}")
+    return 0

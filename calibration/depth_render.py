@@ -1,0 +1,294 @@
+"""Render a depth image into another camera of the rig: a z-buffer without sorting.
+
+Every depth pixel with a measurement is a 3-D point; seen from another camera X,
+several points can land on one pixel and only the nearest is visible. The usual
+z-buffer sorts the points by depth every frame (or uses ``np.minimum.at``, slower
+still). Here no frame is ever sorted: points are written in an *occlusion-compatible
+order* (McMillan & Bishop, 1995) and the last write to a pixel wins. Two points that
+compete for a pixel of X lie on one ray from X's centre ``c``, hence in one epipolar
+plane, and along that ray the nearer point is the one whose depth-camera ray makes the
+smaller angle with ``c``. Writing the depth pixels in order of decreasing angle to
+``c`` (a permutation computed once per rig) leaves the nearest point in every pixel,
+for any baseline and with lens distortion, since the angle is taken between true rays.
+
+Each point covers an ``n`` × ``n`` pixel footprint, ``n`` chosen from how far apart
+neighbouring depth pixels land in X, so that a finer grid (thermal, RGB) has no
+pin-holes a farther surface could show through.
+
+Per frame the work is a few float32 passes in raster order, two ``cv2.remap`` for the
+lens (:class:`~calibration.camera_math.DistortionTable`), gathering pixel indices and
+depths into the render order, one scatter and one ``cv2.erode``.
+"""
+
+from __future__ import annotations
+
+import copy
+import math
+
+import cv2
+import numpy as np
+
+from calibration.camera_math import DistortionTable, pixel_grid_rays
+from calibration.rig import Camera
+
+#: Points nearer than this to a camera's centre (metres) are treated as behind it.
+MIN_Z_M = 0.05
+
+#: Table coordinate that sends a point outside every image (beyond the table's edge).
+_FAR = np.float32(-1e6)
+
+#: Width of the 2-D layout of point lists handed to cv2.remap.
+_ROW = 1024
+
+
+def scaled_camera(cam: Camera, scale: float) -> Camera:
+    """The same camera sampled on a grid ``scale`` times as fine (image area kept)."""
+    if scale == 1.0:
+        return cam
+    w, h = max(1, round(cam.width * scale)), max(1, round(cam.height * scale))
+    sx, sy = w / cam.width, h / cam.height
+    K = cam.K.copy()
+    K[0, :2] *= sx
+    K[1, :2] *= sy
+    K[0, 2] = (cam.K[0, 2] + 0.5) * sx - 0.5
+    K[1, 2] = (cam.K[1, 2] + 0.5) * sy - 0.5
+    return Camera(w, h, K, cam.dist, cam.T_ref_cam)
+
+
+def decimated_camera(cam: Camera, step: int) -> Camera:
+    """The camera of ``image[::step, ::step]``: pixel (i, j) is pixel (step·i, step·j)."""
+    if step == 1:
+        return cam
+    K = cam.K.copy()
+    K[:2, :] /= step
+    w, h = -(-cam.width // step), -(-cam.height // step)
+    return Camera(w, h, K, cam.dist, cam.T_ref_cam)
+
+
+def remove_flying_pixels(depth: np.ndarray, jump: int) -> np.ndarray:
+    """A copy of ``depth`` with mixed pixels at depth edges set to 0 (no measurement).
+
+    Time-of-flight pixels straddling an edge report a depth between the two surfaces:
+    points floating in free space, which belong to neither. A pixel is dropped when its
+    3×3 neighbourhood spans more than ``jump`` units and it lies clearly inside that
+    span (more than an eighth of it from both ends); pixels on either side of a clean
+    edge are kept.
+    """
+    kernel = np.ones((3, 3), np.uint8)
+    # 0 (no measurement) wraps to 65535 so that it never is a neighbourhood's minimum;
+    # every other value moves down by one, in zmax too (saturating: 0 stays 0).
+    shifted = depth - np.uint16(1)
+    zmin = cv2.erode(shifted, kernel, borderType=cv2.BORDER_REPLICATE)
+    zmax = cv2.subtract(cv2.dilate(depth, kernel, borderType=cv2.BORDER_REPLICATE), 1)
+    span = cv2.subtract(zmax, zmin)
+    margin = np.maximum(span >> 3, 1)
+    low = cv2.subtract(shifted, zmin)
+    high = cv2.subtract(zmax, shifted)
+    flying = (span > jump) & (low > margin) & (high > margin)
+    out = depth.copy()
+    out[flying] = 0
+    return out
+
+
+class RayProjection:
+    """Points ``z · ray`` (one ray per pixel of some grid) → table coordinates in X.
+
+    ``rays`` (N, 3) with ray z = 1; ``T_x_rays`` takes the rays' frame to X. A point
+    at scaled depth ``z = scale · d`` has, in X, depth ``az·d + tz`` and table
+    coordinates ``g_inf + g_c / (az·d + tz)``: per frame a multiply-add, a reciprocal
+    and two multiply-adds per point, whatever the rotation and lens.
+    """
+
+    def __init__(self, rays: np.ndarray, T_x_rays: np.ndarray, table: DistortionTable, scale=1.0):
+        R, t = T_x_rays[:3, :3], T_x_rays[:3, 3]
+        a = rays @ R.T
+        az = a[:, 2]
+        self.forward = az > 1e-6
+        az_safe = np.where(self.forward, az, 1.0)
+        xinf, yinf = a[:, 0] / az_safe, a[:, 1] / az_safe
+        tx, ty, tz = t
+        self.tx, self.ty = float(tx), float(ty)
+        inv = 1.0 / table.step
+        self.g_max = (np.float32(table.u.shape[1] - 1), np.float32(table.u.shape[0] - 1))
+        self.tz = np.float32(tz)
+        self.az = (az * scale).astype(np.float32)
+        self.gx_inf = ((xinf - table.x0) * inv).astype(np.float32)
+        self.gx_c = ((tx - xinf * tz) * inv).astype(np.float32)
+        self.gy_inf = ((yinf - table.y0) * inv).astype(np.float32)
+        self.gy_c = ((ty - yinf * tz) * inv).astype(np.float32)
+        self.all_forward = bool(self.forward.all())
+
+    def coords(
+        self, d: np.ndarray, shape: tuple[int, int]
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+        """Depths (N,) → table coordinates (as ``shape``), depth in X, and validity.
+
+        Coordinates are clamped to the table, whose border lies outside X's image:
+        points without a measurement (``d`` = 0), behind X or far outside its view look
+        up border values. Clamping also keeps ``cv2.remap`` on its fast path, which it
+        leaves for whole runs of pixels when one maps outside the table.
+        """
+        zx = self.az * d
+        zx += self.tz
+        ok = zx > MIN_Z_M
+        ok &= d > 0
+        if not self.all_forward:
+            ok &= self.forward
+        with np.errstate(divide="ignore", invalid="ignore"):
+            w = np.reciprocal(zx)
+        gx = self.gx_c * w
+        gx += self.gx_inf
+        gy = self.gy_c * w
+        gy += self.gy_inf
+        np.copyto(gx, _FAR, where=~ok)
+        for g, hi in ((gx, self.g_max[0]), (gy, self.g_max[1])):
+            np.minimum(g, hi, out=g)
+            np.maximum(g, np.float32(0.0), out=g)
+        return gx.reshape(shape), gy.reshape(shape), zx, ok
+
+
+def rays_of(cam: Camera) -> np.ndarray:
+    """(H·W, 3) rays with z = 1 through every pixel centre of ``cam``."""
+    xy = pixel_grid_rays(cam.width, cam.height, cam.K, cam.dist)
+    return np.concatenate([xy, np.ones(xy.shape[:2] + (1,))], axis=2).reshape(-1, 3)
+
+
+class DepthRenderer:
+    """Renders depth images of the rig's depth camera into camera ``cam`` (z-buffer).
+
+    Only depth pixels whose points can land in ``cam``'s image at some depth beyond
+    ``min_depth_m`` are processed: a narrower camera (thermal) sees half of a ToF
+    camera's field, so half the work is skipped.
+    """
+
+    def __init__(
+        self,
+        depth_cam: Camera,
+        cam: Camera,
+        T_cam_depth: np.ndarray,
+        depth_scale: float,
+        min_depth_m: float = 0.2,
+    ):
+        self.cam = cam
+        self.depth_shape = (depth_cam.height, depth_cam.width)
+        self.table = DistortionTable(cam.width, cam.height, cam.K, cam.dist)
+        r = rays_of(depth_cam)
+        proj = RayProjection(r, T_cam_depth, self.table, depth_scale)
+        self.subset = self._reachable(proj, depth_scale, min_depth_m)
+        # Processed in chunks of _ROW so that cv2.remap gets a 2-D map; the padding
+        # entries read pixel 0 and are then marked as having no measurement.
+        n_sub = len(self.subset)
+        self._n_real = n_sub
+        self._rows = max(1, -(-n_sub // _ROW))
+        padded = np.zeros(self._rows * _ROW, np.intp)
+        padded[:n_sub] = self.subset
+        self._idx = padded
+        self.proj = RayProjection(r[padded], T_cam_depth, self.table, depth_scale)
+        # Occlusion-compatible order: decreasing angle between the ray and the centre of
+        # X as seen from the depth camera (ascending cosine); the nearest is written last.
+        R, t = T_cam_depth[:3, :3], T_cam_depth[:3, 3]
+        centre = -R.T @ t
+        norm = float(np.linalg.norm(centre))
+        rs = r[self.subset]
+        if norm > 1e-9:
+            cos = (rs @ (centre / norm)) / np.linalg.norm(rs, axis=1)
+            self.order = np.argsort(cos, kind="stable").astype(np.intp)
+        else:
+            self.order = np.arange(n_sub, dtype=np.intp)
+        self.n = self._footprint(depth_scale)
+        self.pad = self.n + 1
+        self._wp = cam.width + 2 * self.pad
+        self._hp = cam.height + 2 * self.pad
+        # A point at pixel u covers the n pixels from floor(u + 1 - n/2). The table used
+        # per frame holds u shifted by that and by the padding, clipped to the padded
+        # buffer, so a truncation to int is all that is left per point.
+        self._shift = 1.0 - self.n / 2.0 + self.pad
+        self._shifted = copy.copy(self.table)
+        self._shifted.u = np.clip(self.table.u + np.float32(self._shift), 0, self._wp - self.n)
+        self._shifted.v = np.clip(self.table.v + np.float32(self._shift), 0, self._hp - self.n)
+        self._kernel = np.ones((self.n, self.n), np.uint8)
+        self._buf = np.empty(self._hp * self._wp, np.float32)
+
+    def _reachable(self, proj: RayProjection, depth_scale: float, min_depth_m: float) -> np.ndarray:
+        """Raster indices of depth pixels whose ray meets the image (plus a margin)
+        somewhere between ``min_depth_m`` and infinity. Depths are sampled evenly in
+        inverse depth, finely enough that the projection moves less than the margin
+        between samples (it moves monotonically along the epipolar line)."""
+        margin = 16.0
+        w, h = self.cam.width, self.cam.height
+        n = proj.az.shape[0]
+        hd, wd = self.depth_shape
+        reach = np.zeros(n, bool)
+        # Projection at depth z moves ~ f * baseline * (1/z) pixels: sample 1/z so that
+        # consecutive samples are under margin/2 apart.
+        f = float(max(self.cam.K[0, 0], self.cam.K[1, 1]))
+        baseline = float(np.linalg.norm(proj_baseline(proj)))
+        count = int(min(512, max(8, math.ceil(f * baseline / min_depth_m / (margin / 2)))))
+        for inv_z in np.linspace(1.0 / min_depth_m, 1e-3, count):
+            d = np.full(n, 1.0 / inv_z / depth_scale, np.float32)
+            gx, gy, _, ok = proj.coords(d, (hd, wd))
+            u, v = self.table.lookup(gx, gy)
+            u, v = u.reshape(-1), v.reshape(-1)
+            reach |= ok & (u > -margin) & (u < w + margin) & (v > -margin) & (v < h + margin)
+        return np.nonzero(reach)[0].astype(np.intp)
+
+    def _footprint(self, depth_scale: float) -> int:
+        """Splat size: neighbouring depth pixels' spacing in X at 1.5 m (99th pct)."""
+        hd, wd = self.depth_shape
+        d = np.full(self._rows * _ROW, 1.5 / depth_scale, np.float32)
+        d[self._n_real :] = 0
+        gx, gy, _, _ = self.proj.coords(d, (self._rows, _ROW))
+        u, v = self.table.lookup(gx, gy)
+        uv = np.full((hd * wd, 2), np.nan, np.float32)
+        uv[self.subset] = np.stack([u.reshape(-1), v.reshape(-1)], -1)[: self._n_real]
+        uv = uv.reshape(hd, wd, 2)
+        u, v = uv[..., 0], uv[..., 1]
+        with np.errstate(invalid="ignore"):
+            inside = (u > 0) & (u < self.cam.width) & (v > 0) & (v < self.cam.height)
+        spans = []
+        for axis in (0, 1):
+            step = np.abs(np.diff(uv, axis=axis)).max(axis=-1)
+            ok = inside[1:, :] & inside[:-1, :] if axis == 0 else inside[:, 1:] & inside[:, :-1]
+            if ok.any():
+                spans.append(np.percentile(step[ok], 99))
+        spacing = max(spans) if spans else 1.0
+        return max(1, math.ceil(spacing - 0.02))
+
+    def render(self, depth: np.ndarray) -> np.ndarray:
+        """Z-buffer (H, W) float32 metres of ``depth`` (raw units, 0 = none) in X, 0 = none.
+
+        Each point is written once, at the top-left pixel of its footprint, into a
+        buffer where the last write wins; an ``n``×``n`` minimum filter (``cv2.erode``)
+        then spreads it over the footprint, which equals splatting every point over
+        ``n``² pixels with a per-pixel minimum. Points outside X (and pixels without a
+        measurement) fall into the buffer's padding, which is cropped away.
+        """
+        d = depth.reshape(-1)[self._idx]
+        d[self._n_real :] = 0
+        gx, gy, zx, _ = self.proj.coords(d, (self._rows, _ROW))
+        u, v = self._shifted.lookup(gx, gy)  # in raster order: cache-friendly
+        lin = v.astype(np.int32)  # non-negative: truncation is floor
+        lin *= np.int32(self._wp)
+        lin += u.astype(np.int32)
+        buf = self._buf
+        buf.fill(np.inf)
+        order = self.order
+        buf[lin.reshape(-1)[order]] = zx[order]
+        grid = buf.reshape(self._hp, self._wp)
+        if self.n > 1:
+            grid = cv2.erode(
+                grid,
+                self._kernel,
+                anchor=(self.n - 1, self.n - 1),
+                borderType=cv2.BORDER_CONSTANT,
+                borderValue=np.inf,
+            )
+        p = self.pad
+        out = grid[p : p + self.cam.height, p : p + self.cam.width].copy()
+        out[np.isinf(out)] = 0.0
+        return out
+
+
+def proj_baseline(proj: RayProjection) -> np.ndarray:
+    """Translation part of a RayProjection (metres), for sizing searches."""
+    return np.array([proj.tx, proj.ty, float(proj.tz)])
