@@ -16,8 +16,10 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
+import cv2
 import numpy as np
 
+from calibration.projection import NO_DEPTH, OCCLUDED, OUTSIDE
 from drivers.truth import UNKNOWN_LABEL
 from drivers.types import KELVIN_OFFSET, centikelvin_to_celsius
 
@@ -277,6 +279,67 @@ def label_rgba(labels: np.ndarray, palette: np.ndarray | None = None) -> np.ndar
     alpha[label_edges(crop) & (alpha > 0)] = 255
     out[r0:r1, c0:c1] = rgba
     return out
+
+
+def label_outline_rgba(labels: np.ndarray, colour: tuple[int, int, int] = (255, 255, 255)):
+    """Only the outline of every labelled region, opaque, in one colour: drawn over
+    another overlay (projected labels) it compares shapes without hiding either."""
+    labels = np.asarray(labels, dtype=np.uint8)
+    out = np.zeros((*labels.shape, 4), np.uint8)
+    known = np.where(labels == UNKNOWN_LABEL, np.uint8(0), labels)
+    edge = label_edges(known) & (known != 0)
+    out[edge] = (*colour, 230)
+    return out
+
+
+#: Projected-label reasons drawn as "unknown": hidden from the RGB camera (hatched),
+#: and no depth or outside the RGB image (tinted, outlined).
+HATCH_RGBA = (215, 215, 215, 120)
+UNKNOWN_RGBA = (150, 150, 150, 28)
+UNKNOWN_EDGE_RGBA = (175, 175, 175, 150)
+#: Unknown specks smaller than this (pixels across) are not drawn: single ToF dropouts
+#: would sprinkle the view with noise and hide the regions that matter.
+MIN_UNKNOWN_PX = 5
+_hatch_cache: dict[tuple[int, int], np.ndarray] = {}
+
+
+def hatch_mask(shape: tuple[int, int], period: int = 6) -> np.ndarray:
+    """Diagonal stripes two pixels wide every ``period`` pixels: True on a stripe."""
+    key = (int(shape[0]), int(shape[1]))
+    mask = _hatch_cache.get(key)
+    if mask is None:
+        yy, xx = np.indices(key)
+        mask = ((xx + yy) % period) < 2
+        _hatch_cache.clear()  # one size at a time is all a view needs
+        _hatch_cache[key] = mask
+    return mask
+
+
+def _regions(mask: np.ndarray, size: int) -> np.ndarray:
+    """``mask`` without parts narrower than ``size`` pixels (a morphological opening)."""
+    kernel = np.ones((size, size), np.uint8)
+    return cv2.morphologyEx(mask.view(np.uint8), cv2.MORPH_OPEN, kernel).view(bool)
+
+
+def projected_rgba(labels: np.ndarray, reason: np.ndarray) -> np.ndarray:
+    """Projected labels with their validity: classes as :func:`label_rgba` draws them,
+    regions the RGB camera could not see (occluded) hatched, regions with no depth or
+    outside the RGB image tinted grey with a grey border. A thermographer must see
+    where a label is missing because it is unknown, not because the calf is absent.
+    """
+    out = label_rgba(labels)
+    pixels = out.view(np.uint32)[..., 0]  # one 32-bit store per pixel, not four
+    occluded = _regions(reason == OCCLUDED, MIN_UNKNOWN_PX)
+    np.copyto(pixels, _packed(HATCH_RGBA), where=occluded & hatch_mask(labels.shape))
+    unknown = _regions((reason == NO_DEPTH) | (reason == OUTSIDE), MIN_UNKNOWN_PX)
+    inner = cv2.erode(unknown.view(np.uint8), np.ones((3, 3), np.uint8)).view(bool)
+    np.copyto(pixels, _packed(UNKNOWN_RGBA), where=inner)
+    np.copyto(pixels, _packed(UNKNOWN_EDGE_RGBA), where=unknown & ~inner)
+    return out
+
+
+def _packed(rgba: tuple[int, int, int, int]) -> np.uint32:
+    return np.frombuffer(bytes(rgba), np.uint32)[0]
 
 
 # -- readout --------------------------------------------------------------------------

@@ -13,6 +13,9 @@ its own thread on the newest FrameSet, times each one and keeps its newest resul
 
 from __future__ import annotations
 
+import math
+import os
+import sys
 import threading
 import time
 from collections import deque
@@ -22,7 +25,7 @@ from typing import Generic, TypeVar
 
 import numpy as np
 
-from app.display import label_rgba
+from app.display import label_outline_rgba, label_rgba
 from drivers.types import FrameSet
 
 T = TypeVar("T")
@@ -153,6 +156,10 @@ class StageInfo:
     stage: Stage
     title: str
     enabled: bool = True
+    #: Results per second at most (None: one per FrameSet). A costly stage capped
+    #: below the frame rate leaves CPU to capture and display on a small machine; its
+    #: newest result stays on screen in between.
+    max_rate: float | None = None
 
 
 @dataclass
@@ -168,6 +175,7 @@ class StageStats:
     runs: int = 0
     errors: int = 0
     last_error: str = ""
+    note: str = ""
 
 
 class StageRegistry:
@@ -177,9 +185,17 @@ class StageRegistry:
         self._lock = threading.Lock()
         self._stages: dict[str, StageInfo] = {}
 
-    def register(self, name: str, stage: Stage, *, title: str = "", enabled: bool = True):
+    def register(
+        self,
+        name: str,
+        stage: Stage,
+        *,
+        title: str = "",
+        enabled: bool = True,
+        max_rate: float | None = None,
+    ):
         with self._lock:
-            self._stages[name] = StageInfo(name, stage, title or name, enabled)
+            self._stages[name] = StageInfo(name, stage, title or name, enabled, max_rate)
 
     def unregister(self, name: str) -> None:
         with self._lock:
@@ -197,17 +213,23 @@ class StageRegistry:
         return name in self._stages
 
 
-def truth_labels_stage(stream: str = "thermal") -> Stage:
-    """Ground-truth class masks and keypoints a synthetic frame carries (None without)."""
+def truth_labels_stage(stream: str = "thermal", outline: bool = False) -> Stage:
+    """Ground-truth class masks and keypoints a synthetic frame carries (None without).
+
+    ``outline`` draws only the regions' outlines (white), for comparing with another
+    overlay of the same view (projected labels) without hiding it.
+    """
 
     def stage(fs: FrameSet) -> Overlay | None:
         frame = fs.frames.get(stream)
         if frame is None or not frame.truth or "labels" not in frame.truth:
             return None
+        labels = frame.truth["labels"]
         return Overlay(
             stream=stream,
             frameset=fs.index,
-            labels=frame.truth["labels"],
+            labels=labels,
+            rgba=label_outline_rgba(labels) if outline else None,
             points=frame.truth.get("keypoints"),
             note="ground truth",
         )
@@ -223,6 +245,7 @@ class _Timing:
     runs: int = 0
     errors: int = 0
     last_error: str = ""
+    started: float = -math.inf
 
 
 class StageRunner:
@@ -251,16 +274,17 @@ class StageRunner:
         self._inbox.put((fs, time.perf_counter()))
 
     def results(self) -> dict[str, Overlay]:
-        """Newest result of every enabled stage that has one."""
-        enabled = {s.name for s in self.registry.stages() if s.enabled}
+        """Newest result of every enabled stage that has one, in drawing order."""
+        enabled = [s.name for s in self.registry.stages() if s.enabled]
         with self._lock:
-            return {n: r for n, r in self._results.items() if n in enabled}
+            return {n: self._results[n] for n in enabled if n in self._results}
 
     def stats(self) -> list[StageStats]:
         out = []
         with self._lock:
             for s in self.registry.stages():
                 t = self._timing.get(s.name, _Timing())
+                result = self._results.get(s.name)
                 out.append(
                     StageStats(
                         s.name,
@@ -272,6 +296,7 @@ class StageRunner:
                         t.runs,
                         t.errors,
                         t.last_error,
+                        result.note if result is not None else "",
                     )
                 )
         return out
@@ -298,6 +323,11 @@ class StageRunner:
             if not info.enabled or self._stop.is_set():
                 continue
             t0 = time.perf_counter()
+            timing = self._timing.get(info.name)
+            if info.max_rate and timing and t0 - timing.started < 1.0 / info.max_rate:
+                continue  # capped: the newest result stays
+            if timing is not None:
+                timing.started = t0
             try:
                 result = info.stage(fs)
                 if result is not None and result.labels is not None and result.rgba is None:
@@ -310,6 +340,7 @@ class StageRunner:
                 if generation != self._generation:
                     return  # the source changed while this ran: the result is stale
                 t = self._timing.setdefault(info.name, _Timing())
+                t.started = max(t.started, t0)
                 t.runs += 1
                 t.busy_ms = 1e3 * (done - t0)
                 if error:
@@ -325,6 +356,7 @@ class StageRunner:
                 self.version += 1
 
     def _run(self) -> None:
+        lower_priority(OVERLAY_NICE)
         seen = 0
         while not self._stop.is_set():
             seen, item = self._inbox.wait_newer(seen, timeout=0.25)
@@ -332,3 +364,25 @@ class StageRunner:
                 continue
             fs, submitted = item
             self.run_once(fs, submitted)
+
+
+#: How much lower than the rest of the app the overlay thread runs (Unix nice steps).
+OVERLAY_NICE = 5
+
+
+def lower_priority(steps: int) -> bool:
+    """Lower the calling thread's CPU priority by ``steps`` nice levels (Linux: each
+    thread is its own task); False where the OS does not allow it.
+
+    Overlays are the one thing in the preview that may lag: when the CPU is short (two
+    cores, other programs), the GUI and capture threads should get it first, so the
+    window never stalls because an overlay is being computed.
+    """
+    if steps <= 0 or not hasattr(os, "setpriority") or not sys.platform.startswith("linux"):
+        return False
+    try:
+        tid = threading.get_native_id()
+        os.setpriority(os.PRIO_PROCESS, tid, os.getpriority(os.PRIO_PROCESS, tid) + steps)
+    except OSError:
+        return False
+    return True

@@ -141,6 +141,9 @@ class RayProjection:
         gy = self.gy_c * w
         gy += self.gy_inf
         np.copyto(gx, _FAR, where=~ok)
+        # Invalid points can have 0 * inf = NaN in y too (no y offset): make them finite
+        # so the integer cast below stays defined; gx already sends them off the grid.
+        np.copyto(gy, np.float32(0.0), where=~ok)
         for g, hi in ((gx, self.g_max[0]), (gy, self.g_max[1])):
             np.minimum(g, hi, out=g)
             np.maximum(g, np.float32(0.0), out=g)

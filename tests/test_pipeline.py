@@ -1,5 +1,6 @@
 """Capture worker, latest-wins hand-over, overlay stages and recording while previewing."""
 
+import sys
 import threading
 import time
 
@@ -23,6 +24,7 @@ from app.pipeline import (
     StageRegistry,
     StageRunner,
     StallMeter,
+    lower_priority,
     truth_labels_stage,
 )
 from app.rigs import check_rig, rig_problem, source_rig
@@ -110,6 +112,56 @@ def test_truth_stage_returns_the_thermal_labels_and_keypoints():
     assert result.stream == "thermal" and result.labels is thermal.truth["labels"]
     assert result.points.shape == (6, 2)
     assert truth_labels_stage("thermal")(FrameSet(1, 0.0, "depth")) is None
+    outline = truth_labels_stage("thermal", outline=True)(fs).rgba
+    assert outline.shape == (*thermal.array.shape, 4) and outline[..., 3].max() == 230
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="per-thread nice is Linux's")
+def test_the_overlay_thread_can_lower_its_own_priority_only():
+    import os
+
+    before = os.getpriority(os.PRIO_PROCESS, 0)
+    seen = {}
+
+    def body() -> None:
+        tid = threading.get_native_id()
+        seen["ok"] = lower_priority(2)
+        seen["nice"] = os.getpriority(os.PRIO_PROCESS, tid)
+
+    t = threading.Thread(target=body)
+    t.start()
+    t.join()
+    assert seen["ok"] and seen["nice"] == min(before + 2, 19)
+    assert os.getpriority(os.PRIO_PROCESS, 0) == before, "the calling thread is unchanged"
+    assert not lower_priority(0)
+
+
+def test_a_capped_stage_keeps_its_newest_result_between_runs():
+    registry = StageRegistry()
+    calls = []
+    registry.register(
+        "slow", lambda fs: calls.append(fs.index) or Overlay("thermal", fs.index), max_rate=2.0
+    )
+    runner = StageRunner(registry)
+    for i in range(5):
+        runner.run_once(_fs(i))
+    assert calls == [0] and runner.results()["slow"].frameset == 0
+    time.sleep(0.55)
+    runner.run_once(_fs(5))
+    assert calls == [0, 5]
+
+
+def test_results_come_in_drawing_order_with_each_stages_note():
+    registry = StageRegistry()
+    registry.register("under", lambda fs: Overlay("thermal", fs.index, note="first"))
+    registry.register("over", lambda fs: Overlay("thermal", fs.index, note="second"))
+    runner = StageRunner(registry)
+    runner.run_once(_fs(1))
+    registry.unregister("under")
+    registry.register("under", lambda fs: Overlay("thermal", fs.index, note="now last"))
+    runner.run_once(_fs(2))
+    assert list(runner.results()) == ["over", "under"], "registry order, not result order"
+    assert [s.note for s in runner.stats()] == ["second", "now last"]
 
 
 def test_stage_runner_renders_labels_and_reports_each_stage():

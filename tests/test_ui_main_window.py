@@ -20,7 +20,7 @@ def window(qtbot, tmp_path):
     return w
 
 
-def test_window_shows_all_three_streams_live_with_the_truth_overlay(qtbot, window):
+def test_window_shows_all_three_streams_live_with_the_projected_overlay(qtbot, window):
     assert window.streams.keys() == {"thermal", "depth", "color"}
     views = window.preview.views
     first = {s: v.image.image.copy() for s, v in views.items()}
@@ -34,10 +34,11 @@ def test_window_shows_all_three_streams_live_with_the_truth_overlay(qtbot, windo
     lo, hi = window.preview.levels_c
     assert 15.0 < lo < hi < 45.0
     assert views["thermal"].image.lut is window.preview.thermal_lut
-    # Ground-truth labels are drawn over the thermal view by the overlay stage.
-    qtbot.waitUntil(lambda: views["thermal"].overlay.isVisible(), timeout=5000)
+    # Projected labels are drawn over the thermal view by the overlay stage.
+    qtbot.waitUntil(lambda: views["thermal"].overlay.isVisible(), timeout=10000)
     rgba = views["thermal"].overlay.image
     assert rgba.shape == (128, 160, 4) and (rgba[..., 3] > 0).any()
+    assert window.runner.results().keys() == {"projected"}
     assert window.rig is not None and window.rig_origin == "true rig of the synthetic scene"
     qtbot.waitUntil(lambda: window.status_panel.streams.rowCount() == 3, timeout=3000)
     assert "pivot" in window.status_panel.sync.text()
@@ -164,8 +165,8 @@ def test_choices_persist_in_settings(qtbot, tmp_path):
 
 def test_overlay_can_be_switched_off_from_the_view_menu(qtbot, window):
     thermal = window.preview.views["thermal"]
-    qtbot.waitUntil(lambda: thermal.overlay.isVisible(), timeout=5000)
-    (action,) = [a for a in window.overlay_menu.actions() if a.objectName() == "overlay-truth"]
+    qtbot.waitUntil(lambda: thermal.overlay.isVisible(), timeout=10000)
+    (action,) = [a for a in window.overlay_menu.actions() if a.objectName() == "overlay-projected"]
     action.trigger()
     qtbot.waitUntil(lambda: not thermal.overlay.isVisible(), timeout=3000)
     wait_frames(qtbot, window, 3)

@@ -26,6 +26,7 @@ from app.capture import (
     SourceProgress,
 )
 from app.pipeline import RateMeter, StageRegistry, StageRunner, StallMeter, truth_labels_stage
+from app.projected_labels import ProjectedLabelsStage, truth_labeler
 from app.ui.preview import PreviewArea
 from app.ui.record_panel import RecordPanel
 from app.ui.replay_bar import ReplayBar
@@ -33,15 +34,20 @@ from app.ui.settings import restore_window, save_window
 from app.ui.source_panel import SourcePanel
 from app.ui.sources import SourcesMixin
 from app.ui.status_panel import StatusPanel
+from app.ui.tools import ToolsMixin
 from calibration.rig import Rig
 from drivers.errors import ThermorigError
 from drivers.types import StreamSpec
 
 DEFAULT_SOURCE = "synthetic:cycling"
+#: Projected labels per second at most: at 20-40 ms each on two cores, one per
+#: FrameSet would take a whole core from capture and display (GUI stalls > 50 ms
+#: while recording); half the frame rate keeps the labels fluid.
+PROJECTED_MAX_RATE = 15.0
 STATS_INTERVAL_MS = 250
 
 
-class MainWindow(SourcesMixin, QtWidgets.QMainWindow):
+class MainWindow(SourcesMixin, ToolsMixin, QtWidgets.QMainWindow):
     """``source`` opens at start (None: none until one is picked); ``source_options``
     maps a scheme to keyword options for :func:`~drivers.sources.open_source` (e.g.
     smaller synthetic images)."""
@@ -76,14 +82,30 @@ class MainWindow(SourcesMixin, QtWidgets.QMainWindow):
         self._overlay_version = -1
         self._disposed = False
         self._markers = 0
+        self._points = None  # RigPoints of the rig in force, made on first hover
 
+        #: Extra consumers of every FrameSet (the calibration wizard's detector); each
+        #: is called on the capture thread and must return at once.
+        self.frame_sinks: list = []
         self.registry = StageRegistry()
+        self.projected = ProjectedLabelsStage(truth_labeler("color"))
         self.registry.register(
-            "truth", truth_labels_stage("thermal"), title="Ground-truth labels (synthetic)"
+            "projected",
+            self.projected,
+            title="Projected labels (RGB → thermal)",
+            max_rate=PROJECTED_MAX_RATE,
+        )
+        self.registry.register(
+            "truth",
+            truth_labels_stage("thermal", outline=True),
+            title="Ground-truth labels (synthetic, outline)",
+            enabled=False,
         )
         self.runner = StageRunner(self.registry)
         self.runner.start()
+        self.wizard = None
         self._build()
+        self.preview.point_lookup = self.cursor_points
         restore_window(self)
         self.timer = QtCore.QTimer(self)
         self.timer.setTimerType(QtCore.Qt.TimerType.PreciseTimer)
@@ -172,9 +194,10 @@ class MainWindow(SourcesMixin, QtWidgets.QMainWindow):
             lambda: [v.reset_zoom() for v in self.preview.views.values()]
         )
         view.addAction(self.dock.toggleViewAction())
-        #: Later tools (the calibration wizard, label review) add their entries here.
+        #: Later tools (label review) add their entries here.
         self.tools_menu = bar.addMenu("&Tools")
         self.tools_menu.menuAction().setVisible(False)
+        self.add_tool("&Calibrate rig…", self.open_calibration_wizard)
 
     def _add_overlay_action(self, name: str, title: str, enabled: bool) -> None:
         action = self.overlay_menu.addAction(title)
@@ -295,6 +318,8 @@ class MainWindow(SourcesMixin, QtWidgets.QMainWindow):
                 self.replay_bar.set_info(event.replay)
                 self.source_panel.set_state(f"{', '.join(event.streams)} · opened")
                 self._apply_rig()
+                if self.wizard is not None:
+                    self.wizard.attach(event.streams, event.info)
             elif isinstance(event, SourceProgress):
                 text = f"rendering the synthetic scene once: {event.done}/{event.total}"
                 if event.done % 10 == 0 or event.done == event.total:
@@ -339,6 +364,7 @@ class MainWindow(SourcesMixin, QtWidgets.QMainWindow):
             elif not self.record_panel.recording:
                 self.record_panel.show_idle(self.last_recording)
         self.status_panel.show_stages(self.runner.stats())
+        self.preview.show_notes()
         self.status_panel.show_preview(
             self.display_rate.rate, 1e3 * self.stall.longest, self.preview.frames_displayed
         )
@@ -364,6 +390,10 @@ class MainWindow(SourcesMixin, QtWidgets.QMainWindow):
         self._disposed = True
         save_window(self)
         self.timer.stop()
+        if self.wizard is not None:
+            self.wizard.dispose()
+            self.wizard.deleteLater()
+            self.wizard = None
         self.close_source()
         self.runner.stop()
         self.preview.dispose()

@@ -54,6 +54,11 @@ class PreviewArea(QtWidgets.QWidget):
         self._bar_levels: dict[str, tuple[float, float]] = {}
         self._hover: tuple[str, float, float] | None = None
         self._last_info = 0.0
+        self._notes: dict[str, list[str]] = {}
+        self._last_notes = 0.0
+        #: ``(stream, x, y) -> ({stream: (x, y)}, text)``: where the hovered pixel's
+        #: 3-D point appears in the other views (set by the window when a rig is known).
+        self.point_lookup = None
         self._build()
 
     # -- layout -----------------------------------------------------------------------
@@ -147,6 +152,7 @@ class PreviewArea(QtWidgets.QWidget):
     def set_streams(self, specs: dict[str, StreamSpec]) -> None:
         self.specs = dict(specs)
         self.arrays.clear()
+        self._notes = {}
         self._tracker.reset()
         self._depth_tracker.reset()
         self._bar_levels.clear()
@@ -159,6 +165,7 @@ class PreviewArea(QtWidgets.QWidget):
 
     def clear(self, message: str) -> None:
         self.arrays.clear()
+        self._notes = {}
         for view in self.views.values():
             view.clear(message)
             view.info.setText("")
@@ -216,20 +223,40 @@ class PreviewArea(QtWidgets.QWidget):
         self.views[name].set_colour_bar(lut, lo, hi)
 
     def show_overlays(self, results: dict[str, Overlay]) -> None:
-        """Draw the newest overlay of each view; views without one are cleared."""
-        by_stream: dict[str, Overlay] = {}
+        """Draw the newest overlays of each view, in drawing order (later on top);
+        views without one are cleared. An overlay with only a note (e.g. projected
+        labels off, and why) puts the note over its view."""
+        by_stream: dict[str, list[Overlay]] = {}
         for result in results.values():
-            by_stream.setdefault(result.stream, result)
+            by_stream.setdefault(result.stream, []).append(result)
+        self._notes = {}
         for name, view in self.views.items():
-            o = by_stream.get(name)
             shape = view.image_shape
-            if o is None or shape is None or (o.rgba is not None and o.rgba.shape[:2] != shape[:2]):
-                view.show_overlay(None)
-            else:
-                view.show_overlay(o.rgba, o.points)
+            layers, points, notes = [], None, []
+            for o in by_stream.get(name, []):
+                if o.note and (o.rgba is None or not layers):
+                    notes.append(o.note)
+                if shape is None or o.rgba is None or o.rgba.shape[:2] != shape[:2]:
+                    continue
+                layers.append(o.rgba)
+                if points is None and o.points is not None:
+                    points = o.points
+            view.show_overlays(layers, points)
+            self._notes[name] = notes
+        now = time.monotonic()
+        if now - self._last_notes >= _INFO_INTERVAL:
+            self.show_notes()
+
+    def show_notes(self) -> None:
+        """Overlay notes change every frame (confidence): shown at 4 Hz, not 30."""
+        self._last_notes = time.monotonic()
+        for name, view in self.views.items():
+            notes = self._notes.get(name, [])
+            view.set_note(" · ".join(notes), warn=any(" off: " in n for n in notes))
 
     # -- text -------------------------------------------------------------------------
     def _update_texts(self) -> None:
+        self.show_notes()
         thermal = self.arrays.get("thermal")
         if thermal is not None:
             lo, hi = thermal_extremes(thermal)
@@ -249,6 +276,7 @@ class PreviewArea(QtWidgets.QWidget):
         if self._hover and self._hover[0] == stream:
             self._hover = None
             self.readout.emit("")
+            self._mark({})
 
     def _emit_readout(self) -> None:
         if self._hover is None:
@@ -258,7 +286,17 @@ class PreviewArea(QtWidgets.QWidget):
         if array is None or spec is None:
             return
         r = pixel_readout(stream, spec.kind, array, x, y, spec.depth_scale)
-        self.readout.emit("" if r is None else f"{r.stream}  x {r.x}  y {r.y}   {r.text}")
+        text = "" if r is None else f"{r.stream}  x {r.x}  y {r.y}   {r.text}"
+        marks: dict[str, tuple[float, float]] = {}
+        if r is not None and self.point_lookup is not None:
+            marks, extra = self.point_lookup(stream, float(r.x), float(r.y))
+            text += f"   {extra}" if extra else ""
+        self._mark(marks)
+        self.readout.emit(text)
+
+    def _mark(self, marks: dict[str, tuple[float, float]]) -> None:
+        for name, view in self.views.items():
+            view.show_marker(marks.get(name))
 
     def dispose(self) -> None:
         for view in self.views.values():

@@ -14,6 +14,7 @@ from PySide6 import QtWidgets
 from app.capture import CaptureWorker
 from app.rigs import load_rig, rig_problem, source_rig
 from app.ui.source_panel import replay_spec
+from calibration.rig import Rig
 from drivers.errors import ThermorigError
 from drivers.session import SessionReader
 from drivers.sources import open_source, parse_spec
@@ -40,6 +41,7 @@ class SourcesMixin:
             self.source_panel.set_current(self.spec)
             return False
         self.close_source()
+        self.projected.set_rig(None, {})  # until the new source says what it delivers
         self.spec = spec
         self.streams = {}
         self.info = None
@@ -49,7 +51,7 @@ class SourcesMixin:
         self.source_panel.set_state(f"opening {spec}…")
         options = self.source_options.get(scheme, {})
         self.worker = CaptureWorker(
-            lambda: open_source(spec, **options), spec, sinks=(self.runner.submit,)
+            lambda: open_source(spec, **options), spec, sinks=(self.runner.submit, self._fan_out)
         )
         self.worker.start()
         self._seen = 0
@@ -110,12 +112,17 @@ class SourcesMixin:
         except ThermorigError as exc:
             self.show_error("Cannot load rig", str(exc))
             return False
+        return self.use_rig(rig, f"file {Path(path).name}")
+
+    def use_rig(self, rig: Rig, origin: str) -> bool:
+        """Use ``rig`` (from a file, or just calibrated) from now on, if it fits the
+        streams; the projected overlay is rebuilt with it."""
         if self.streams:
             problem = rig_problem(rig, self.streams)
             if problem:
-                self.show_error("Rig does not fit", f"{Path(path).name}: {problem}")
+                self.show_error("Rig does not fit", f"{origin}: {problem}")
                 return False
-        self.user_rig, self._user_rig_name = rig, Path(path).name
+        self.user_rig, self._user_rig_name = rig, origin
         if self.streams:
             self._apply_rig()
         return True
@@ -124,7 +131,7 @@ class SourcesMixin:
         if self.user_rig is not None:
             problem = rig_problem(self.user_rig, self.streams)
             if problem is None:
-                self.rig, self.rig_origin = self.user_rig, f"file {self._user_rig_name}"
+                self.rig, self.rig_origin = self.user_rig, self._user_rig_name
             else:
                 self.show_error("Rig does not fit", f"{self._user_rig_name}: {problem}")
                 self.user_rig = None
@@ -138,3 +145,5 @@ class SourcesMixin:
         if self.rig is not None:
             text += f" · {len(self.rig.cameras)} cameras"
         self.source_panel.set_rig(text)
+        self.projected.set_rig(self.rig, self.streams)
+        self._overlay_version = -1

@@ -99,6 +99,8 @@ class StatusPanel(QtWidgets.QGroupBox):
         for row, s in enumerate(stages):
             if not s.enabled:
                 values = [s.title, "off", "", "", str(s.errors)]
+            elif " off: " in s.note:  # the stage runs but cannot draw (e.g. no rig)
+                values = [s.title, "off", f"{s.busy_ms:.1f}", "", str(s.errors)]
             else:
                 values = [
                     s.title,
@@ -107,7 +109,7 @@ class StatusPanel(QtWidgets.QGroupBox):
                     f"{s.latency_ms:.0f}",
                     str(s.errors),
                 ]
-            _set_row(self.stages, row, values, s.last_error)
+            _set_row(self.stages, row, values, s.last_error or s.note)
 
     def show_preview(self, fps: float, longest_stall_ms: float, frames: int) -> None:
         self.preview.setText(

@@ -38,10 +38,17 @@ class StreamView(QtWidgets.QFrame):
         self.info = QtWidgets.QLabel("")
         self.info.setStyleSheet(f"color: {MUTED};")
         self.info.setAlignment(QtCore.Qt.AlignmentFlag.AlignRight)
+        #: What the overlays of this view say (e.g. why projected labels are off).
+        self.note = QtWidgets.QLabel("")
+        self.note.setStyleSheet(f"color: {MUTED};")
+        self.note.setSizePolicy(
+            QtWidgets.QSizePolicy.Policy.Ignored, QtWidgets.QSizePolicy.Policy.Preferred
+        )
         self.header = QtWidgets.QHBoxLayout()
         self.header.setContentsMargins(6, 2, 6, 2)
         self.header.addWidget(self.title)
-        self.header.addStretch(1)
+        self.header.addSpacing(10)
+        self.header.addWidget(self.note, 1)
         self.header.addWidget(self.info)
 
         self.glw = pg.GraphicsLayoutWidget()
@@ -51,14 +58,22 @@ class StreamView(QtWidgets.QFrame):
         self.vb.setMenuEnabled(False)
         self.vb.setDefaultPadding(0.0)
         self.image = pg.ImageItem(axisOrder="row-major")
-        self.overlay = pg.ImageItem(axisOrder="row-major")
-        self.overlay.setZValue(10)
+        #: Overlay layers, bottom first; ``overlay`` is the first (more are added on
+        #: demand when several overlays of this view are on).
+        self.layers: list[pg.ImageItem] = []
+        self.overlay = self._layer(0)
         self.points = pg.ScatterPlotItem(
             size=9, pen=pg.mkPen("#ffffff", width=1.5), brush=pg.mkBrush(255, 255, 255, 60)
         )
         self.points.setZValue(20)
+        #: The cursor's 3-D point seen from this camera (hovering another view).
+        self.marker = pg.ScatterPlotItem(
+            size=22, symbol="+", pen=pg.mkPen("#00ffd0", width=2), brush=None
+        )
+        self.marker.setZValue(30)
+        self.marker.setVisible(False)
         self.placeholder = pg.TextItem("waiting for frames…", color=MUTED, anchor=(0.5, 0.5))
-        for item in (self.image, self.overlay, self.points, self.placeholder):
+        for item in (self.image, self.points, self.marker, self.placeholder):
             self.vb.addItem(item)
         self.placeholder.setPos(0.5, 0.5)
         self.vb.setRange(xRange=(0, 1), yRange=(0, 1), padding=0)
@@ -114,12 +129,48 @@ class StreamView(QtWidgets.QFrame):
         """Shape of the image shown, None before the first frame."""
         return self._shape
 
+    def _layer(self, i: int) -> pg.ImageItem:
+        while len(self.layers) <= i:
+            item = pg.ImageItem(axisOrder="row-major")
+            item.setZValue(10 + len(self.layers))
+            item.setVisible(False)
+            self.vb.addItem(item)
+            self.layers.append(item)
+        return self.layers[i]
+
+    def show_overlays(self, layers: list[np.ndarray], points: np.ndarray | None = None) -> None:
+        """RGBA overlays (H, W, 4 uint8), drawn in order over the image; unused layers
+        are hidden (a hidden item costs no paint)."""
+        for i, rgba in enumerate(layers):
+            item = self._layer(i)
+            item.setImage(rgba, autoLevels=False, levels=None)
+            item.setVisible(True)
+        for item in self.layers[len(layers) :]:
+            item.setVisible(False)
+        self._show_points(points)
+
     def show_overlay(self, rgba: np.ndarray | None, points: np.ndarray | None = None) -> None:
-        if rgba is None:
-            self.overlay.setVisible(False)
+        self.show_overlays([] if rgba is None else [rgba], points)
+
+    def set_note(self, text: str, warn: bool = False) -> None:
+        """One line over the view, cut to fit (the whole text is the tooltip)."""
+        width = max(self.note.width(), 40)
+        shown = self.note.fontMetrics().elidedText(text, QtCore.Qt.TextElideMode.ElideRight, width)
+        if shown != self.note.text():
+            self.note.setText(shown)
+        if text != self.note.toolTip():
+            self.note.setToolTip(text)
+            self.note.setStyleSheet(f"color: {'#e0b050' if warn else MUTED};")
+
+    def show_marker(self, xy: tuple[float, float] | None) -> None:
+        """Mark pixel ``xy`` (column, row), or hide the mark (None)."""
+        if xy is None:
+            self.marker.setVisible(False)
         else:
-            self.overlay.setImage(rgba, autoLevels=False, levels=None)
-            self.overlay.setVisible(True)
+            self.marker.setData([xy[0]], [xy[1]])
+            self.marker.setVisible(True)
+
+    def _show_points(self, points: np.ndarray | None) -> None:
         # An empty scatter still costs a paint per frame: hide it instead.
         if points is None or not len(points):
             self.points.setVisible(False)
@@ -131,6 +182,8 @@ class StreamView(QtWidgets.QFrame):
     def clear(self, message: str = "waiting for frames…") -> None:
         self.image.clear()
         self.show_overlay(None)
+        self.show_marker(None)
+        self.set_note("")
         self._shape = None
         self.placeholder.setText(message)
         self.placeholder.setVisible(True)

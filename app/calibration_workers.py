@@ -1,0 +1,88 @@
+"""The calibration wizard's threads: live board search (latest-wins) and the rig fit.
+
+Both keep the GUI thread free: the wizard polls ``states`` / ``progress`` on a timer
+and never waits for a search or a fit.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+
+from app.calibration_session import LiveCalibration, LiveState
+from app.pipeline import LatestSlot, RateMeter
+from calibration.rig_calibration import RigCalibration
+from drivers.errors import ThermorigError
+from drivers.types import FrameSet
+
+
+class DetectionWorker:
+    """Searches the newest FrameSet on its own thread: ``submit`` is a capture sink
+    (returns at once, replaces what is pending); states land in ``states``."""
+
+    def __init__(self, live: LiveCalibration | None = None):
+        self.live = live
+        self.inbox: LatestSlot[FrameSet] = LatestSlot()
+        self.states: LatestSlot[LiveState] = LatestSlot()
+        self.rate = RateMeter()
+        self.busy_ms = 0.0
+        self.error = ""
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="board-search", daemon=True)
+        self._thread.start()
+
+    def submit(self, fs: FrameSet) -> None:
+        self.inbox.put(fs)
+
+    def process(self, fs: FrameSet) -> LiveState | None:
+        """Search one FrameSet now (the thread's body; tests call it directly)."""
+        live = self.live
+        if live is None:
+            return None
+        t0 = time.perf_counter()
+        try:
+            state = live.process(fs)
+        except Exception as exc:  # noqa: BLE001 - a detector bug must not end the wizard
+            self.error = f"{type(exc).__name__}: {exc}"
+            return None
+        ms = 1e3 * (time.perf_counter() - t0)
+        # Smoothed: a capture (full-resolution search of a pose) is a rare long one.
+        self.busy_ms = ms if self.busy_ms == 0.0 else 0.8 * self.busy_ms + 0.2 * ms
+        self.rate.tick()
+        if live is self.live:
+            self.states.put(state)
+        return state
+
+    def _run(self) -> None:
+        seen = 0
+        while not self._stop.is_set():
+            seen, fs = self.inbox.wait_newer(seen, timeout=0.25)
+            if fs is not None:
+                self.process(fs)
+
+    def stop(self, timeout: float = 5.0) -> None:
+        self._stop.set()
+        self.inbox.put(None)
+        self._thread.join(timeout)
+
+
+class FitJob:
+    """One rig fit on its own thread; ``progress`` holds (stage, done, total)."""
+
+    def __init__(self, live: LiveCalibration):
+        self.progress: LatestSlot[tuple[str, int, int]] = LatestSlot()
+        self.result: RigCalibration | None = None
+        self.error = ""
+        self.done = threading.Event()
+        self._thread = threading.Thread(target=self._run, args=(live,), name="rig-fit", daemon=True)
+        self._thread.start()
+
+    def _run(self, live: LiveCalibration) -> None:
+        try:
+            self.result = live.calibrate(lambda *p: self.progress.put(p))
+        except ThermorigError as exc:
+            self.error = str(exc)
+        except Exception as exc:  # noqa: BLE001 - shown to the person, the app goes on
+            self.error = f"the fit failed ({type(exc).__name__}: {exc})"
+        finally:
+            self.done.set()

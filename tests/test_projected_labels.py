@@ -1,0 +1,129 @@
+"""The projected-labels stage and how its result is drawn (no Qt): labels of the RGB
+frame carried into the thermal frame through a flat wall of depth; why it is off."""
+
+import numpy as np
+import pytest
+
+from app.display import (
+    HATCH_RGBA,
+    UNKNOWN_EDGE_RGBA,
+    label_outline_rgba,
+    projected_rgba,
+)
+from app.projected_labels import ProjectedLabelsStage, truth_labeler
+from calibration.projection import NO_DEPTH, OCCLUDED, VALID
+from calibration.rig import Camera, Rig
+from drivers.types import Frame, FrameSet, StreamSpec
+
+W, H, F = 80, 60, 60.0
+
+
+def _rig(color_x: float = 0.02) -> Rig:
+    K = np.array([[F, 0, (W - 1) / 2], [0, F, (H - 1) / 2], [0, 0, 1]])
+
+    def cam(x: float) -> Camera:
+        T = np.eye(4)
+        T[:3, 3] = (x, 0.1 * x, 0.2 * x)  # never exactly side by side, as no real rig is
+        return Camera(width=W, height=H, K=K, dist=np.zeros(5), T_ref_cam=T)
+
+    return Rig(cameras={"depth": cam(0.0), "thermal": cam(0.01), "color": cam(color_x)})
+
+
+def _specs() -> dict[str, StreamSpec]:
+    return {
+        "thermal": StreamSpec("thermal", "thermal", (H, W), "uint16", "centikelvin", 30.0),
+        "depth": StreamSpec("depth", "depth", (H, W), "uint16", "depth_units", 30.0, 0.001),
+        "color": StreamSpec("color", "color", (H, W, 3), "uint8", "rgb", 30.0),
+    }
+
+
+def _frameset(labels: np.ndarray | None, depth_mm: int = 1000, with_color: bool = True):
+    frames = {
+        "thermal": Frame("thermal", 0, 0.010, np.full((H, W), 30000, np.uint16)),
+        "depth": Frame("depth", 0, 0.000, np.full((H, W), depth_mm, np.uint16)),
+    }
+    if with_color:
+        truth = None if labels is None else {"labels": labels}
+        frames["color"] = Frame("color", 0, 0.004, np.zeros((H, W, 3), np.uint8), truth=truth)
+    return FrameSet(3, 0.010, "thermal", frames)
+
+
+def _square() -> np.ndarray:
+    labels = np.zeros((H, W), np.uint8)
+    labels[20:40, 30:50] = 1
+    return labels
+
+
+def test_labels_of_the_rgb_frame_land_shifted_by_the_baseline_on_a_flat_wall():
+    stage = ProjectedLabelsStage(truth_labeler("color"))
+    stage.set_rig(_rig(), _specs())
+    overlay = stage(_frameset(_square()))
+    assert overlay.stream == "thermal" and overlay.frameset == 3
+    # 1 cm between thermal and colour at 1 m and f = 60 px: 0.6 px; the square keeps
+    # its size and lands within a pixel of where the RGB camera saw it.
+    ys, xs = np.nonzero(overlay.labels == 1)
+    assert 19 <= ys.min() <= 21 and 38 <= ys.max() <= 40
+    assert 29 <= xs.min() <= 32 and 48 <= xs.max() <= 51
+    assert overlay.rgba.shape == (H, W, 4) and overlay.rgba[30, 40, 3] > 0
+    assert "confidence" in overlay.note and "Δt 10 ms" in overlay.note
+    last = stage.last
+    assert last.frameset == 3 and last.transfer.depth[30, 40] == pytest.approx(1.0, abs=0.01)
+
+
+def test_a_rig_change_rebuilds_the_projector_on_the_worker():
+    stage = ProjectedLabelsStage()
+    stage.set_rig(_rig(0.02), _specs())
+    before = stage(_frameset(_square()))
+    stage.set_rig(_rig(0.10), _specs())  # the colour camera 8 cm further
+    after = stage(_frameset(_square()))
+    shift = np.nonzero(after.labels == 1)[1].mean() - np.nonzero(before.labels == 1)[1].mean()
+    assert shift == pytest.approx(0.08 * F, abs=1.0), "8 cm at 1 m and f = 60 px"
+
+
+def test_the_stage_says_why_it_is_off():
+    stage = ProjectedLabelsStage()
+    assert "no source open" in stage(_frameset(_square())).note
+    stage.set_rig(None, _specs())
+    off = stage(_frameset(_square()))
+    assert off.labels is None and off.note.startswith("projected labels off: no rig")
+    specs = _specs()
+    del specs["depth"]
+    stage.set_rig(_rig(), specs)
+    assert "no depth stream" in stage(_frameset(_square())).note
+    stage.set_rig(_rig(), _specs())
+    assert "no labels from RGB ground truth" in stage(_frameset(None)).note
+    small = _rig()
+    small.cameras["color"].width = 40
+    stage.set_rig(small, _specs())
+    assert (
+        "color frames are 80x60 but the rig's color camera is 40x60"
+        in stage(_frameset(_square())).note
+    )
+    # A set missing its RGB partner keeps the newest result instead of flickering.
+    stage.set_rig(_rig(), _specs())
+    good = stage(_frameset(_square()))
+    assert stage(_frameset(_square(), with_color=False)) is good
+
+
+def test_projected_rgba_draws_unknown_regions_and_skips_specks():
+    labels = np.zeros((40, 40), np.uint8)
+    labels[5:15, 5:15] = 1
+    reason = np.full((40, 40), VALID, np.uint8)
+    reason[20:35, 5:20] = OCCLUDED
+    reason[20:35, 25:38] = NO_DEPTH
+    reason[2, 30] = NO_DEPTH  # a single dropout: not drawn
+    labels[reason != VALID] = 255
+    rgba = projected_rgba(labels, reason)
+    assert rgba[10, 10, 3] > 0 and rgba[0, 39, 3] == 0
+    hatched = rgba[20:35, 5:20].reshape(-1, 4)
+    assert (hatched == HATCH_RGBA).all(axis=1).any() and (hatched[:, 3] == 0).any(), "stripes"
+    assert tuple(rgba[20, 30]) == UNKNOWN_EDGE_RGBA and 0 < rgba[27, 31, 3] < 60
+    assert rgba[2, 30, 3] == 0
+
+
+def test_label_outline_rgba_is_only_the_border():
+    labels = np.zeros((20, 20), np.uint8)
+    labels[5:15, 5:15] = 2
+    labels[0, :] = 255
+    rgba = label_outline_rgba(labels)
+    assert rgba[5, 10, 3] == 230 and rgba[10, 10, 3] == 0 and rgba[0, 10, 3] == 0

@@ -1,0 +1,133 @@
+"""The calibration wizard, driven with frames of the synthetic calibration scene: live
+capture of still poses, the fit on a worker, dropping a view, saving and using the rig."""
+
+import os
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PySide6 import QtCore, QtGui
+
+from app.calibration_session import LiveCalibration
+from calibration.rig import Rig
+from calibration.rig_calibration import rig_errors
+from calibration.still import SessionViewsError
+from drivers.sync import Synchronizer
+from drivers.synthetic import open_synthetic
+from tests.ui_support import close_message_boxes, make_window, wait_frames
+
+SCREENSHOT = Path(__file__).resolve().parents[1] / "resources" / "screenshot-wizard.png"
+POSES = 6
+
+
+@pytest.fixture(scope="module")
+def calibration_driver():
+    """The calibration scene at 10 frames/s a camera: each searched FrameSet is 100 ms
+    after the last, as the wizard's latest-wins search sees a live rig."""
+    options = {f"{s}_fps": 10.0 for s in ("thermal", "depth", "color")}
+    driver = open_synthetic("calibration", realtime=False, **options)
+    driver.open()
+    yield driver
+    driver.close()
+
+
+def _feed(qtbot, wizard, driver, poses: int, max_seconds: float = 30.0) -> None:
+    sync = Synchronizer(dict(driver.streams))
+    while len(wizard.live.poses) < poses:
+        frame = driver.read(timeout=1.0)
+        assert frame.timestamp < max_seconds, f"only {wizard.live.poses} poses captured"
+        for fs in sync.push(frame):
+            wizard.process_frameset(fs)
+
+
+def _click_bar(qtbot, chart, camera: str, pose: int) -> None:
+    """A real mouse click on the middle of one bar of the error chart."""
+    (i,) = [k for k, e in enumerate(chart.errors) if (e.camera, e.pose) == (camera, pose)]
+    vb = chart.plot.getPlotItem().vb
+    scene = vb.mapViewToScene(QtCore.QPointF(chart._x[i], chart.errors[i].rms / 2))
+    pos = chart.plot.mapFromScene(scene)
+    qtbot.mouseClick(chart.plot.viewport(), QtCore.Qt.MouseButton.LeftButton, pos=pos)
+
+
+def test_wizard_calibrates_drops_a_view_refits_and_puts_the_rig_to_use(
+    qtbot, tmp_path, calibration_driver
+):
+    driver = calibration_driver
+    window = make_window(qtbot, tmp_path, None)
+    wizard = window.open_calibration_wizard()
+    assert [a.text() for a in window.tools_menu.actions()] == ["&Calibrate rig…"]
+    assert window.projected.paused, "projected labels yield the CPU to the board search"
+    assert "no source" in wizard.message.text()
+    wizard.attach(driver.streams, driver.info)
+    assert wizard.board_edit.text() == "coded:11x9:40", "the source's board is the default"
+
+    _feed(qtbot, wizard, driver, POSES)
+    live = wizard.live
+    assert all(len(live.views[c]) >= POSES for c in ("depth", "thermal", "color"))
+    state = wizard.worker.states.get()[1]
+    assert all(c.detection is not None and c.still for c in state.cameras.values())
+    bars = wizard.coverage.bars
+    assert bars["thermal"]["x"].value() > 30 and bars["depth"]["skew"].value() > 0
+    assert wizard.fit_button.isEnabled()
+
+    qtbot.mouseClick(wizard.fit_button, QtCore.Qt.MouseButton.LeftButton)
+    assert wizard.fitting, "the fit runs on a worker, not on the GUI thread"
+    qtbot.waitUntil(lambda: wizard.result is not None, timeout=60000)
+    first = wizard.result
+    truth = Rig.from_dict(driver.info.truth["rig"])
+    for name, e in rig_errors(wizard.rig, truth).items():
+        assert e["focal_pct"] < 2.0 and e["baseline_mm"] < 5.0, (name, e)
+    assert "thermal: RMS" in wizard.summary.text()
+    assert len(wizard.chart.errors) == 3 * len(live.poses)
+
+    pose = live.poses[1]
+    _click_bar(qtbot, wizard.chart, "thermal", pose)
+    qtbot.waitUntil(lambda: wizard.result is not first and not wizard.fitting, timeout=60000)
+    assert pose not in [v.pose for v in wizard.result.views["thermal"]]
+    assert pose in [v.pose for v in wizard.result.views["depth"]]
+    assert len(wizard.chart.errors) == 3 * len(live.poses) - 1
+
+    path = tmp_path / "rig.json"
+    assert wizard.save_rig(path)
+    saved = Rig.load(path)
+    assert saved.to_dict()["cameras"] == wizard.rig.to_dict()["cameras"]
+    assert window.user_rig is wizard.rig and "saved to rig.json" in window._user_rig_name
+    assert not window.projected.paused, "the new rig is in use: projected labels resume"
+
+    if os.environ.get("THERMORIG_UPDATE_SCREENSHOT") == "1":
+        _feed(qtbot, wizard, driver, len(live.poses) + 1)
+        wizard.resize(1180, 860)
+        qtbot.wait(200)
+        assert wizard.grab().save(str(SCREENSHOT))
+    assert QtGui.QImage(str(SCREENSHOT)).width() > 0, f"{SCREENSHOT} missing"
+
+
+def test_wizard_explains_a_source_without_the_depth_cameras_ir_stream(qtbot, tmp_path):
+    window = make_window(qtbot, tmp_path, "synthetic:cycling")
+    wait_frames(qtbot, window, 1)
+    wizard = window.open_calibration_wizard()
+    assert wizard.live is None
+    assert "no 'ir' stream" in wizard.message.text()
+    assert wizard.open_calib.isVisibleTo(wizard)
+    wizard.board_edit.setText("chess-9-6")
+    wizard.streams = {**window.streams, "ir": window.streams["depth"]}
+    assert not wizard.restart()
+    assert "bad board spec" in wizard.message.text()
+    assert (
+        "paused while the calibration wizard is open"
+        in window.projected(window.worker.latest.get()[1]).note
+    )
+    wizard.close()
+    qtbot.waitUntil(lambda: window.wizard is None, timeout=3000)
+    assert not window.projected.paused
+    assert window._fan_out not in window.frame_sinks and not window.frame_sinks
+    close_message_boxes()
+
+
+def test_live_calibration_needs_the_ir_stream():
+    from drivers.types import StreamSpec
+
+    spec = StreamSpec("thermal", "thermal", (8, 8), "uint16", "centikelvin", 30.0)
+    with pytest.raises(SessionViewsError, match="no 'ir' stream"):
+        LiveCalibration("coded:11x9:40", {"thermal": spec, "depth": spec, "color": spec})
+    assert np.isfinite(1.0)
