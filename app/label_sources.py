@@ -126,3 +126,8 @@ def _model_labels(name: str, session: SessionReader, stream: str) -> LabelSource
         f"model label source 'model:{name}' is not available in this version;"
         " use --rgb-labels truth or a label file"
     )
+
+
+# The real ``model`` source registers itself under the same name, replacing the
+# placeholder above (the registry keeps the last factory registered for a name).
+from app import model_label_source  # noqa: E402, F401

@@ -189,10 +189,17 @@ class LabelWriter:
         self.kept: dict[str, int] = {}
 
     def create_stream(
-        self, stream: str, n: int, shape: tuple[int, int], extras: tuple[str, ...] = ()
+        self,
+        stream: str,
+        n: int,
+        shape: tuple[int, int],
+        extras: tuple[str, ...] = (),
+        keypoint_names: tuple[str, ...] = (),
     ) -> None:
         """Datasets of ``stream``: ``n`` rows of ``shape`` masks, plus ``extras`` among
-        confidence, validity, time_gap. Reviewed rows of an existing file are kept."""
+        confidence, validity, time_gap, keypoints ((n, K, 2) for ``keypoint_names``,
+        which the dataset's ``names`` attribute lists). Reviewed rows of an existing
+        file are kept."""
         g = self._f.create_group(stream)
         h, w = shape
         mask_opts = {"chunks": (1, h, w), "compression": "gzip", "compression_opts": 1}
@@ -206,6 +213,10 @@ class LabelWriter:
                 g.create_dataset(name, (n, h, w), np.uint8, fillvalue=255, **mask_opts)
             elif name == "time_gap":
                 g.create_dataset(name, (n,), np.float64, fillvalue=np.nan)
+            elif name == "keypoints" and keypoint_names:
+                k = len(keypoint_names)
+                g.create_dataset(name, (n, k, 2), np.float32, fillvalue=np.nan)
+                g[name].attrs["names"] = json.dumps(list(keypoint_names))
             else:
                 raise ValueError(f"unknown label dataset {name!r}")
         self._protected[stream] = np.zeros(n, bool)

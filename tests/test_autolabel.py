@@ -203,7 +203,7 @@ def test_auto_uses_the_session_rig_and_says_when_there_is_none(tiny, tmp_path, c
         ("no_color_camera", "the rig has no 'color' camera"),
         ("wrong_size", "the rig's 'thermal' camera is 200x128 but the stream is 160x128"),
         ("no_depth", "has no 'depth' stream"),
-        ("model", "model label source 'model:legs' is not available"),
+        ("model", "no visual labeler named 'legs'"),
         ("no_truth", "has no ground truth"),
         ("bad_json", "not valid JSON"),
     ],

@@ -50,6 +50,7 @@ BENCH_MODULES = (
     "app.bench.calibration",
     "app.bench.preview",
     "app.bench.projection",
+    "app.bench.models",
 )
 
 

@@ -1,0 +1,98 @@
+"""Held-out figures of an exported model, measured the way the app will run it.
+
+The model package is loaded and run with :class:`models.runner.ModelRunner` on full
+frames of held-out sessions, so the figures include the export, the preprocessing and
+the resampling back to frame size — what ``thermorig infer`` produces. Segmentation
+IoU pools pixels over all frames per class, exactly as ``thermorig evaluate`` does (a
+model labels every pixel, so its strict and known-only IoU coincide); the mean is
+over the labeled classes (all but background). Keypoint errors are Euclidean distances
+in frame pixels.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Sequence
+from pathlib import Path
+
+import numpy as np
+
+from drivers.session import SessionReader
+from models.runner import ModelRunner
+
+
+def _r(v: float, digits: int = 4) -> float | None:
+    return round(float(v), digits) if np.isfinite(v) else None
+
+
+def segmentation_iou(
+    runner: ModelRunner, sessions: Sequence[str | os.PathLike], stream: str = "thermal"
+) -> dict:
+    """Pooled IoU per class and mean IoU, overall and per session."""
+    classes = list(runner.manifest.classes)
+    c = len(classes)
+    total = np.zeros((3, c), np.int64)  # tp, fp, fn
+    per_session = []
+    for path in sessions:
+        counts = np.zeros((3, c), np.int64)
+        with SessionReader(path) as s:
+            n = s.count(stream)
+            for i in range(n):
+                f = s.frame(stream, i)
+                truth = f.truth["labels"]
+                pred = runner.run(f.array).mask
+                for k in range(c):
+                    t, p = truth == k, pred == k
+                    counts[0, k] += np.count_nonzero(t & p)
+                    counts[1, k] += np.count_nonzero(p & ~t)
+                    counts[2, k] += np.count_nonzero(t & ~p)
+        total += counts
+        iou = counts[0] / np.maximum(counts.sum(axis=0), 1)
+        per_session.append(
+            {"session": Path(path).stem, "frames": n, "mean_iou": _r(iou[1:].mean())}
+        )
+    iou = total[0] / np.maximum(total.sum(axis=0), 1)
+    return {
+        "iou": {k: _r(v) for k, v in zip(classes, iou, strict=True)},
+        "mean_iou": _r(iou[1:].mean()),
+        "sessions": per_session,
+    }
+
+
+def keypoint_errors(
+    runner: ModelRunner, sessions: Sequence[str | os.PathLike], stream: str = "thermal"
+) -> dict:
+    """Median, mean and 95th-percentile error (frame px) per keypoint and overall."""
+    names = list(runner.manifest.keypoints)
+    errors: list[np.ndarray] = []
+    missed = 0
+    for path in sessions:
+        with SessionReader(path) as s:
+            for i in range(s.count(stream)):
+                f = s.frame(stream, i)
+                truth = f.truth["keypoints"]
+                pred = runner.run(f.array).keypoints
+                e = np.linalg.norm(pred - truth, axis=1)
+                missed += int(
+                    np.count_nonzero(np.isfinite(truth).all(1) & ~np.isfinite(pred).all(1))
+                )
+                errors.append(e)
+    err = np.stack(errors)  # (frames, K), NaN where either side is absent
+
+    def stats(e: np.ndarray) -> dict:
+        e = e[np.isfinite(e)]
+        if not len(e):
+            return {"median_px": None, "mean_px": None, "p95_px": None, "n": 0}
+        return {
+            "median_px": _r(np.median(e), 3),
+            "mean_px": _r(e.mean(), 3),
+            "p95_px": _r(np.percentile(e, 95), 3),
+            "n": int(len(e)),
+        }
+
+    return {
+        "per_keypoint": {k: stats(err[:, j]) for j, k in enumerate(names)},
+        "all": stats(err.ravel()),
+        "missed": missed,
+        "frames": int(len(err)),
+    }

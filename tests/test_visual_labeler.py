@@ -1,0 +1,200 @@
+"""The MediaPipe visual labeler: ONNX parity with the original .tflite, and real photos.
+
+Parity: the converted ONNX files against reference outputs the conversion script saved
+from the TFLite interpreter (tests/data/mediapipe_*.npz), so no TensorFlow is needed.
+
+Photos: real photos shipped inside a PyPI package — ``ultralytics/assets/bus.jpg``
+(people standing, full body) and ``zidane.jpg`` (two men, upper body only) from the
+ultralytics 8.4.190 wheel. The wheel is fetched with ``pip download --no-deps`` into a
+cache (never installed: it would pull in PyTorch) and the photos are read straight out
+of the zip. ``THERMORIG_TEST_WHEELS`` names another cache folder.
+"""
+
+from __future__ import annotations
+
+import os
+import zipfile
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+
+from drivers.truth import DEFAULT_KEYPOINTS, UNKNOWN_LABEL
+from models.convert.convert_mediapipe import parity_pattern, sigmoid
+from models.errors import ModelError
+from models.visual_labeler import (
+    MEDIAPIPE_DIR,
+    MediaPipeVisualLabeler,
+    open_visual_labeler,
+    ssd_anchors,
+)
+
+DATA = Path(__file__).resolve().parent / "data"
+PHOTO_WHEEL = "ultralytics==8.4.190"
+
+
+@pytest.fixture(scope="module")
+def labeler() -> MediaPipeVisualLabeler:
+    return MediaPipeVisualLabeler(threads=1)
+
+
+@pytest.fixture(scope="module")
+def photo_wheel() -> Path:
+    """The wheel holding the photos, fetched at install time (``scripts/install test``),
+    never during the tests."""
+    cache = Path(
+        os.environ.get("THERMORIG_TEST_WHEELS")
+        or Path(__file__).resolve().parents[1] / ".cache" / "test-wheels"
+    )
+    found = sorted(cache.glob("ultralytics-8.4.190-*.whl"))
+    if not found:
+        pytest.skip(
+            f"real photos not found in {cache}: run `bash scripts/install test`, which "
+            f"downloads {PHOTO_WHEEL} (no dependencies) from PyPI for these tests"
+        )
+    return found[0]
+
+
+def photo(wheel: Path, name: str) -> np.ndarray:
+    with zipfile.ZipFile(wheel) as z:
+        data = np.frombuffer(z.read(f"ultralytics/assets/{name}"), np.uint8)
+    return cv2.cvtColor(cv2.imdecode(data, cv2.IMREAD_COLOR), cv2.COLOR_BGR2RGB)
+
+
+# ----------------------------------------------------------------------------- parity
+def test_landmark_model_matches_tflite_reference(labeler):
+    ref = np.load(DATA / "mediapipe_pose_landmark_full.npz")
+    sess = labeler.sessions["pose_landmark_full"]
+    outs = dict(
+        zip(
+            [o.name for o in sess.get_outputs()],
+            sess.run(None, {"input_1": parity_pattern(256, 256)}),
+            strict=True,
+        )
+    )
+    lm = outs["Identity"].reshape(39, 5)
+    assert np.abs(lm[:, :3] - ref["landmarks"][:, :3]).max() < 0.01  # crop pixels
+    assert np.abs(outs["Identity_1"].reshape(-1) - ref["pose_presence"]).max() < 1e-3
+    mask = sigmoid(outs["Identity_2"][0, ::8, ::8, 0])
+    assert np.abs(mask - ref["mask_sigmoid_every8"]).max() < 1e-3
+
+
+def test_detector_matches_tflite_reference(labeler):
+    ref = np.load(DATA / "mediapipe_pose_detection.npz")
+    sess = labeler.sessions["pose_detection"]
+    boxes, logits = sess.run(None, {"input_1": parity_pattern(224, 224) * 2 - 1})
+    assert np.abs(logits.reshape(-1) - ref["score_logits"]).max() < 1e-2
+    assert np.abs(boxes.reshape(-1, 12)[ref["top_index"]] - ref["top_boxes"]).max() < 0.01
+
+
+def test_stable_sigmoid_has_no_overflow():
+    with np.errstate(over="raise"):
+        s = sigmoid(np.array([-1e4, -50.0, 0.0, 50.0, 1e4]))
+    assert s[0] == 0.0 and s[2] == 0.5 and s[-1] == 1.0
+
+
+def test_anchor_layout_matches_the_detector_output(labeler):
+    anchors = ssd_anchors()
+    assert anchors.shape == (2254, 2)
+    out = labeler.sessions["pose_detection"].get_outputs()[0]
+    assert out.shape[1] == anchors.shape[0]
+    assert anchors.min() > 0 and anchors.max() < 1
+
+
+def test_shipped_models_are_small_and_licensed():
+    for p in MEDIAPIPE_DIR.iterdir():
+        assert p.stat().st_size < 8_000_000, p
+    assert "Apache License" in (MEDIAPIPE_DIR / "LICENSE-mediapipe.txt").read_text()
+    assert "converted" in (MEDIAPIPE_DIR / "NOTICE.md").read_text()
+
+
+# ----------------------------------------------------------------------------- photos
+def test_full_body_photo_gives_legs_and_calves(labeler, photo_wheel):
+    rgb = photo(photo_wheel, "bus.jpg")  # 810x1080; the man at the left, facing the camera
+    r = labeler.label(rgb)
+    assert r.confident and r.sides == ("left", "right"), r.reason
+    assert r.keypoints.shape == (len(DEFAULT_KEYPOINTS), 2)
+    kp = dict(zip(DEFAULT_KEYPOINTS, r.keypoints, strict=True))
+    # Hand-read from the photo: knees near y 745, ankles near y 850, x 80-180.
+    for name in ("left_knee", "right_knee", "left_ankle", "right_ankle"):
+        x, y = kp[name]
+        assert 60 < x < 200, (name, x)
+        assert (700 < y < 790) if "knee" in name else (820 < y < 890), (name, y)
+        assert kp[name.replace("knee", "ankle")][1] > kp[name.replace("ankle", "knee")][1] - 1
+    # He faces the camera, so his left leg is on the image's right.
+    assert kp["left_ankle"][0] > kp["right_ankle"][0]
+    left, right = r.labels == 1, r.labels == 2
+    assert left.sum() > 1000 and right.sum() > 1000
+    assert np.argwhere(left)[:, 1].mean() > np.argwhere(right)[:, 1].mean()
+    ys = np.argwhere(left | right)[:, 0]
+    assert ys.min() > 700 and ys.max() < 900  # between knees and ankles, nothing above
+    assert set(np.unique(r.labels)) <= {0, 1, 2, UNKNOWN_LABEL}
+
+
+def test_upper_body_photo_gives_no_confident_legs(labeler, photo_wheel):
+    rgb = photo(photo_wheel, "zidane.jpg")  # 1280x720, two men from the waist up
+    r = labeler.label(rgb)
+    assert r.labels is None
+    assert "no confident" in r.reason
+    assert np.isnan(r.keypoints[:4]).all()  # no knees or ankles invented
+
+
+def test_empty_frame_finds_nobody(labeler):
+    r = labeler.label(np.full((240, 320, 3), 128, np.uint8))
+    assert r.labels is None and np.isnan(r.keypoints).all()
+    assert r.reason
+
+
+def test_bad_input_is_a_one_line_error(labeler):
+    with pytest.raises(ModelError, match="uint8 RGB"):
+        labeler.label(np.zeros((10, 10), np.uint16))
+    with pytest.raises(ModelError, match="no visual labeler named"):
+        open_visual_labeler("nonexistent")
+
+
+def test_missing_model_files_say_how_to_make_them(tmp_path):
+    with pytest.raises(ModelError, match="convert_mediapipe"):
+        MediaPipeVisualLabeler(tmp_path)
+
+
+# ------------------------------------------------------------------------ label source
+class _FakeSession:
+    """Just what the label source reads of a SessionReader: streams, path, frame()."""
+
+    def __init__(self, rgb: np.ndarray, kind: str = "color"):
+        from types import SimpleNamespace
+
+        self.path = "fake.h5"
+        self.streams = {"color": SimpleNamespace(kind=kind, shape=rgb.shape)}
+        self._rgb = rgb
+
+    def frame(self, stream: str, index: int):
+        from types import SimpleNamespace
+
+        return SimpleNamespace(array=self._rgb)
+
+
+def test_model_label_source_is_registered_and_labels_frames(photo_wheel):
+    from app.label_sources import LABEL_SOURCES, open_label_source
+    from app.model_label_source import ModelLabels
+
+    assert LABEL_SOURCES["model"] is ModelLabels
+    src = open_label_source("model:mediapipe-pose", _FakeSession(photo(photo_wheel, "bus.jpg")))
+    assert src.classes == ["background", "left_calf", "right_calf"]
+    mask = src.labels(0)
+    assert (
+        mask is not None and mask.shape == (1080, 810) and (mask == 1).any() and (mask == 2).any()
+    )
+    none = open_label_source("model:", _FakeSession(photo(photo_wheel, "zidane.jpg")))
+    assert none.labels(0) is None and "no confident" in none.last_reason
+
+
+def test_model_label_source_rejects_non_rgb_streams():
+    from app.label_sources import open_label_source
+    from drivers.errors import ThermorigError
+
+    with pytest.raises(ThermorigError, match="labels RGB frames"):
+        open_label_source(
+            "model:mediapipe-pose", _FakeSession(np.zeros((4, 4, 3), np.uint8), "depth")
+        )
