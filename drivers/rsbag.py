@@ -138,11 +138,15 @@ class RsBagDriver(LiveDriver):
     def start(self) -> None:
         super().start()
         if not self._started:
+            # Playback starts with the first sensor; paused, no sensor started after it
+            # misses its first frames (seen under load: 3 colour frames lost).
+            self._playback.pause()
             for sensor, profiles in self._sensors:
                 names = {(stream_type_name(p), p.stream_index()): n for n, p in profiles.items()}
                 sensor.open(list(profiles.values()))
                 sensor.start(self._callback(names))
             self._started = True
+            self._playback.resume()
         elif self._playback is not None:
             self._playback.resume()
 
