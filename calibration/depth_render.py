@@ -136,10 +136,11 @@ class RayProjection:
             ok &= self.forward
         with np.errstate(divide="ignore", invalid="ignore"):
             w = np.reciprocal(zx)
-        gx = self.gx_c * w
-        gx += self.gx_inf
-        gy = self.gy_c * w
-        gy += self.gy_inf
+            # Points behind or at the camera give inf/NaN here; they are reset below.
+            gx = self.gx_c * w
+            gx += self.gx_inf
+            gy = self.gy_c * w
+            gy += self.gy_inf
         np.copyto(gx, _FAR, where=~ok)
         # Invalid points can have 0 * inf = NaN in y too (no y offset): make them finite
         # so the integer cast below stays defined; gx already sends them off the grid.

@@ -8,17 +8,10 @@ from contextlib import ExitStack
 from pathlib import Path
 
 from app.autolabel import TEMPORAL_MODES, AutolabelOptions, autolabel
+from app.commands.arguments import positive
 from app.progress import progress_bar
 
-
-def _ms(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"not a number of milliseconds: {text!r}") from None
-    if not value > 0:
-        raise argparse.ArgumentTypeError(f"must be > 0 ms, got {text}")
-    return value
+_ms = positive("ms")
 
 
 def register(sub: argparse._SubParsersAction) -> None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from app.commands.simulate import _positive
+from app.commands.arguments import positive
 from app.progress import progress_bar
 from app.recording import check_output, format_summary, record_with_progress
 from drivers.errors import SourceError
@@ -25,7 +25,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--source", required=True, metavar="SPEC", help="e.g. synthetic:cycling")
     p.add_argument(
         "--seconds",
-        type=_positive,
+        type=positive(),
         help="stop after N seconds (default: until Ctrl-C or the source ends)",
     )
     p.add_argument("--activity", choices=ACTIVITIES, help="default: what the source says")

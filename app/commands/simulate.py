@@ -5,20 +5,11 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from app.commands.arguments import positive
 from app.recording import check_output, format_summary, record_with_progress
 from drivers.sources import open_source
 
 SCENES = ("cycling", "treadmill", "calibration")
-
-
-def _positive(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
-    if not value > 0:
-        raise argparse.ArgumentTypeError(f"must be > 0, got {text}")
-    return value
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -30,12 +21,12 @@ def register(sub: argparse._SubParsersAction) -> None:
     )
     p.add_argument("out", metavar="OUT.h5", type=Path)
     p.add_argument("--scene", choices=SCENES, default="cycling")
-    p.add_argument("--seconds", type=_positive, default=10.0, help="session length (default 10)")
+    p.add_argument("--seconds", type=positive(), default=10.0, help="session length (default 10)")
     p.add_argument("--seed", type=int, default=0, help="random seed; same seed, same session")
     p.add_argument(
         "--hw-sync", action="store_true", help="hardware-triggered capture: all cameras at once"
     )
-    p.add_argument("--thermal-fps", type=_positive, default=30.0, help="thermal rate (e.g. 9)")
+    p.add_argument("--thermal-fps", type=positive(), default=30.0, help="thermal rate (e.g. 9)")
     p.add_argument("--codec", default="blosc2-lz4", help="blosc2-lz4 (default), lzf, gzip, none")
     p.add_argument("--overwrite", action="store_true", help="replace OUT.h5 if it exists")
     p.add_argument("--quiet", "-q", action="store_true", help="no progress bar")
