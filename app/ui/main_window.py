@@ -25,6 +25,7 @@ from app.capture import (
     SourceOpened,
     SourceProgress,
 )
+from app.model_stages import model_stage
 from app.pipeline import RateMeter, StageRegistry, StageRunner, StallMeter, truth_labels_stage
 from app.projected_labels import ProjectedLabelsStage, truth_labeler
 from app.ui.preview import PreviewArea
@@ -38,6 +39,7 @@ from app.ui.tools import ToolsMixin
 from calibration.rig import Rig
 from drivers.errors import ThermorigError
 from drivers.types import StreamSpec
+from models.catalog import BUNDLED_KEYPOINTS, BUNDLED_SEGMENTER
 
 DEFAULT_SOURCE = "synthetic:cycling"
 #: Projected labels per second at most: at 20-40 ms each on two cores, one per
@@ -45,6 +47,9 @@ DEFAULT_SOURCE = "synthetic:cycling"
 #: while recording); half the frame rate keeps the labels fluid.
 PROJECTED_MAX_RATE = 15.0
 STATS_INTERVAL_MS = 250
+#: Bundled-model overlays per second at most, on one onnxruntime thread each: a model
+#: is the costliest stage, and capture and display come first on a small machine.
+MODEL_MAX_RATE = 10.0
 
 
 class MainWindow(SourcesMixin, ToolsMixin, QtWidgets.QMainWindow):
@@ -101,6 +106,13 @@ class MainWindow(SourcesMixin, ToolsMixin, QtWidgets.QMainWindow):
             title="Ground-truth labels (synthetic, outline)",
             enabled=False,
         )
+        # Off until asked for: loading is lazy (on the worker), so they cost nothing then.
+        for name, model, title in (
+            ("model-seg", BUNDLED_SEGMENTER, "Thermal segmenter (bundled)"),
+            ("model-kp", BUNDLED_KEYPOINTS, "Keypoints (bundled)"),
+        ):
+            stage = model_stage(model, "thermal", threads=1)
+            self.registry.register(name, stage, title=title, enabled=False, max_rate=MODEL_MAX_RATE)
         self.runner = StageRunner(self.registry)
         self.runner.start()
         self.wizard = None

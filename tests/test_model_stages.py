@@ -1,0 +1,77 @@
+"""The bundled thermal models as overlay stages: masks and keypoints agree with the
+synthetic truth, and a model that cannot load says why instead of raising."""
+
+import numpy as np
+import pytest
+
+from app.model_stages import model_stage
+from drivers.synthetic import open_synthetic
+from drivers.types import FrameSet
+from models.catalog import BUNDLED_KEYPOINTS, BUNDLED_SEGMENTER
+
+
+@pytest.fixture(scope="module")
+def thermal_sets() -> list[FrameSet]:
+    """Four thermal FrameSets spread over a second of synthetic cycling."""
+    driver = open_synthetic("cycling", realtime=False, duration=1, seed=3)
+    driver.open()
+    try:
+        thermal = [f for f in driver.frames() if f.stream == "thermal"]
+    finally:
+        driver.close()
+    picked = thermal[:: max(1, len(thermal) // 4)][:4]
+    return [FrameSet(i, f.timestamp, "thermal", {"thermal": f}) for i, f in enumerate(picked)]
+
+
+def _calf_iou(a: np.ndarray, b: np.ndarray) -> float:
+    """Mean IoU of the two calves (classes 1 and 2)."""
+    ious = []
+    for c in (1, 2):
+        union = np.count_nonzero((a == c) | (b == c))
+        ious.append(np.count_nonzero((a == c) & (b == c)) / union if union else 1.0)
+    return float(np.mean(ious))
+
+
+def truth_shape(fs: FrameSet) -> tuple[int, int]:
+    return fs.frames["thermal"].array.shape[:2]
+
+
+def test_the_segmenter_stage_masks_the_calves(thermal_sets):
+    stage = model_stage(BUNDLED_SEGMENTER, threads=1)
+    for fs in thermal_sets:
+        overlay = stage(fs)
+        truth = fs.frames["thermal"].truth["labels"]
+        assert overlay.stream == "thermal" and overlay.frameset == fs.index
+        assert overlay.labels.shape == truth.shape and overlay.points is None
+        assert _calf_iou(overlay.labels, truth) > 0.8
+        assert overlay.note.startswith(f"model {BUNDLED_SEGMENTER}: ")
+
+
+def test_the_keypoint_stage_finds_the_joints(thermal_sets):
+    stage = model_stage(BUNDLED_KEYPOINTS, threads=1)
+    errors = []
+    for fs in thermal_sets:
+        overlay = stage(fs)
+        truth = np.asarray(fs.frames["thermal"].truth["keypoints"], np.float64)
+        assert overlay.labels is None and overlay.points.shape == truth.shape
+        assert overlay.rgba.shape[:2] == truth_shape(fs) and not overlay.rgba.any()
+        seen = np.isfinite(truth).all(axis=1) & np.isfinite(overlay.points).all(axis=1)
+        assert seen.sum() >= truth.shape[0] // 2
+        errors.extend(np.linalg.norm(overlay.points[seen] - truth[seen], axis=1))
+    assert float(np.median(errors)) < 5.0
+
+
+def test_a_model_that_cannot_load_gives_a_note_not_an_error(thermal_sets, tmp_path):
+    fs = thermal_sets[0]
+    missing = model_stage(tmp_path / "nothing.onnx")
+    overlay = missing(fs)
+    assert overlay.labels is None and overlay.points is None
+    assert overlay.note.startswith("model ") and " off: cannot load: " in overlay.note
+    assert "\n" not in overlay.note
+    (tmp_path / "broken.onnx").write_bytes(b"not a network")
+    (tmp_path / "broken.json").write_text("{}")
+    broken = model_stage(tmp_path / "broken.onnx")
+    assert " off: cannot load: " in broken(fs).note
+    assert " off: " in broken(fs).note, "stays off on later frames, without raising"
+    unknown = model_stage("no-such-model")
+    assert "no model named 'no-such-model'" in unknown(fs).note
