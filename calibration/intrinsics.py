@@ -21,6 +21,7 @@ import cv2
 import numpy as np
 
 from calibration.detect import Detection
+from calibration.outliers import worst_outlier
 from calibration.rig import Camera
 from drivers.errors import ThermorigError
 
@@ -164,14 +165,11 @@ def calibrate_intrinsics(
         rms, K, dist, per_view, std = _fit(
             [objs[i] for i in used], [imgs[i] for i in used], size, flags
         )
-        med = float(np.median(per_view))
-        limit = max(reject_factor * med, med + min_excess)
-        worst = int(np.argmax(per_view))
-        if per_view[worst] <= limit or len(used) <= min_views:
+        outlier = worst_outlier(per_view, reject_factor, min_excess)
+        if outlier is None or len(used) <= min_views:
             break
-        rejected[used[worst]] = (
-            f"error {per_view[worst]:.2f} px > {limit:.2f} px ({reject_factor:g}× median)"
-        )
+        worst, why = outlier
+        rejected[used[worst]] = why
         del used[worst]
 
     view_rms = np.full(len(dets), np.nan)

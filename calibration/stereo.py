@@ -30,6 +30,7 @@ import numpy as np
 
 from calibration.detect import Detection
 from calibration.intrinsics import CalibrationError
+from calibration.outliers import worst_outlier
 from calibration.rig import Camera
 
 #: Fewest shared views a pair calibration accepts.
@@ -271,14 +272,11 @@ def calibrate_pair(
         )
     while True:
         rms, R, T, per_view = _fit([by_key[k] for k in used], cam_a, cam_b, guess)
-        med = float(np.median(per_view))
-        limit = max(reject_factor * med, med + min_excess)
-        worst = int(np.argmax(per_view))
-        if per_view[worst] <= limit or len(used) <= min_views:
+        outlier = worst_outlier(per_view, reject_factor, min_excess)
+        if outlier is None or len(used) <= min_views:
             break
-        rejected[used[worst]] = (
-            f"error {per_view[worst]:.2f} px > {limit:.2f} px ({reject_factor:g}× median)"
-        )
+        worst, why = outlier
+        rejected[used[worst]] = why
         del used[worst]
         guess = np.eye(4)
         guess[:3, :3], guess[:3, 3] = R, T
