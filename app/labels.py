@@ -4,10 +4,12 @@ DESIGN.md fixes the layout; this module adds what auto-labeling produces beside 
 
 ```
 /                       attrs format, version, classes (json list), session (path of
-                              the session file), session_hash (see session_fingerprint)
+                              the session file), session_hash (see session_fingerprint),
+                              generation (a new id per write; see app.label_journal)
 /<stream>/masks         (N,H,W) uint8 class ids; 255 = not labeled (one frame per chunk)
 /<stream>/source        (N,) uint8: 0 none, 1 projected, 2 model, 3 manual
 /<stream>/status        (N,) uint8: 0 unreviewed, 1 accepted, 2 corrected, 3 rejected
+/<stream>/edited        (N,) uint8: 1 where a person changed the mask (review editor)
 /<stream>/confidence    (N,C) float32 per class, NaN where the class is absent (optional)
 /<stream>/validity      (N,H,W) uint8 reason codes of calibration.projection (optional)
 /<stream>/time_gap      (N,) float64 seconds between the frame and the frames its
@@ -17,8 +19,8 @@ DESIGN.md fixes the layout; this module adds what auto-labeling produces beside 
 A label file is written whole, to a temporary file beside the target that replaces it
 only when complete (``os.replace``): a crash leaves the old file, never half a file.
 Streams of an existing file that are not rewritten are carried over; rows of a
-rewritten stream that a person made or reviewed (source manual, or status other than
-unreviewed) are kept, not overwritten by machine labels. The session is never touched.
+rewritten stream that a person made, edited or reviewed (source manual, edited, or
+status other than unreviewed) are kept, not overwritten by machine labels. The session is never touched.
 """
 
 from __future__ import annotations
@@ -27,6 +29,7 @@ import hashlib
 import json
 import os
 import tempfile
+import uuid
 from pathlib import Path
 from typing import Any
 
@@ -77,7 +80,7 @@ def _text(v: Any) -> str:
 class LabelReader:
     """Read access to a label file; use as a context manager."""
 
-    def __init__(self, path: str | os.PathLike):
+    def __init__(self, path: str | os.PathLike, *, check_journal: bool = True):
         self.path = Path(path)
         if not self.path.is_file():
             raise LabelsError(f"label file not found: {self.path}")
@@ -97,10 +100,35 @@ class LabelReader:
                 f"{self.path} has label format version {version}; this thermorig reads up"
                 f" to {VERSION}: update thermorig"
             )
-        self.classes: list[str] = json.loads(_text(self._f.attrs.get("classes", "[]")))
+        self.classes: list[str] = self.classes_of(self._f)
         self.session = _text(self._f.attrs.get("session", ""))
         self.session_hash = _text(self._f.attrs.get("session_hash", ""))
+        self.generation = _text(self._f.attrs.get("generation", ""))
         self.streams = [n for n, g in self._f.items() if isinstance(g, h5py.Group) and "masks" in g]
+        if check_journal:
+            self._refuse_pending_edits()
+
+    def _refuse_pending_edits(self) -> None:
+        """A sidecar whose review journal holds unsaved edits is not what it says: the
+        edits (of a review window still open, or killed) are not in it yet."""
+        from app.label_journal import Journal, pending_edits
+
+        n = pending_edits(self.path, self.generation)
+        if n:
+            self._f.close()
+            raise LabelsError(
+                f"{self.path} has {n} unsaved review edit(s) in"
+                f" {Journal.path_for(self.path).name}; save or close the review window"
+                f" (or run `thermorig review` on it to recover them) first"
+            )
+
+    @staticmethod
+    def classes_of(f: h5py.File) -> list[str]:
+        return json.loads(_text(f.attrs.get("classes", "[]")))
+
+    @staticmethod
+    def names_of(ds: h5py.Dataset) -> list[str]:
+        return json.loads(_text(ds.attrs.get("names", "[]")))
 
     def _group(self, stream: str) -> h5py.Group:
         if stream not in self.streams:
@@ -184,6 +212,8 @@ class LabelWriter:
         self._f.attrs["classes"] = json.dumps(list(classes))
         self._f.attrs["session"] = str(Path(session).absolute())
         self._f.attrs["session_hash"] = session_hash or session_fingerprint(session)
+        # A new generation: a review journal of the file this replaces is stale.
+        self._f.attrs["generation"] = uuid.uuid4().hex
         self.classes = list(classes)
         self._protected: dict[str, np.ndarray] = {}
         self.kept: dict[str, int] = {}
@@ -206,6 +236,7 @@ class LabelWriter:
         g.create_dataset("masks", (n, h, w), np.uint8, fillvalue=UNKNOWN_LABEL, **mask_opts)
         g.create_dataset("source", (n,), np.uint8, fillvalue=SOURCE_NONE)
         g.create_dataset("status", (n,), np.uint8, fillvalue=STATUS_UNREVIEWED)
+        g.create_dataset("edited", (n,), np.uint8, fillvalue=0)
         for name in extras:
             if name == "confidence":
                 g.create_dataset(name, (n, len(self.classes)), np.float32, fillvalue=np.nan)
@@ -228,7 +259,10 @@ class LabelWriter:
                     " write to another file"
                 )
             source, status = old.array(stream, "source"), old.array(stream, "status")
+            edited = old.array(stream, "edited")
             keep = (source == SOURCE_MANUAL) | (status != STATUS_UNREVIEWED)
+            if edited is not None:
+                keep |= edited.astype(bool)
             src_group = old._group(stream)
             for i in np.nonzero(keep)[0]:
                 for name, ds in g.items():
