@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import dataclasses
 import os
-import queue
 import threading
 import time
 from dataclasses import dataclass, field
@@ -28,6 +27,7 @@ from typing import Any
 from drivers.base import SourceInfo
 from drivers.session_writer import SessionWriter
 from drivers.types import Frame, StreamSpec
+from drivers.writer_thread import GapWatch, Mark, WriterThread
 
 ACTIVITIES = ("cycling", "treadmill", "calibration", "other")
 
@@ -70,20 +70,6 @@ class RecordingStatus:
         return sum(self.dropped.values())
 
 
-@dataclass(frozen=True)
-class _Mark:
-    timestamp: float
-    text: str
-
-
-@dataclass(frozen=True)
-class _Gap:
-    stream: str
-    start: float
-    end: float
-    message: str
-
-
 class RecordingTee:
     """One recording: a SessionWriter on its own thread, fed by :meth:`offer`.
 
@@ -117,36 +103,36 @@ class RecordingTee:
         )
         self.path = self.writer.path
         mean = sum(s.frame_bytes for s in streams.values()) / max(len(streams), 1)
-        self._queue: queue.Queue = queue.Queue(max(4, int(request.queue_bytes // max(mean, 1))))
-        self._poll = flush_interval / 2
-        self._finish = threading.Event()
-        self.done = threading.Event()
-        self.error: BaseException | None = None
+        maxsize = max(4, int(request.queue_bytes // max(mean, 1)))
+        self._worker = WriterThread(self.writer, maxsize, flush_interval)
+        self.done = self._worker.done
         self._lock = threading.Lock()
         self._offered = dict.fromkeys(streams, 0)
         self._dropped = dict.fromkeys(streams, 0)
         self._first_ts: float | None = None
         self._last_ts: float | None = None
         self._markers = 0
-        self._gaps_seen: set[tuple[str, float]] = set()
-        self._thread = threading.Thread(target=self._run, name="recording-writer", daemon=True)
-        self._thread.start()
+        self._gaps: GapWatch | None = None
 
     # -- capture side -----------------------------------------------------------------
     @property
     def failed(self) -> bool:
-        return self.error is not None
+        return self._worker.failed.is_set()
+
+    @property
+    def error(self) -> BaseException | None:
+        return self._worker.error
 
     def offer(self, frame: Frame) -> bool:
         """Queue one frame; False if it was dropped (queue full, or the writer failed)."""
-        if frame.stream not in self._offered or self._finish.is_set():
+        if frame.stream not in self._offered or self._worker.finishing:
             return False
         with self._lock:
             if self._first_ts is None:
                 self._first_ts = frame.timestamp
             self._last_ts = frame.timestamp
             self._offered[frame.stream] += 1
-        if self._put(frame, wait=self.lossless):
+        if self._worker.offer(frame, wait=self.lossless):
             return True
         with self._lock:
             self._dropped[frame.stream] += 1
@@ -159,25 +145,21 @@ class RecordingTee:
             t = time.time()
         with self._lock:
             self._markers += 1
-        self._put(_Mark(float(t), str(text)), wait=True)
+        self._worker.offer(Mark(float(t), str(text)), wait=True)
 
     def collect_gaps(self, driver: Any, final: bool = False) -> None:
         """Record the intervals a stream delivered nothing, for drivers that report
         them (``fault_intervals()``, see drivers.faults); open ones only at the end."""
-        source = getattr(driver, "fault_intervals", None)
-        if source is None or self.failed:
+        if self.failed:
             return
-        for iv in source():
-            key = (iv.stream, iv.start)
-            if key in self._gaps_seen or (iv.end is None and not final):
-                continue
-            self._gaps_seen.add(key)
-            end = float("nan") if iv.end is None else float(iv.end)
-            self._put(_Gap(iv.stream, float(iv.start), end, iv.message), wait=True)
+        if self._gaps is None:
+            self._gaps = GapWatch(driver)
+        for gap in self._gaps.collect(final):
+            self._worker.offer(gap, wait=True)
 
     def finish(self) -> None:
         """Stop taking frames; the writer writes what is queued, then closes the file."""
-        self._finish.set()
+        self._worker.finish(wait=False)
 
     def wait(self, timeout: float | None = None) -> bool:
         return self.done.wait(timeout)
@@ -186,7 +168,7 @@ class RecordingTee:
         if self.done.is_set():
             state = "failed" if self.failed else "done"
         else:
-            state = "finishing" if self._finish.is_set() else "recording"
+            state = "finishing" if self._worker.finishing else "recording"
         try:
             size = os.path.getsize(self.path)
         except OSError:
@@ -198,61 +180,12 @@ class RecordingTee:
                 state=state,
                 frames=self.writer.counts(),
                 dropped=dict(self._dropped),
-                queued=self._queue.qsize(),
+                queued=self._worker.queue.qsize(),
                 seconds=seconds,
                 bytes_on_disk=size,
                 markers=self._markers,
                 error=_one_line(self.error) if self.error else "",
             )
-
-    def _put(self, item: Any, wait: bool) -> bool:
-        while not self.failed:
-            try:
-                if wait:
-                    self._queue.put(item, timeout=0.1)
-                else:
-                    self._queue.put_nowait(item)
-                return True
-            except queue.Full:
-                if not wait:
-                    return False
-        return False
-
-    # -- writer thread ----------------------------------------------------------------
-    def _run(self) -> None:
-        try:
-            while True:
-                try:
-                    item = self._queue.get(timeout=self._poll)
-                except queue.Empty:
-                    if self._finish.is_set():
-                        break
-                    self.writer.flush_if_due()
-                    continue
-                if isinstance(item, Frame):
-                    self.writer.write(item)
-                elif isinstance(item, _Mark):
-                    self.writer.mark(item.timestamp, item.text)
-                else:
-                    self.writer.gap(item.stream, item.start, item.end, item.message)
-        except BaseException as exc:  # noqa: BLE001 - reported through status()
-            self.error = exc
-            self._drain()
-        finally:
-            try:
-                self.writer.close()
-            except Exception as exc:  # noqa: BLE001 - closing after a failure
-                if self.error is None:
-                    self.error = exc
-            self.done.set()
-
-    def _drain(self) -> None:
-        """Free queued frames after a failure (they can no longer be written)."""
-        while True:
-            try:
-                self._queue.get_nowait()
-            except queue.Empty:
-                return
 
 
 def _one_line(exc: BaseException) -> str:

@@ -16,12 +16,11 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
 from drivers.base import Driver
 from drivers.errors import EndOfStream, SessionError, SourceError
 from drivers.session_writer import CODECS, SessionWriter, resolve_codec
-from drivers.types import Frame
+from drivers.writer_thread import GapWatch, Mark, WriterThread
 
 __all__ = ["CODECS", "RecordingSummary", "SessionWriter", "record", "resolve_codec"]
 
@@ -38,94 +37,6 @@ class RecordingSummary:
     ms_per_frame: float
     wall_seconds: float = 0.0
     stopped_by: str = ""  # end | duration | frames | stop | error
-
-
-class _WriterThread:
-    """Owns a SessionWriter on its own thread; capture hands it frames and markers."""
-
-    def __init__(self, writer: SessionWriter, maxsize: int, flush_interval: float):
-        self.writer = writer
-        self.queue: queue.Queue = queue.Queue(maxsize=maxsize)
-        self.error: BaseException | None = None
-        self.failed = threading.Event()
-        self._poll = flush_interval / 2
-        self._thread = threading.Thread(target=self._run, name="session-writer", daemon=True)
-        self._thread.start()
-
-    def offer(self, item: Any, wait: bool) -> bool:
-        """Queue ``item``; without ``wait`` give up at once if the queue is full."""
-        while True:
-            try:
-                if wait:
-                    self.queue.put(item, timeout=0.1)
-                else:
-                    self.queue.put_nowait(item)
-                return True
-            except queue.Full:
-                if not wait or self.failed.is_set():
-                    return False
-
-    def finish(self) -> None:
-        """Write what is queued, then close the file."""
-        self.offer(None, wait=True)
-        self._thread.join()
-        try:
-            self.writer.close()
-        except OSError:  # already reported by the writer, or nothing left to save
-            pass
-
-    def _run(self) -> None:
-        try:
-            while True:
-                try:
-                    item = self.queue.get(timeout=self._poll)
-                except queue.Empty:
-                    self.writer.flush_if_due()  # a stalled source still gets flushed
-                    continue
-                if item is None:
-                    return
-                if isinstance(item, Frame):
-                    self.writer.write(item)
-                elif isinstance(item, _Gap):
-                    self.writer.gap(item.stream, item.start, item.end, item.message)
-                else:
-                    self.writer.mark(*item)
-        except BaseException as exc:  # handed to the capture thread, which re-raises
-            self.error = exc
-            self.failed.set()
-
-
-@dataclass(frozen=True)
-class _Gap:
-    stream: str
-    start: float
-    end: float
-    message: str
-
-
-class _GapWatch:
-    """Forwards a driver's closed fault intervals (and, at the end, open ones) once each.
-
-    Drivers that can lose a stream expose ``fault_intervals()`` (see drivers.faults);
-    others simply have no gaps to record.
-    """
-
-    def __init__(self, driver: Driver):
-        self._source = getattr(driver, "fault_intervals", None)
-        self._seen: set[tuple[str, float]] = set()
-
-    def collect(self, final: bool) -> list[_Gap]:
-        if self._source is None:
-            return []
-        out = []
-        for iv in self._source():
-            key = (iv.stream, iv.start)
-            if key in self._seen or (iv.end is None and not final):
-                continue
-            self._seen.add(key)
-            end = float("nan") if iv.end is None else float(iv.end)
-            out.append(_Gap(iv.stream, float(iv.start), end, iv.message))
-        return out
 
 
 @dataclass
@@ -203,9 +114,9 @@ def record(
     if queue_frames is None:
         mean = sum(s.frame_bytes for s in streams.values()) / len(streams)
         queue_frames = max(4, int(queue_bytes // max(mean, 1)))
-    worker = _WriterThread(writer, queue_frames, flush_interval)
+    worker = WriterThread(writer, queue_frames, flush_interval)
     tally = _Tally(read=dict.fromkeys(streams, 0), dropped=dict.fromkeys(streams, 0))
-    gaps = _GapWatch(driver)
+    gaps = GapWatch(driver)
 
     def report() -> None:
         fractions = []
@@ -269,7 +180,7 @@ def record(
                 tally.dropped[frame.stream] += 1
             while marks is not None and not marks.empty():
                 t, text = marks.get_nowait()
-                worker.offer((tally.last_ts if t is None else t, text), wait=True)
+                worker.offer(Mark(tally.last_ts if t is None else t, text), wait=True)
             if max_frames is not None and tally.total >= max_frames:
                 stopped_by = "frames"
     finally:
