@@ -26,6 +26,8 @@ COMMANDS = (
     "app.commands.gui",
     "app.commands.autolabel",
     "app.commands.evaluate",
+    "app.commands.export",
+    "app.commands.stats",
     "app.commands.models",
     "app.commands.infer",
 )

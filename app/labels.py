@@ -45,6 +45,10 @@ VERSION = 1
 SOURCE_NONE, SOURCE_PROJECTED, SOURCE_MODEL, SOURCE_MANUAL = 0, 1, 2, 3
 STATUS_UNREVIEWED, STATUS_ACCEPTED, STATUS_CORRECTED, STATUS_REJECTED = 0, 1, 2, 3
 
+#: Names of the codes, as the command line and manifests spell them.
+STATUS_NAMES = ("unreviewed", "accepted", "corrected", "rejected")
+SOURCE_NAMES = ("none", "projected", "model", "manual")
+
 #: How session_hash is computed, stored in front of the digest.
 HASH_METHOD = "sha256-size-first-last-1MiB"
 _HASH_BLOCK = 1 << 20
@@ -52,6 +56,18 @@ _HASH_BLOCK = 1 << 20
 
 class LabelsError(ThermorigError):
     """A label file that is missing, not a label file, or does not fit its session."""
+
+
+def parse_statuses(text: str) -> tuple[str, ...]:
+    """``accepted,corrected`` → the status names, in order, checked."""
+    names = tuple(dict.fromkeys(t.strip().lower() for t in text.split(",") if t.strip()))
+    bad = [n for n in names if n not in STATUS_NAMES]
+    if bad or not names:
+        raise LabelsError(
+            f"unknown status {', '.join(bad) or repr(text)}; use a comma-separated list of"
+            f" {', '.join(STATUS_NAMES)}"
+        )
+    return names
 
 
 def session_fingerprint(path: str | os.PathLike) -> str:

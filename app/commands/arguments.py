@@ -6,6 +6,8 @@ from __future__ import annotations
 import argparse
 from collections.abc import Callable
 
+from app.labels import STATUS_NAMES, LabelsError, parse_statuses
+
 
 def positive(unit: str = "") -> Callable[[str], float]:
     """An argparse type: a float > 0, named by ``unit`` in its error messages."""
@@ -23,3 +25,13 @@ def positive(unit: str = "") -> Callable[[str], float]:
         return value
 
     return parse
+
+
+def statuses(text: str) -> tuple[int, ...]:
+    """An argparse type: comma-separated review statuses (``accepted,corrected``) as the
+    label file's status codes."""
+    try:
+        names = parse_statuses(text)
+    except LabelsError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+    return tuple(sorted(STATUS_NAMES.index(n) for n in names))

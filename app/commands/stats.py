@@ -1,0 +1,119 @@
+"""``thermorig stats SESSION.h5 --labels LABELS.h5 [--csv OUT.csv]``: temperature curves."""
+
+from __future__ import annotations
+
+import argparse
+import json
+from contextlib import ExitStack
+from pathlib import Path
+
+from app.commands.arguments import statuses
+from app.progress import progress_bar
+from app.temperature_curves import DEFAULT_ERODE_PX, compute_curves, summarize
+from drivers.errors import ThermorigError
+
+
+def _pixels(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a whole number of pixels: {text!r}") from None
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"must be 0 or more pixels, got {text}")
+    return value
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser(
+        "stats",
+        help="temperature curves of the labeled regions (e.g. calf skin over a test)",
+        description="Per labeled class and frame the mean, median and max temperature (°C)"
+        " inside the class mask, eroded by --erode pixels so that the silhouette, where"
+        " optics and label edges mix skin with background, does not count. Prints per"
+        " class the start and end (medians over up to 5 s), min, max and the robust"
+        " (Theil-Sen) trend in °C/min; --csv writes every frame. Rejected frames are left"
+        " out (NaN). The session is not modified.",
+    )
+    p.add_argument("session", metavar="SESSION.h5", type=Path)
+    p.add_argument("--labels", required=True, type=Path, metavar="LABELS.h5")
+    p.add_argument("--csv", type=Path, metavar="OUT.csv", help="write the curves to a CSV file")
+    p.add_argument("--stream", default="thermal", help="thermal stream (default thermal)")
+    p.add_argument(
+        "--status",
+        type=statuses,
+        metavar="S[,S...]",
+        help="only frames of these review statuses (unreviewed, accepted, corrected,"
+        " rejected); default every status but rejected",
+    )
+    p.add_argument(
+        "--erode",
+        type=_pixels,
+        default=DEFAULT_ERODE_PX,
+        metavar="PX",
+        help=f"shrink each mask by PX pixels first (default {DEFAULT_ERODE_PX}; 0 = as drawn)",
+    )
+    p.add_argument("--json", action="store_true", help="print the summary as JSON")
+    p.add_argument("--quiet", "-q", action="store_true", help="no progress bar")
+    p.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    if args.csv is not None and args.csv.resolve() in (
+        args.session.resolve(),
+        args.labels.resolve(),
+    ):
+        raise ThermorigError("--csv names an input file; give a new file name (OUT.csv)")
+    with ExitStack() as stack:
+        bar = None
+
+        def progress(done: int, total: int) -> None:
+            nonlocal bar  # Opened on the first frame, so that bad inputs print only their error.
+            if bar is None:
+                bar = stack.enter_context(
+                    progress_bar(total, f"stats {args.session.name}", "frames", args.quiet)
+                )
+            bar.update(done - bar.n)  # tqdm redraws at most every 0.25 s
+
+        curves = compute_curves(
+            args.session,
+            args.labels,
+            args.stream,
+            statuses=args.status,
+            erode_px=args.erode,
+            progress=progress,
+        )
+    if args.csv is not None:
+        curves.to_csv(args.csv)
+    rows = summarize(curves)
+    if args.json:
+        d = {
+            "session": str(args.session),
+            "labels": str(args.labels),
+            "stream": args.stream,
+            "erode_px": args.erode,
+            "frames": len(curves),
+            "csv": None if args.csv is None else str(args.csv),
+            "classes": rows,
+        }
+        print(json.dumps(d, indent=2))
+        return 0
+    print(
+        f"{args.session.name} ({args.stream}, {len(curves)} frames), labels {args.labels.name},"
+        f" masks eroded by {args.erode} px; mean °C inside each class:"
+    )
+    print(
+        f"{'class':16s} {'frames':>6s} {'start':>7s} {'end':>7s} {'min':>7s} {'max':>7s}"
+        f" {'trend °C/min':>13s}"
+    )
+    for r in rows:
+        if not r["frames"]:
+            print(f"{r['class']:16s} {0:6d}   (never labeled in the frames counted)")
+            continue
+        trend = "-" if r["trend_c_per_min"] is None else f"{r['trend_c_per_min']:+.3f}"
+        print(
+            f"{r['class']:16s} {r['frames']:6d} {r['start_c']:7.2f} {r['end_c']:7.2f}"
+            f" {r['min_c']:7.2f} {r['max_c']:7.2f} {trend:>13s}"
+        )
+    if args.csv is not None:
+        print(f"wrote {args.csv}")
+    return 0
