@@ -1,7 +1,5 @@
-"""The MediaPipe visual labeler: ONNX parity with the original .tflite, and real photos.
-
-Parity: the converted ONNX files against reference outputs the conversion script saved
-from the TFLite interpreter (tests/data/mediapipe_*.npz), so no TensorFlow is needed.
+"""The MediaPipe visual labeler on real photos (parity of the converted ONNX files with
+their .tflite originals: tests/test_convert_mediapipe.py).
 
 Photos: real photos shipped inside a PyPI package — ``ultralytics/assets/bus.jpg``
 (people standing, full body) and ``zidane.jpg`` (two men, upper body only) from the
@@ -21,7 +19,7 @@ import numpy as np
 import pytest
 
 from drivers.truth import DEFAULT_KEYPOINTS, UNKNOWN_LABEL
-from models.convert.convert_mediapipe import parity_pattern, sigmoid
+from models.convert.mediapipe_parity import sigmoid
 from models.errors import ModelError
 from models.visual_labeler import (
     MEDIAPIPE_DIR,
@@ -30,7 +28,6 @@ from models.visual_labeler import (
     ssd_anchors,
 )
 
-DATA = Path(__file__).resolve().parent / "data"
 PHOTO_WHEEL = "ultralytics==8.4.190"
 
 
@@ -62,32 +59,7 @@ def photo(wheel: Path, name: str) -> np.ndarray:
     return cv2.cvtColor(cv2.imdecode(data, cv2.IMREAD_COLOR), cv2.COLOR_BGR2RGB)
 
 
-# ----------------------------------------------------------------------------- parity
-def test_landmark_model_matches_tflite_reference(labeler):
-    ref = np.load(DATA / "mediapipe_pose_landmark_full.npz")
-    sess = labeler.sessions["pose_landmark_full"]
-    outs = dict(
-        zip(
-            [o.name for o in sess.get_outputs()],
-            sess.run(None, {"input_1": parity_pattern(256, 256)}),
-            strict=True,
-        )
-    )
-    lm = outs["Identity"].reshape(39, 5)
-    assert np.abs(lm[:, :3] - ref["landmarks"][:, :3]).max() < 0.01  # crop pixels
-    assert np.abs(outs["Identity_1"].reshape(-1) - ref["pose_presence"]).max() < 1e-3
-    mask = sigmoid(outs["Identity_2"][0, ::8, ::8, 0])
-    assert np.abs(mask - ref["mask_sigmoid_every8"]).max() < 1e-3
-
-
-def test_detector_matches_tflite_reference(labeler):
-    ref = np.load(DATA / "mediapipe_pose_detection.npz")
-    sess = labeler.sessions["pose_detection"]
-    boxes, logits = sess.run(None, {"input_1": parity_pattern(224, 224) * 2 - 1})
-    assert np.abs(logits.reshape(-1) - ref["score_logits"]).max() < 1e-2
-    assert np.abs(boxes.reshape(-1, 12)[ref["top_index"]] - ref["top_boxes"]).max() < 0.01
-
-
+# ------------------------------------------------------------------------- pieces
 def test_stable_sigmoid_has_no_overflow():
     with np.errstate(over="raise"):
         s = sigmoid(np.array([-1e4, -50.0, 0.0, 50.0, 1e4]))
