@@ -26,6 +26,7 @@ COMMANDS = (
     "app.commands.gui",
     "app.commands.autolabel",
     "app.commands.evaluate",
+    "app.commands.review",
     "app.commands.export",
     "app.commands.stats",
     "app.commands.models",

@@ -149,11 +149,11 @@ class LabelStore:
             for st in self.streams:
                 if st not in s.streams:
                     continue
-                fshape = tuple(s.streams[st].shape[:2])
-                if fshape != self.shape(st):
+                fshape, lshape = tuple(s.streams[st].shape[:2]), self.shape(st)
+                if fshape != lshape:
                     self.close(save=False)
                     raise LabelsError(
-                        f"{self.path} has {st} labels of {self.shape(st)} but the session's"
+                        f"{self.path} has {st} labels of {lshape} but the session's"
                         f" {st} frames are {fshape}; give the labels of this session"
                     )
 

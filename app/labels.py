@@ -58,6 +58,13 @@ class LabelsError(ThermorigError):
     """A label file that is missing, not a label file, or does not fit its session."""
 
 
+def default_labels_path(session: str | os.PathLike) -> Path:
+    """``SESSION.labels.h5`` beside the session: where every command (autolabel, infer,
+    review, stats, export) writes or looks for labels when none are named."""
+    session = Path(session)
+    return session.with_name(f"{session.stem}.labels.h5")
+
+
 def parse_statuses(text: str) -> tuple[str, ...]:
     """``accepted,corrected`` → the status names, in order, checked."""
     names = tuple(dict.fromkeys(t.strip().lower() for t in text.split(",") if t.strip()))

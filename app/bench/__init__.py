@@ -51,6 +51,7 @@ BENCH_MODULES = (
     "app.bench.preview",
     "app.bench.projection",
     "app.bench.models",
+    "app.bench.review",
 )
 
 

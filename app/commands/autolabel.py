@@ -9,6 +9,7 @@ from pathlib import Path
 
 from app.autolabel import TEMPORAL_MODES, AutolabelOptions, autolabel
 from app.commands.arguments import positive
+from app.labels import default_labels_path
 from app.progress import progress_bar
 
 _ms = positive("ms")
@@ -38,7 +39,10 @@ def register(sub: argparse._SubParsersAction) -> None:
         " color labels, or a model",
     )
     p.add_argument(
-        "--out", required=True, type=Path, metavar="LABELS.h5", help="label file to write"
+        "--out",
+        type=Path,
+        metavar="LABELS.h5",
+        help="label file to write (default: SESSION.labels.h5 beside the session)",
     )
     p.add_argument("--stream", default="thermal", help="stream to label (default thermal)")
     p.add_argument(
@@ -60,6 +64,7 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    args.out = args.out or default_labels_path(args.session)
     opts = AutolabelOptions(
         target=args.stream, temporal=args.temporal, max_gap_s=args.max_gap_ms / 1000.0
     )

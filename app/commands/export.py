@@ -12,7 +12,7 @@ from app.display import THERMAL_MAPS
 from app.export import ExportOptions, export, parse_formats
 from app.export_inputs import DEFAULT_STATUSES
 from app.export_split import SPLIT_BY, parse_split
-from app.labels import STATUS_NAMES, parse_statuses
+from app.labels import STATUS_NAMES, default_labels_path, parse_statuses
 from app.progress import progress_bar
 
 _SPLIT_HELP = (
@@ -40,12 +40,12 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("sessions", metavar="SESSION.h5", type=Path, nargs="+")
     p.add_argument(
         "--labels",
-        required=True,
         type=Path,
         nargs="+",
         metavar="LABELS.h5",
         help="label file of each session, in the same order (made by autolabel, infer or the"
-        " review window); checked against the session's hash",
+        " review window; default: SESSION.labels.h5 beside each session); checked against"
+        " the session's hash",
     )
     p.add_argument(
         "--format",
@@ -91,6 +91,7 @@ def command_line(args: argparse.Namespace) -> str:
 
 
 def run(args: argparse.Namespace) -> int:
+    args.labels = args.labels or [default_labels_path(s) for s in args.sessions]
     opts = ExportOptions(
         formats=parse_formats(args.format),
         statuses=parse_statuses(args.status),

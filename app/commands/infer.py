@@ -16,7 +16,7 @@ from pathlib import Path
 
 import numpy as np
 
-from app.labels import SOURCE_MODEL, LabelWriter
+from app.labels import SOURCE_MODEL, LabelWriter, default_labels_path
 from app.progress import progress_bar
 from drivers.errors import ThermorigError
 from drivers.session import SessionReader
@@ -45,7 +45,12 @@ def register(sub: argparse._SubParsersAction) -> None:
         help="model name or NAME.onnx path; repeat for a segmenter plus a keypoint model",
     )
     p.add_argument("--stream", help="stream to label (default: the models' input stream)")
-    p.add_argument("--out", required=True, type=Path, metavar="LABELS.h5")
+    p.add_argument(
+        "--out",
+        type=Path,
+        metavar="LABELS.h5",
+        help="label file to write (default: SESSION.labels.h5 beside the session)",
+    )
     p.add_argument("--threads", type=int, default=None, help="onnxruntime threads per model")
     p.add_argument("--json", action="store_true", help="print the summary as JSON")
     p.add_argument("--quiet", "-q", action="store_true", help="no progress bar")
@@ -66,6 +71,7 @@ def _check_models(runners: list[ModelRunner]) -> tuple[ModelRunner | None, Model
 
 
 def run(args: argparse.Namespace) -> int:
+    args.out = args.out or default_labels_path(args.session)
     if args.threads is not None and args.threads < 1:
         raise ThermorigError("--threads must be at least 1")
     runners = [ModelRunner(find_model(m, threads=args.threads)) for m in args.model]

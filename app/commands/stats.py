@@ -8,6 +8,7 @@ from contextlib import ExitStack
 from pathlib import Path
 
 from app.commands.arguments import statuses
+from app.labels import default_labels_path
 from app.progress import progress_bar
 from app.temperature_curves import DEFAULT_ERODE_PX, compute_curves, summarize
 from drivers.errors import ThermorigError
@@ -35,7 +36,12 @@ def register(sub: argparse._SubParsersAction) -> None:
         " out (NaN). The session is not modified.",
     )
     p.add_argument("session", metavar="SESSION.h5", type=Path)
-    p.add_argument("--labels", required=True, type=Path, metavar="LABELS.h5")
+    p.add_argument(
+        "--labels",
+        type=Path,
+        metavar="LABELS.h5",
+        help="label file (default: SESSION.labels.h5 beside the session)",
+    )
     p.add_argument("--csv", type=Path, metavar="OUT.csv", help="write the curves to a CSV file")
     p.add_argument("--stream", default="thermal", help="thermal stream (default thermal)")
     p.add_argument(
@@ -58,6 +64,7 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    args.labels = args.labels or default_labels_path(args.session)
     if args.csv is not None and args.csv.resolve() in (
         args.session.resolve(),
         args.labels.resolve(),

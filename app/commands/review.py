@@ -1,0 +1,55 @@
+"""``thermorig review SESSION.h5 [--labels LABELS.h5] [--rig RIG.json]``: the review window.
+
+Qt is imported only when the window opens (as for ``thermorig gui``), so a machine
+without a display gets the same one-line message and exit code 2, not a traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from app.commands.gui import display_problem
+from drivers.errors import ThermorigError
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser(
+        "review",
+        help="review and correct a session's labels: accept, paint, reject, worst first",
+        description="Open the review window on a session's thermal labels: a timeline by "
+        "status and source, the thermal frame with its mask and edit tools (brush, eraser, "
+        "polygon, flood fill, temperature wand), the RGB frame beside it with a linked "
+        "cursor through the rig, and a worst-first queue. Every edit is journaled (a killed "
+        "process loses no completed stroke); closing saves. Press H in the window for keys.",
+    )
+    p.add_argument("session", metavar="SESSION.h5", type=Path)
+    p.add_argument(
+        "--labels",
+        type=Path,
+        metavar="LABELS.h5",
+        help="label file (default: SESSION.labels.h5 beside the session, created unlabeled "
+        "if missing)",
+    )
+    p.add_argument(
+        "--rig",
+        type=Path,
+        metavar="RIG.json",
+        help="rig for the linked cursor (default: the session's recorded or true rig)",
+    )
+    p.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    problem = display_problem()
+    if problem:
+        raise ThermorigError(problem)
+    if not args.session.is_file():
+        raise ThermorigError(f"session file not found: {args.session}; check the path")
+    try:
+        from app.ui.review_app import run_review
+    except ImportError as exc:  # Qt's system libraries missing
+        raise ThermorigError(
+            f"the window cannot start: {exc}; install Qt's system libraries (see thermorig gui)"
+        ) from None
+    return run_review(args.session, args.labels, args.rig)

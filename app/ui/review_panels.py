@@ -1,0 +1,158 @@
+"""The review window's tool bar and its temperature-curves dock.
+
+Kept apart from :mod:`app.ui.review_window` so that module stays about what the
+commands do. The tool bar shows the same QActions the keys trigger (one table,
+:mod:`app.ui.review_actions`); no control in it takes the keyboard focus, so the
+number and arrow keys always reach the review commands instead of a spin box.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Sequence
+
+from PySide6 import QtCore, QtGui, QtWidgets
+
+from app.display import CLASS_COLOURS
+from drivers.errors import ThermorigError
+
+_NO_FOCUS = QtCore.Qt.FocusPolicy.NoFocus
+#: Initial height of the curves dock (pixels): the frames stay the main thing.
+DOCK_HEIGHT = 190
+
+
+def _swatch(k: int) -> QtGui.QIcon:
+    pix = QtGui.QPixmap(12, 12)
+    if k == 0:
+        pix.fill(QtGui.QColor("#000000"))
+    else:
+        r, g, b = (int(v) for v in CLASS_COLOURS[1 + (k - 1) % (len(CLASS_COLOURS) - 1)])
+        pix.fill(QtGui.QColor(r, g, b))
+    return QtGui.QIcon(pix)
+
+
+def tool_bar(window: QtWidgets.QMainWindow, classes: Sequence[str]) -> QtWidgets.QToolBar:
+    """The bar: class chooser first (keys 0-9 do the same), actions added later."""
+    bar = QtWidgets.QToolBar("Review", window)
+    bar.setObjectName("review-toolbar")
+    bar.setMovable(False)
+    bar.setToolButtonStyle(QtCore.Qt.ToolButtonStyle.ToolButtonTextOnly)
+    combo = QtWidgets.QComboBox()
+    combo.setObjectName("review-class")
+    combo.setFocusPolicy(_NO_FOCUS)
+    combo.setToolTip("Class painted by the tools (keys 0-9)")
+    for k, name in enumerate(classes):
+        combo.addItem(_swatch(k), f"{k}  {name}", k)
+    combo.activated.connect(lambda row: window.set_class(int(combo.itemData(row))))
+    bar.addWidget(QtWidgets.QLabel(" Class "))
+    bar.addWidget(combo)
+    bar.addSeparator()
+    bar.class_combo = combo  # type: ignore[attr-defined]
+    return bar
+
+
+def add_tools(
+    bar: QtWidgets.QToolBar, actions: dict[str, QtGui.QAction], tools: Sequence[str]
+) -> None:
+    """The tool buttons after the review actions; every button keeps focus off itself."""
+    bar.addSeparator()
+    for tool in tools:
+        bar.addAction(actions[tool])
+    for button in bar.findChildren(QtWidgets.QToolButton):
+        button.setFocusPolicy(_NO_FOCUS)
+    for action in bar.actions():
+        keys = action.shortcuts()
+        if keys:
+            key = keys[0].toString(QtGui.QKeySequence.SequenceFormat.NativeText)
+            action.setToolTip(f"{action.text()} ({key})")
+
+
+def show_class(bar: QtWidgets.QToolBar, k: int) -> None:
+    combo: QtWidgets.QComboBox = bar.class_combo  # type: ignore[attr-defined]
+    row = combo.findData(k)
+    if row >= 0 and row != combo.currentIndex():
+        combo.setCurrentIndex(row)
+
+
+# -- temperature curves -----------------------------------------------------------------
+
+
+class _CurvesJob(QtCore.QObject):
+    """Computes the curves of the saved labels on a thread; ``done(curves or error)``."""
+
+    done = QtCore.Signal(object)
+
+    def start(self, session_path, labels_path) -> None:
+        def work() -> None:
+            from app.temperature_curves import compute_curves
+
+            try:
+                result = compute_curves(session_path, labels_path, stream="thermal")
+            except (ThermorigError, OSError) as exc:
+                result = exc
+            try:
+                self.done.emit(result)
+            except RuntimeError:  # the window closed meanwhile
+                pass
+
+        threading.Thread(target=work, daemon=True).start()
+
+
+def temperature_dock(window):
+    """A dock with the temperature plot under the views, or None where the plot widget
+    is not available; the plot's ``frame_clicked`` goes to that frame. The curves are
+    computed from the saved labels, on a thread: once at open and on request."""
+    try:
+        from app.ui.temperature_plot import TemperaturePlot
+    except ImportError:
+        # HOOK: app/ui/temperature_plot.py (TemperaturePlot) not present in this build;
+        # the review window works without the curves dock.
+        return None
+    plot = TemperaturePlot()
+    dock = QtWidgets.QDockWidget("Temperature curves", window)
+    dock.setObjectName("review-curves")
+    body = QtWidgets.QWidget()
+    layout = QtWidgets.QVBoxLayout(body)
+    layout.setContentsMargins(4, 2, 4, 2)
+    button = QtWidgets.QPushButton("Update curves")
+    button.setToolTip("Save the labels and compute the curves from them (in the background)")
+    button.setFocusPolicy(_NO_FOCUS)
+    status = QtWidgets.QLabel("")
+    row = QtWidgets.QHBoxLayout()
+    row.addWidget(button)
+    row.addWidget(status, 1)
+    row.addStretch(0)
+    layout.addWidget(plot, 1)
+    layout.addLayout(row)
+    dock.setWidget(body)
+    dock.setFeatures(
+        QtWidgets.QDockWidget.DockWidgetFeature.DockWidgetMovable
+        | QtWidgets.QDockWidget.DockWidgetFeature.DockWidgetClosable
+    )
+    window.addDockWidget(QtCore.Qt.DockWidgetArea.BottomDockWidgetArea, dock)
+    window.resizeDocks([dock], [DOCK_HEIGHT], QtCore.Qt.Orientation.Vertical)
+    job = _CurvesJob(dock)
+
+    def update() -> None:
+        window.save()
+        button.setEnabled(False)
+        status.setText("computing…")
+        job.start(window.frames.path, window.store.path)
+
+    def finished(result) -> None:
+        if window.closed:  # the window closed while the curves were computed
+            return
+        button.setEnabled(True)
+        if isinstance(result, Exception):
+            status.setText(f"cannot compute the curves: {result}")
+            return
+        status.setText("")
+        plot.set_curves(result)
+        plot.set_current(max(window.index, 0))
+
+    button.clicked.connect(update)
+    job.done.connect(finished)
+    plot.frame_clicked.connect(window.go_to)
+    plot.dock = dock  # type: ignore[attr-defined]
+    plot.update_curves = update  # type: ignore[attr-defined]
+    return plot
