@@ -15,14 +15,16 @@ Each point covers an ``n`` × ``n`` pixel footprint, ``n`` chosen from how far a
 neighbouring depth pixels land in X, so that a finer grid (thermal, RGB) has no
 pin-holes a farther surface could show through.
 
-Per frame the work is a few float32 passes in raster order, two ``cv2.remap`` for the
-lens (:class:`~calibration.camera_math.DistortionTable`), gathering pixel indices and
-depths into the render order, one scatter and one ``cv2.erode``.
+Per frame the work is one gather of the depth pixels (kept in render order since the
+rig was set up, so nothing is reordered per frame), a dozen float32 passes without
+masked writes, two ``cv2.remap`` for the lens
+(:class:`~calibration.camera_math.DistortionTable`), one scatter and one
+``cv2.erode``. Every per-point constant is computed in raster order and then permuted,
+so the fast path gives bit for bit what the plain one did (tests/projection_reference.py).
 """
 
 from __future__ import annotations
 
-import copy
 import math
 
 import cv2
@@ -39,6 +41,9 @@ _FAR = np.float32(-1e6)
 
 #: Width of the 2-D layout of point lists handed to cv2.remap.
 _ROW = 1024
+
+#: Largest finite float32: thresholding above it picks exactly the infinities.
+_FLOAT32_MAX = float(np.finfo(np.float32).max)
 
 
 def scaled_camera(cam: Camera, scale: float) -> Camera:
@@ -81,12 +86,14 @@ def remove_flying_pixels(depth: np.ndarray, jump: int) -> np.ndarray:
     zmin = cv2.erode(shifted, kernel, borderType=cv2.BORDER_REPLICATE)
     zmax = cv2.subtract(cv2.dilate(depth, kernel, borderType=cv2.BORDER_REPLICATE), 1)
     span = cv2.subtract(zmax, zmin)
-    margin = np.maximum(span >> 3, 1)
-    low = cv2.subtract(shifted, zmin)
-    high = cv2.subtract(zmax, shifted)
-    flying = (span > jump) & (low > margin) & (high > margin)
+    margin = span >> 3
+    np.maximum(margin, np.uint16(1), out=margin)
+    # 0/255 masks from cv2.compare: one threaded pass each, no boolean temporaries.
+    flying = cv2.compare(span, jump, cv2.CMP_GT)
+    flying &= cv2.compare(cv2.subtract(shifted, zmin), margin, cv2.CMP_GT)
+    flying &= cv2.compare(cv2.subtract(zmax, shifted), margin, cv2.CMP_GT)
     out = depth.copy()
-    out[flying] = 0
+    out[flying != 0] = 0  # few pixels: a sparse write
     return out
 
 
@@ -117,38 +124,59 @@ class RayProjection:
         self.gy_inf = ((yinf - table.y0) * inv).astype(np.float32)
         self.gy_c = ((ty - yinf * tz) * inv).astype(np.float32)
         self.all_forward = bool(self.forward.all())
+        # No measurement (d = 0) puts a point at X's depth tz: when that is nearer than
+        # MIN_Z_M, the depth test alone already rejects it.
+        self._zero_is_near = bool(self.tz <= np.float32(MIN_Z_M))
+
+    def permute(self, perm: np.ndarray) -> None:
+        """Reorder the rays (``perm`` indexes the current order) without recomputing
+        anything, so that every per-ray constant stays bit-identical."""
+        for name in ("forward", "az", "gx_inf", "gx_c", "gy_inf", "gy_c"):
+            setattr(self, name, getattr(self, name)[perm])
+
+    def raw_coords(
+        self, d: np.ndarray, shape: tuple[int, int]
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+        """Depths (N values, any shape) → table columns and rows, depth in X and
+        validity, all as ``shape``; the per-frame hot path.
+
+        Coordinates are clamped to the table, which keeps ``cv2.remap`` on its fast
+        path (it leaves it for whole runs of pixels when one maps outside the table).
+        Where a point is invalid (``d`` = 0, behind X or nearer than ``MIN_Z_M``) its
+        coordinates are finite but meaningless: the caller masks such points with the
+        validity. That spares two masked writes over every point: the reciprocal is
+        taken of the depth held at ``MIN_Z_M`` or more (so it is finite everywhere and
+        unchanged where valid).
+        """
+        d = d.reshape(-1)
+        zx = self.az * d
+        zx += self.tz
+        ok = zx > MIN_Z_M
+        if not self._zero_is_near:
+            ok &= d > 0
+        if not self.all_forward:
+            ok &= self.forward
+        w = np.maximum(zx, np.float32(MIN_Z_M))
+        np.reciprocal(w, out=w)
+        gx = self.gx_c * w
+        gx += self.gx_inf
+        gy = self.gy_c * w
+        gy += self.gy_inf
+        for g, hi in ((gx, self.g_max[0]), (gy, self.g_max[1])):
+            np.clip(g, np.float32(0.0), hi, out=g)
+        return gx.reshape(shape), gy.reshape(shape), zx.reshape(shape), ok.reshape(shape)
 
     def coords(
         self, d: np.ndarray, shape: tuple[int, int]
     ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-        """Depths (N,) → table coordinates (as ``shape``), depth in X, and validity.
-
-        Coordinates are clamped to the table, whose border lies outside X's image:
-        points without a measurement (``d`` = 0), behind X or far outside its view look
-        up border values. Clamping also keeps ``cv2.remap`` on its fast path, which it
-        leaves for whole runs of pixels when one maps outside the table.
-        """
-        zx = self.az * d
-        zx += self.tz
-        ok = zx > MIN_Z_M
-        ok &= d > 0
-        if not self.all_forward:
-            ok &= self.forward
-        with np.errstate(divide="ignore", invalid="ignore"):
-            w = np.reciprocal(zx)
-            # Points behind or at the camera give inf/NaN here; they are reset below.
-            gx = self.gx_c * w
-            gx += self.gx_inf
-            gy = self.gy_c * w
-            gy += self.gy_inf
-        np.copyto(gx, _FAR, where=~ok)
-        # Invalid points can have 0 * inf = NaN in y too (no y offset): make them finite
-        # so the integer cast below stays defined; gx already sends them off the grid.
-        np.copyto(gy, np.float32(0.0), where=~ok)
-        for g, hi in ((gx, self.g_max[0]), (gy, self.g_max[1])):
-            np.minimum(g, hi, out=g)
-            np.maximum(g, np.float32(0.0), out=g)
-        return gx.reshape(shape), gy.reshape(shape), zx, ok
+        """Depths (N,) → table coordinates (as ``shape``), depth in X (N,) and validity
+        (N,); invalid points look up table cell (0, 0), whose value lies outside X's
+        image, so they stay outside."""
+        gx, gy, zx, ok = self.raw_coords(d, shape)
+        bad = ~ok
+        gx[bad] = 0.0
+        gy[bad] = 0.0
+        return gx, gy, zx.reshape(-1), ok.reshape(-1)
 
 
 def rays_of(cam: Camera) -> np.ndarray:
@@ -163,6 +191,12 @@ class DepthRenderer:
     Only depth pixels whose points can land in ``cam``'s image at some depth beyond
     ``min_depth_m`` are processed: a narrower camera (thermal) sees half of a ToF
     camera's field, so half the work is skipped.
+
+    Everything that depends only on the rig and the image sizes is computed here, once:
+    the depth pixels to process, already permuted into the render order (so a frame
+    is gathered once and scattered once, never reordered), their rays' constants, and
+    the two-channel lens table shifted to the splat's top-left corner and clipped to
+    the padded buffer.
     """
 
     def __init__(
@@ -174,19 +208,22 @@ class DepthRenderer:
         min_depth_m: float = 0.2,
     ):
         self.cam = cam
+        self.depth_cam = depth_cam
+        self.T_cam_depth = np.asarray(T_cam_depth, np.float64)
+        self.depth_scale = depth_scale
         self.depth_shape = (depth_cam.height, depth_cam.width)
         self.table = DistortionTable(cam.width, cam.height, cam.K, cam.dist)
         r = rays_of(depth_cam)
         proj = RayProjection(r, T_cam_depth, self.table, depth_scale)
+        #: Raster indices of the depth pixels processed (ascending).
         self.subset = self._reachable(proj, depth_scale, min_depth_m)
-        # Processed in chunks of _ROW so that cv2.remap gets a 2-D map; the padding
-        # entries read pixel 0 and are then marked as having no measurement.
         n_sub = len(self.subset)
         self._n_real = n_sub
         self._rows = max(1, -(-n_sub // _ROW))
+        # Processed in chunks of _ROW so that cv2.remap gets a 2-D map; the padding
+        # entries read pixel 0 and are then marked as having no measurement.
         padded = np.zeros(self._rows * _ROW, np.intp)
         padded[:n_sub] = self.subset
-        self._idx = padded
         self.proj = RayProjection(r[padded], T_cam_depth, self.table, depth_scale)
         # Occlusion-compatible order: decreasing angle between the ray and the centre of
         # X as seen from the depth camera (ascending cosine); the nearest is written last.
@@ -196,22 +233,27 @@ class DepthRenderer:
         rs = r[self.subset]
         if norm > 1e-9:
             cos = (rs @ (centre / norm)) / np.linalg.norm(rs, axis=1)
+            #: The render order, as positions in ``subset``.
             self.order = np.argsort(cos, kind="stable").astype(np.intp)
         else:
             self.order = np.arange(n_sub, dtype=np.intp)
         self.n = self._footprint(depth_scale)
+        # From here on the points are kept in render order: per frame, entry i of every
+        # array is the i-th point written.
+        perm = np.concatenate([self.order, np.arange(n_sub, len(padded), dtype=np.intp)])
+        self.proj.permute(perm)
+        self._idx = padded[perm]
         self.pad = self.n + 1
-        self._wp = cam.width + 2 * self.pad
-        self._hp = cam.height + 2 * self.pad
+        self.padded_width = cam.width + 2 * self.pad
+        self.padded_height = cam.height + 2 * self.pad
         # A point at pixel u covers the n pixels from floor(u + 1 - n/2). The table used
         # per frame holds u shifted by that and by the padding, clipped to the padded
         # buffer, so a truncation to int is all that is left per point.
-        self._shift = 1.0 - self.n / 2.0 + self.pad
-        self._shifted = copy.copy(self.table)
-        self._shifted.u = np.clip(self.table.u + np.float32(self._shift), 0, self._wp - self.n)
-        self._shifted.v = np.clip(self.table.v + np.float32(self._shift), 0, self._hp - self.n)
+        shift = np.float32(1.0 - self.n / 2.0 + self.pad)
+        self.shifted_u = np.clip(self.table.u + shift, 0, self.padded_width - self.n)
+        self.shifted_v = np.clip(self.table.v + shift, 0, self.padded_height - self.n)
         self._kernel = np.ones((self.n, self.n), np.uint8)
-        self._buf = np.empty(self._hp * self._wp, np.float32)
+        self._buf = np.empty(self.padded_height * self.padded_width, np.float32)
 
     def _reachable(self, proj: RayProjection, depth_scale: float, min_depth_m: float) -> np.ndarray:
         """Raster indices of depth pixels whose ray meets the image (plus a margin)
@@ -258,27 +300,33 @@ class DepthRenderer:
         spacing = max(spans) if spans else 1.0
         return max(1, math.ceil(spacing - 0.02))
 
-    def render(self, depth: np.ndarray) -> np.ndarray:
-        """Z-buffer (H, W) float32 metres of ``depth`` (raw units, 0 = none) in X, 0 = none.
+    def render_inf(self, depth: np.ndarray) -> np.ndarray:
+        """Z-buffer (H, W) float32 metres of ``depth`` (raw units, 0 = none) in X, with
+        +inf where nothing landed: the form the hole filling and edge tests want.
 
         Each point is written once, at the top-left pixel of its footprint, into a
         buffer where the last write wins; an ``n``×``n`` minimum filter (``cv2.erode``)
         then spreads it over the footprint, which equals splatting every point over
         ``n``² pixels with a per-pixel minimum. Points outside X (and pixels without a
-        measurement) fall into the buffer's padding, which is cropped away.
+        measurement) fall into the buffer's padding, which is cropped away. The result
+        is a view into this renderer's buffers, valid until the next render.
         """
-        d = depth.reshape(-1)[self._idx]
+        d = depth.reshape(-1)[self._idx]  # in render order
         d[self._n_real :] = 0
-        gx, gy, zx, _ = self.proj.coords(d, (self._rows, _ROW))
-        u, v = self._shifted.lookup(gx, gy)  # in raster order: cache-friendly
+        gx, gy, zx, ok = self.proj.raw_coords(d, (self._rows, _ROW))
+        args = (gx, gy, cv2.INTER_LINEAR, None, cv2.BORDER_REPLICATE)
+        u, v = cv2.remap(self.shifted_u, *args), cv2.remap(self.shifted_v, *args)
         lin = v.astype(np.int32)  # non-negative: truncation is floor
-        lin *= np.int32(self._wp)
+        lin *= np.int32(self.padded_width)
         lin += u.astype(np.int32)
+        # Invalid points go to index 0: a corner of the padding that the footprint
+        # filter never reads into the image (it reads from 2 on: pad = n + 1).
+        lin *= ok
         buf = self._buf
         buf.fill(np.inf)
-        order = self.order
-        buf[lin.reshape(-1)[order]] = zx[order]
-        grid = buf.reshape(self._hp, self._wp)
+        n = self._n_real
+        buf[lin.reshape(-1)[:n]] = zx.reshape(-1)[:n]
+        grid = buf.reshape(self.padded_height, self.padded_width)
         if self.n > 1:
             grid = cv2.erode(
                 grid,
@@ -288,9 +336,17 @@ class DepthRenderer:
                 borderValue=np.inf,
             )
         p = self.pad
-        out = grid[p : p + self.cam.height, p : p + self.cam.width].copy()
-        out[np.isinf(out)] = 0.0
-        return out
+        return grid[p : p + self.cam.height, p : p + self.cam.width]
+
+    def render(self, depth: np.ndarray) -> np.ndarray:
+        """Z-buffer (H, W) float32 metres of ``depth`` (raw units, 0 = none) in X, 0 = none
+        (a new array; see :meth:`render_inf`)."""
+        return inf_to_zero(self.render_inf(depth))
+
+
+def inf_to_zero(z_inf: np.ndarray) -> np.ndarray:
+    """A new contiguous array: ``z_inf`` with +inf set to 0 (one threaded pass)."""
+    return cv2.threshold(z_inf, _FLOAT32_MAX, 0.0, cv2.THRESH_TOZERO_INV)[1]
 
 
 def proj_baseline(proj: RayProjection) -> np.ndarray:

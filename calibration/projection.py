@@ -36,6 +36,16 @@ in the frame. A frame's confidence is the lowest over the non-background classes
 present (background's when none is); auto-labeling scales it down further with how
 far the labels moved over the frame's time gap (``app.autolabel``), or with the gap
 alone (:func:`time_gap_factor`).
+
+Speed (``thermorig bench --only projection``): everything that depends only on the rig
+and the image sizes is built once per :class:`Projector` (rays, lens tables, reachable
+depth pixels in render order); per frame, masks are combined as 0/1 or 0/255 images
+(running maxima for reason codes, ``cv2.compare`` for flying pixels, per-class counts
+for confidence) instead of boolean-indexed writes and ``np.bincount``. The results are
+the first implementation's, bit for bit (tests/test_projection_fast.py). What is left
+is about forty passes over some 640k points a frame (depth into the target, depth into
+the occlusion buffer, target pixels into the source) and eight ``cv2.remap`` table
+lookups; a two-channel lens table would halve the lookups but gives other floats.
 """
 
 from __future__ import annotations
@@ -51,6 +61,7 @@ from calibration.depth_render import (
     DepthRenderer,
     RayProjection,
     decimated_camera,
+    inf_to_zero,
     rays_of,
     remove_flying_pixels,
     scaled_camera,
@@ -64,6 +75,10 @@ REASONS = ("valid", "edge", "filled", "no_depth", "occluded", "outside", "unlabe
 LABELED_REASONS = (VALID, EDGE, FILLED)
 
 _KERNEL5 = np.ones((5, 5), np.uint8)
+#: Pixel counts below this are exact in cv2.calcHist's float32 bins.
+_EXACT_BINS = 1 << 24
+#: Up to this many classes, counting each class apart beats a 256-bin histogram.
+_FEW_CLASSES = 8
 
 
 @dataclass(frozen=True)
@@ -102,7 +117,8 @@ def time_gap_factor(gap_s: float, half_s: float) -> float:
 
 @dataclass
 class Geometry:
-    """Per target pixel: its depth, its source pixel (u, v) and its reason code."""
+    """Per target pixel: its depth, its source pixel (u, v) and its reason code
+    (u and v mean nothing where the reason is ``no_depth``)."""
 
     depth: np.ndarray
     u: np.ndarray
@@ -196,38 +212,40 @@ class Projector:
     def target_depth(self, depth: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Depth seen by the target (metres, 0 = none) after small holes are filled,
         and the mask of filled pixels."""
+        z, _, filled = self._target_depth(depth)
+        return z, np.zeros(z.shape, bool) if filled is None else filled
+
+    def _target_depth(self, depth: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
+        """The target's depth twice — 0 where none, and +inf where none (what minimum
+        filters want) — and the filled pixels (None when there are none)."""
         p = self.params
         if p.flying_jump_m > 0:
             depth = remove_flying_pixels(depth, int(round(p.flying_jump_m / self.depth_scale)))
         self._clean_depth = depth
-        z = self.dst_render.render(depth)
-        hole = z == 0
-        # Depth with holes at +inf: a minimum filter then never picks a hole.
-        self._z_inf = np.where(hole, np.float32(np.inf), z)
-        fill = np.zeros_like(hole)
-        if p.fill_min_neighbours <= 8 and hole.any():
-            # Neighbours with depth (the pixel itself is a hole and counts 0).
-            have = cv2.boxFilter((~hole).view(np.uint8), cv2.CV_16U, (3, 3), normalize=False)
-            fill = hole & (have >= p.fill_min_neighbours)
-            if fill.any():
-                near = cv2.erode(self._z_inf, self._kernel3, borderType=cv2.BORDER_REPLICATE)
-                np.copyto(z, near, where=fill)
-                np.copyto(self._z_inf, near, where=fill)
-        return z, fill
+        z_inf = self.dst_render.render_inf(depth)  # holes at +inf: never a minimum
+        filled = None
+        if p.fill_min_neighbours <= 8:
+            hole = np.isinf(z_inf)
+            if hole.any():
+                # Neighbours with depth (the pixel itself is a hole and counts 0).
+                have = cv2.boxFilter((~hole).view(np.uint8), cv2.CV_16U, (3, 3), normalize=False)
+                fill = hole & (have >= p.fill_min_neighbours)
+                if fill.any():
+                    _fill_from_nearest_neighbour(z_inf, fill, self._kernel3)
+                    filled = fill
+        return inf_to_zero(z_inf), z_inf, filled
 
     def _lookup_source(self, z: np.ndarray) -> tuple[np.ndarray, ...]:
         """Source pixel coordinates u, v (H, W), the point's depth in the source, validity."""
-        h, w = z.shape
-        gx, gy, zs, ok = self._to_src.coords(z.reshape(-1), (h, w))
+        gx, gy, zs, ok = self._to_src.raw_coords(z, z.shape)
         u, v = self._src_table.lookup(gx, gy)
-        return u, v, zs.reshape(h, w), ok.reshape(h, w)
+        return u, v, zs, ok
 
     def geometry(self, depth: np.ndarray) -> Geometry:
         """Where each target pixel finds its source pixel, and why it may not."""
         p = self.params
-        z, filled = self.target_depth(depth)
-        occ = self.src_render.render(self._clean_depth[:: self._decimate, :: self._decimate])
-        occ[occ == 0] = np.inf
+        z, z_inf, filled = self._target_depth(depth)
+        occ = self.src_render.render_inf(self._clean_depth[:: self._decimate, :: self._decimate])
         occ_min = cv2.erode(occ, self._kernel3)
         np.copyto(occ, occ_min, where=np.isinf(occ))  # pin-holes: nearest neighbour
         # Hidden: farther than the surface the source sees there, or farther by a depth
@@ -247,14 +265,18 @@ class Projector:
         outside = np.isnan(seen)  # beyond the source image (the buffer spans it exactly)
         zs *= np.float32(1.0 - p.occlusion_tol_rel)
         hidden = zs > seen
-        reason = np.full(z.shape, VALID, np.uint8)
         zmax = cv2.dilate(z, self._edge_kernel)
-        zmin = cv2.erode(self._z_inf, self._edge_kernel)
-        reason[(zmax - zmin) > p.edge_jump_m] = EDGE
-        reason[filled] = FILLED
-        reason[hidden] = OCCLUDED
-        reason[outside] = OUTSIDE
-        reason[~ok] = NO_DEPTH
+        zmin = cv2.erode(z_inf, self._edge_kernel)
+        # Reason codes without masked writes: the codes that override others are the
+        # larger ones (edge < filled < occluded < outside), so a running maximum of
+        # code-weighted masks applies them in order; no depth overrides them all.
+        reason = np.empty(z.shape, np.uint8)
+        np.greater(cv2.subtract(zmax, zmin), np.float32(p.edge_jump_m), out=reason.view(bool))
+        for mask, code in ((filled, FILLED), (hidden, OCCLUDED), (outside, OUTSIDE)):
+            if mask is not None:
+                np.maximum(reason, mask.view(np.uint8) * np.uint8(code), out=reason)
+        reason *= ok.view(np.uint8)
+        reason += np.logical_not(ok).view(np.uint8) * np.uint8(NO_DEPTH)
         return Geometry(z, u, v, reason)
 
     def transfer_labels(
@@ -264,11 +286,14 @@ class Projector:
         self.check(depth, labels)
         g = self.geometry(depth)
         out = cv2.remap(
-            labels, g.u, g.v, cv2.INTER_NEAREST, borderMode=cv2.BORDER_CONSTANT, borderValue=255
+            labels, g.u, g.v, cv2.INTER_NEAREST, None, cv2.BORDER_CONSTANT, UNKNOWN_LABEL
         )
         reason = g.reason
-        reason[(out == UNKNOWN_LABEL) & (reason <= FILLED)] = UNLABELED
-        out[reason > FILLED] = UNKNOWN_LABEL
+        # Labeled reasons (<= FILLED) where the source has no label become UNLABELED
+        # (larger than all of them); every unknown reason clears the label.
+        unlabeled = (out == UNKNOWN_LABEL) & (reason <= FILLED)
+        np.maximum(reason, unlabeled.view(np.uint8) * np.uint8(UNLABELED), out=reason)
+        np.bitwise_or(out, (reason > FILLED).view(np.uint8) * np.uint8(UNKNOWN_LABEL), out=out)
         conf = class_confidence(out, reason, n_classes)
         factor = time_gap_factor(time_gap_s, self.params.time_gap_half_s)
         return Transfer(out, reason, g.depth, conf, frame_confidence(conf) * factor, time_gap_s)
@@ -289,14 +314,62 @@ class Projector:
         return out, g.reason
 
 
+def _fill_from_nearest_neighbour(z_inf: np.ndarray, fill: np.ndarray, kernel: np.ndarray) -> None:
+    """Set ``z_inf`` at the ``fill`` pixels to the minimum of their 3×3 neighbourhood
+    (edge pixels replicated), all read before any is written. A few pixels are done
+    by gathering their neighbours, many by a whole-image ``cv2.erode``: same values."""
+    flat = np.flatnonzero(fill)  # np.nonzero on 2-D is ten times slower
+    if len(flat) * 9 > fill.size // 8:
+        near = cv2.erode(z_inf, kernel, borderType=cv2.BORDER_REPLICATE)
+        np.copyto(z_inf, near, where=fill)
+        return
+    h, w = fill.shape
+    ys, xs = np.divmod(flat, w)
+    rows = [np.clip(ys + d, 0, h - 1) for d in (-1, 0, 1)]
+    cols = [np.clip(xs + d, 0, w - 1) for d in (-1, 0, 1)]
+    near = np.full(len(ys), np.inf, np.float32)
+    for r in rows:
+        for c in cols:
+            np.minimum(near, z_inf[r, c], out=near)
+    z_inf[ys, xs] = near
+
+
 def class_confidence(labels: np.ndarray, reason: np.ndarray, n_classes: int) -> np.ndarray:
     """Per class: the share of its pixels that are ``valid`` and not within 2 px of an
-    unknown pixel (where the class's true extent cannot be told); NaN if absent."""
-    unknown = (labels == UNKNOWN_LABEL).view(np.uint8)
+    unknown pixel (where the class's true extent cannot be told); NaN if absent.
+
+    Counted on uint8 images without boolean temporaries: the labels, and the labels
+    with every pixel that is not sure set to 255 (a bitwise or with a 0/255 mask).
+    """
+    if labels.dtype != np.uint8 or labels.size >= _EXACT_BINS:
+        return _class_confidence_numpy(labels, reason, n_classes)
+    labels = np.ascontiguousarray(labels)
+    reason = np.ascontiguousarray(reason, np.uint8)
+    unknown = cv2.compare(labels, UNKNOWN_LABEL, cv2.CMP_EQ)
+    not_sure = cv2.bitwise_or(cv2.dilate(unknown, _KERNEL5), cv2.compare(reason, VALID, cv2.CMP_NE))
+    counts = _counts(labels, n_classes)
+    good = _counts(cv2.bitwise_or(labels, not_sure), n_classes)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return np.where(counts > 0, good / counts, np.nan).astype(np.float32)
+
+
+def _counts(image: np.ndarray, n: int) -> np.ndarray:
+    """Pixels of each value 0..n-1 of a uint8 image, (n,) int64. A few classes are
+    counted one by one (a compare and a count each, threaded), many by a histogram."""
+    if n <= _FEW_CLASSES:
+        return np.array(
+            [cv2.countNonZero(cv2.compare(image, c, cv2.CMP_EQ)) for c in range(n)], np.int64
+        )
+    hist = cv2.calcHist([image], [0], None, [256], [0, 256])  # float32 bins: exact < 2^24
+    return hist.ravel()[:n].astype(np.int64)
+
+
+def _class_confidence_numpy(labels: np.ndarray, reason: np.ndarray, n_classes: int) -> np.ndarray:
+    """:func:`class_confidence` for any integer labels and any size (slower)."""
+    unknown = (labels == UNKNOWN_LABEL).astype(np.uint8)
     sure = (reason == VALID) & ~cv2.dilate(unknown, _KERNEL5).view(bool)
     counts = np.bincount(labels.ravel(), minlength=256)[:n_classes]
-    good = np.bincount(np.where(sure, labels, np.uint8(UNKNOWN_LABEL)).ravel(), minlength=256)
-    good = good[:n_classes]
+    good = np.bincount(np.where(sure, labels, UNKNOWN_LABEL).ravel(), minlength=256)[:n_classes]
     with np.errstate(invalid="ignore", divide="ignore"):
         return np.where(counts > 0, good / counts, np.nan).astype(np.float32)
 

@@ -11,12 +11,15 @@ extrinsics; librealsense gets them through a ``rs.software_device``, no camera n
 
 from __future__ import annotations
 
+import contextlib
 import math
+import time
+from collections.abc import Callable, Iterator
 
 import cv2
 import numpy as np
 
-from app.bench import Result, benchmark, time_calls
+from app.bench import Result, benchmark
 from calibration.projection import Projector
 from calibration.rig import Camera, Rig
 
@@ -91,13 +94,15 @@ def _labels(cam: Camera, n_classes: int = 3) -> np.ndarray:
     return lab
 
 
-def _rs_align_times(rig: Rig, frames: list[np.ndarray], repeat: int) -> np.ndarray | None:
-    """Seconds per ``rs.align.process`` on framesets made from ``frames``; None without
-    pyrealsense2."""
+@contextlib.contextmanager
+def _rs_aligner(rig: Rig, frames: list[np.ndarray]) -> Iterator[Callable[[], None] | None]:
+    """A no-argument call of ``rs.align.process`` on the next of the framesets made
+    from ``frames`` (round robin); None without pyrealsense2."""
     try:
         import pyrealsense2 as rs
     except ImportError:
-        return None
+        yield None
+        return
 
     def intrinsics(cam: Camera):
         i = rs.intrinsics()
@@ -152,7 +157,8 @@ def _rs_align_times(rig: Rig, frames: list[np.ndarray], repeat: int) -> np.ndarr
                     sets.append(fs)
                     break
         if not sets:
-            return None
+            yield None
+            return
         align = rs.align(rs.stream.color)
         cycle = iter(range(10**9))
 
@@ -160,11 +166,25 @@ def _rs_align_times(rig: Rig, frames: list[np.ndarray], repeat: int) -> np.ndarr
             out = align.process(sets[next(cycle) % len(sets)])
             np.asanyarray(out.get_depth_frame().get_data())
 
-        return time_calls(one, repeat, warmup=2)
+        yield one
     finally:
         for s in (ds, cs):
             s.stop()
             s.close()
+
+
+def _interleaved(calls: dict[str, Callable[[], None]], repeat: int) -> dict[str, float]:
+    """Median seconds per call of each of ``calls``, timed in turns (one call of each
+    per round, after two untimed rounds): on a machine other work loads unevenly, each
+    figure then sees the same load, so their ratio holds even when the figures move."""
+    times: dict[str, list[float]] = {name: [] for name in calls}
+    for k in range(repeat + 2):
+        for name, fn in calls.items():
+            t0 = time.perf_counter()
+            fn()
+            if k >= 2:
+                times[name].append(time.perf_counter() - t0)
+    return {name: float(np.median(t)) for name, t in times.items()}
 
 
 def _cycling(fn, items: list) -> object:
@@ -183,21 +203,24 @@ def _case(name: str, dsize, tsize, f_per_w: float, repeat: int) -> list[Result]:
     frames = _depth_frames(rig["depth"], 6)
     labels = _labels(rig["color"])
     proj = Projector(rig, DEPTH_SCALE)
-    render = _cycling(proj.dst_render.render, frames)
-    transfer = _cycling(lambda d: proj.transfer_labels(d, labels, 3), frames)
-    t_render = float(np.median(time_calls(render, repeat, warmup=2)))
-    t_transfer = float(np.median(time_calls(transfer, repeat, warmup=2)))
-    rs_times = _rs_align_times(rig, frames, repeat)
-    t_rs = None if rs_times is None else 1e3 * float(np.median(rs_times))
+    calls = {
+        "render": _cycling(proj.dst_render.render, frames),
+        "transfer": _cycling(lambda d: proj.transfer_labels(d, labels, 3), frames),
+    }
+    with _rs_aligner(rig, frames) as align:
+        if align is not None:
+            calls["rs.align"] = align
+        t = _interleaved(calls, repeat)
+    t_rs = 1e3 * t["rs.align"] if "rs.align" in t else None
     peer = "rs.align" if t_rs is not None else ""
-    threads = f"OpenCV threads {cv2.getNumThreads()}"
+    threads = f"OpenCV threads {cv2.getNumThreads()}; timed in turns with the peer"
     note = threads if t_rs is not None else f"{threads}; no pyrealsense2, no peer"
     labeled = 1.0 - proj.transfer_labels(frames[0], labels, 3).unknown_share
     return [
         Result(
             "projection",
             f"{name}: depth z-buffer only",
-            1e3 * t_render,
+            1e3 * t["render"],
             "ms/frame",
             peer,
             t_rs,
@@ -206,7 +229,7 @@ def _case(name: str, dsize, tsize, f_per_w: float, repeat: int) -> list[Result]:
         Result(
             "projection",
             f"{name}: full label transfer",
-            1e3 * t_transfer,
+            1e3 * t["transfer"],
             "ms/frame",
             peer,
             t_rs,
