@@ -13,12 +13,11 @@ from __future__ import annotations
 import os
 import threading
 
-import numpy as np
-
 from app.pipeline import Overlay
 from drivers.errors import ThermorigError
 from drivers.types import FrameSet
 from models.catalog import find_model
+from models.package import ModelPackage
 from models.runner import ModelRunner
 
 
@@ -40,7 +39,16 @@ class ModelStage:
         self.why_off = ""
         self._load_lock = threading.Lock()
         self._tried = False
-        self._clear: np.ndarray | None = None
+
+    @classmethod
+    def loaded(cls, package: ModelPackage, stream: str | None = None) -> ModelStage:
+        """A stage for a package already loaded and checked (the GUI loads a person's
+        model off the GUI thread first, to tell them at once if it is broken), on the
+        stream its JSON names unless ``stream`` says otherwise."""
+        stage = cls(package.onnx_path, stream or package.manifest.input.stream, package.threads)
+        stage.runner = ModelRunner(package)
+        stage._tried = True
+        return stage
 
     def load(self) -> ModelRunner | None:
         """The runner, loading the package on first use (None if it cannot load)."""
@@ -76,20 +84,7 @@ class ModelStage:
         note = f"model {self.label}: {1e3 * result.total_s:.0f} ms"
         if result.mask is not None:
             return Overlay(self.stream, fs.index, labels=result.mask, note=note)
-        return Overlay(
-            self.stream,
-            fs.index,
-            rgba=self._transparent(frame.array.shape[:2]),
-            points=result.keypoints,
-            note=note,
-        )
-
-    def _transparent(self, shape: tuple[int, ...]) -> np.ndarray:
-        """A see-through layer for a points-only overlay: the preview draws an overlay's
-        points only with a layer of the view's size (one array, reused)."""
-        if self._clear is None or self._clear.shape[:2] != shape:
-            self._clear = np.zeros((*shape, 4), np.uint8)
-        return self._clear
+        return Overlay(self.stream, fs.index, points=result.keypoints, note=note)
 
 
 def model_stage(

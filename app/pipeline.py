@@ -136,7 +136,9 @@ class Overlay:
 
     ``labels`` is an (H, W) uint8 class mask (255 = unknown); ``rgba`` its rendering,
     filled in by the runner (off the GUI thread) if the stage did not; ``points`` are
-    (K, 2) pixel coordinates, NaN where not visible.
+    (K, 2) pixel coordinates, NaN where not visible. ``time`` is the timestamp of the
+    FrameSet it was computed from (the runner fills it in): FrameSet indices restart
+    when a replay seeks, times tell frames apart (:mod:`app.frame_pacing`).
     """
 
     stream: str
@@ -145,6 +147,7 @@ class Overlay:
     rgba: np.ndarray | None = None
     points: np.ndarray | None = None
     note: str = ""
+    time: float = math.nan
 
 
 Stage = Callable[[FrameSet], "Overlay | None"]
@@ -332,6 +335,8 @@ class StageRunner:
                 result = info.stage(fs)
                 if result is not None and result.labels is not None and result.rgba is None:
                     result.rgba = label_rgba(result.labels)
+                if result is not None and math.isnan(result.time):
+                    result.time = fs.timestamp
                 error = ""
             except Exception as exc:  # noqa: BLE001 - one stage's bug must not stop others
                 result, error = None, f"{type(exc).__name__}: {exc}"

@@ -3,7 +3,7 @@ view through the depth camera and the rig in force.
 
 This is the preview's version of what auto-labeling does offline (``app.autolabel``):
 for every FrameSet with depth and RGB, a *live labeler* gives the RGB label mask (the
-RGB frame's ground truth for synthetic sources; a visual-labeler model later), and a
+RGB frame's ground truth for synthetic sources, or the MediaPipe pose labeler), and a
 :class:`~calibration.projection.Projector` built from the rig turns it into the
 thermal label mask with a reason code per pixel. Seeing it live tells the person,
 before recording, whether the rig and the labels will give usable thermal labels.
@@ -31,8 +31,14 @@ from drivers.errors import ThermorigError
 from drivers.truth import DEFAULT_CLASSES
 from drivers.types import FrameSet, StreamSpec
 
-#: ``(FrameSet) -> (H, W) uint8 class mask of the source stream (255 unknown) | None``
+#: ``(FrameSet) -> (H, W) uint8 class mask of the source stream (255 unknown) | None``.
+#: A labeler may keep a ``reason`` attribute: why its last call gave None (one line,
+#: e.g. "no person detected"), which the overlay shows instead of a generic note.
 LiveLabeler = Callable[[FrameSet], "np.ndarray | None"]
+
+#: What the GUI calls the labelers it offers.
+TRUTH_LABELER_NAME = "RGB ground truth"
+MEDIAPIPE_LABELER_NAME = "MediaPipe pose"
 
 
 def truth_labeler(stream: str = "color") -> LiveLabeler:
@@ -45,6 +51,42 @@ def truth_labeler(stream: str = "color") -> LiveLabeler:
         return frame.truth.get("labels")
 
     return labeler
+
+
+class VisualLiveLabeler:
+    """A visual labeler (:mod:`models.visual_labeler`) as a live labeler of ``stream``.
+
+    A frame where it finds no confident legs gives None and says why in :attr:`reason`,
+    so the overlay tells the person ("no person detected") instead of keeping labels of
+    an older frame on screen.
+    """
+
+    def __init__(self, labeler, stream: str = "color"):
+        self.labeler = labeler
+        self.stream = stream
+        self.classes = list(labeler.classes)
+        self.reason = ""
+
+    def __call__(self, fs: FrameSet) -> np.ndarray | None:
+        frame = fs.frames.get(self.stream)
+        if frame is None:
+            self.reason = f"no {self.stream} frame in this set"
+            return None
+        rgb = frame.array
+        if rgb.ndim != 3 or rgb.shape[2] != 3 or rgb.dtype != np.uint8:
+            self.reason = f"the {self.stream} stream is not 8-bit RGB"
+            return None
+        result = self.labeler.label(np.ascontiguousarray(rgb))
+        self.reason = result.reason if result.labels is None else ""
+        return result.labels
+
+
+def mediapipe_labeler(stream: str = "color", threads: int = 1) -> VisualLiveLabeler:
+    """The bundled MediaPipe pose labeler as a live labeler (loads two ONNX networks,
+    ~0.1 s: call it off the GUI thread). Raises ModelError if it cannot load."""
+    from models.visual_labeler import open_visual_labeler  # onnxruntime only when asked
+
+    return VisualLiveLabeler(open_visual_labeler("mediapipe-pose", threads=threads), stream)
 
 
 @dataclass(frozen=True)
@@ -76,15 +118,15 @@ class ProjectedLabelsStage:
         self,
         labeler: LiveLabeler | None = None,
         *,
-        labeler_name: str = "RGB ground truth",
+        labeler_name: str = TRUTH_LABELER_NAME,
         classes: Sequence[str] = DEFAULT_CLASSES,
         src: str = "color",
         dst: str = "thermal",
     ):
         self.src, self.dst = src, dst
-        self.labeler = labeler or truth_labeler(src)
-        self.labeler_name = labeler_name
-        self.classes = list(classes)
+        #: (labeler, its name, class names), swapped whole by the GUI thread so the
+        #: worker never pairs one labeler with another's name or classes.
+        self._labeler = (labeler or truth_labeler(src), labeler_name, list(classes))
         self._config = _Config(None, 0.0, "no source open", 0)
         self._built: tuple[int, Projector | None, str] = (-1, None, "")
         self._last_overlay: Overlay | None = None
@@ -96,7 +138,20 @@ class ProjectedLabelsStage:
     # -- GUI side ---------------------------------------------------------------------
     def set_labeler(self, labeler: LiveLabeler, name: str, classes: Sequence[str]) -> None:
         """Take labels from another live labeler (e.g. an RGB model) from now on."""
-        self.labeler, self.labeler_name, self.classes = labeler, name, list(classes)
+        self._labeler = (labeler, name, list(classes))
+        self._last_overlay = None
+
+    @property
+    def labeler(self) -> LiveLabeler:
+        return self._labeler[0]
+
+    @property
+    def labeler_name(self) -> str:
+        return self._labeler[1]
+
+    @property
+    def classes(self) -> list[str]:
+        return self._labeler[2]
 
     def set_rig(self, rig: Rig | None, streams: dict[str, StreamSpec]) -> None:
         """Project with ``rig`` (None: off) for a source with ``streams``."""
@@ -145,21 +200,25 @@ class ProjectedLabelsStage:
         projector, why = self._projector(cfg)
         if projector is None:
             return self._off(fs, why)
-        labels = self.labeler(fs)
+        labeler, name, classes = self._labeler
+        labels = labeler(fs)
         if labels is None:
-            return self._off(fs, f"no labels from {self.labeler_name} for this frame")
+            why = getattr(labeler, "reason", "")
+            return self._off(
+                fs, f"{name}: {why}" if why else f"no labels from {name} for this frame"
+            )
         target = fs.frames.get(self.dst)
         gap = math.nan
         if target is not None:
             gap = max(abs(f.timestamp - target.timestamp) for f in (depth, source))
         try:
-            tr = projector.transfer_labels(depth.array, labels, len(self.classes), gap)
+            tr = projector.transfer_labels(depth.array, labels, len(classes), gap)
         except ThermorigError as exc:
             return self._off(fs, str(exc))
         if self._config is not cfg:
             return None  # the rig changed meanwhile: this result belongs to the old one
         self.last = LastTransfer(fs.index, tr, cfg.rig)
-        note = f"projected from {self.labeler_name}: confidence {tr.confidence:.2f}"
+        note = f"projected from {name}: confidence {tr.confidence:.2f}"
         note += f", {100 * (1.0 - tr.unknown_share):.0f}% known"
         if math.isfinite(gap):
             note += f", Δt {1e3 * gap:.0f} ms"

@@ -18,3 +18,12 @@ def qapp(qapp_args):
     from app.ui.app import make_app
 
     return make_app(qapp_args)
+
+
+@pytest.fixture
+def user_dir(tmp_path, monkeypatch):
+    """An empty user model folder, never the real one (the platform data directory)."""
+    monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path / "data"))
+    folder = tmp_path / "data" / "thermorig" / "models"
+    folder.mkdir(parents=True)
+    return folder

@@ -4,10 +4,11 @@ synthetic truth, and a model that cannot load says why instead of raising."""
 import numpy as np
 import pytest
 
-from app.model_stages import model_stage
+from app.model_stages import ModelStage, model_stage
 from drivers.synthetic import open_synthetic
 from drivers.types import FrameSet
-from models.catalog import BUNDLED_KEYPOINTS, BUNDLED_SEGMENTER
+from models.catalog import BUNDLED_DIR, BUNDLED_KEYPOINTS, BUNDLED_SEGMENTER
+from models.package import load_package
 
 
 @pytest.fixture(scope="module")
@@ -32,10 +33,6 @@ def _calf_iou(a: np.ndarray, b: np.ndarray) -> float:
     return float(np.mean(ious))
 
 
-def truth_shape(fs: FrameSet) -> tuple[int, int]:
-    return fs.frames["thermal"].array.shape[:2]
-
-
 def test_the_segmenter_stage_masks_the_calves(thermal_sets):
     stage = model_stage(BUNDLED_SEGMENTER, threads=1)
     for fs in thermal_sets:
@@ -54,7 +51,7 @@ def test_the_keypoint_stage_finds_the_joints(thermal_sets):
         overlay = stage(fs)
         truth = np.asarray(fs.frames["thermal"].truth["keypoints"], np.float64)
         assert overlay.labels is None and overlay.points.shape == truth.shape
-        assert overlay.rgba.shape[:2] == truth_shape(fs) and not overlay.rgba.any()
+        assert overlay.rgba is None, "points alone: the preview draws them without a layer"
         seen = np.isfinite(truth).all(axis=1) & np.isfinite(overlay.points).all(axis=1)
         assert seen.sum() >= truth.shape[0] // 2
         errors.extend(np.linalg.norm(overlay.points[seen] - truth[seen], axis=1))
@@ -75,3 +72,13 @@ def test_a_model_that_cannot_load_gives_a_note_not_an_error(thermal_sets, tmp_pa
     assert " off: " in broken(fs).note, "stays off on later frames, without raising"
     unknown = model_stage("no-such-model")
     assert "no model named 'no-such-model'" in unknown(fs).note
+
+
+def test_a_stage_from_a_loaded_package_runs_it_on_the_stream_its_json_names(thermal_sets):
+    package = load_package(BUNDLED_DIR / f"{BUNDLED_KEYPOINTS}.onnx", threads=1)
+    stage = ModelStage.loaded(package)
+    assert stage.stream == "thermal" and stage.runner.package is package
+    overlay = stage(thermal_sets[0])
+    assert overlay.points.shape == (len(package.names), 2) and overlay.rgba is None
+    assert overlay.note.startswith(f"model {BUNDLED_KEYPOINTS}: ")
+    assert ModelStage.loaded(package, "other").stream == "other"

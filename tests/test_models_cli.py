@@ -20,14 +20,6 @@ from models.catalog import (
 from models.errors import ModelError
 
 
-@pytest.fixture
-def user_dir(tmp_path, monkeypatch) -> Path:
-    monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path / "data"))
-    folder = tmp_path / "data" / "thermorig" / "models"
-    folder.mkdir(parents=True)
-    return folder
-
-
 def test_user_folder_follows_xdg_data_home(tmp_path, monkeypatch):
     monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path))
     assert user_models_dir() == tmp_path / "thermorig" / "models"

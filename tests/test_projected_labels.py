@@ -10,10 +10,19 @@ from app.display import (
     label_outline_rgba,
     projected_rgba,
 )
-from app.projected_labels import ProjectedLabelsStage, truth_labeler
+from app.projected_labels import (
+    MEDIAPIPE_LABELER_NAME,
+    TRUTH_LABELER_NAME,
+    ProjectedLabelsStage,
+    VisualLiveLabeler,
+    mediapipe_labeler,
+    truth_labeler,
+)
 from calibration.projection import NO_DEPTH, OCCLUDED, VALID
 from calibration.rig import Camera, Rig
 from drivers.types import Frame, FrameSet, StreamSpec
+from models.visual_labeler import VisualLabel
+from tests.test_visual_labeler import photo, photo_wheel  # noqa: F401 - the photo fixture
 
 W, H, F = 80, 60, 60.0
 
@@ -127,3 +136,45 @@ def test_label_outline_rgba_is_only_the_border():
     labels[0, :] = 255
     rgba = label_outline_rgba(labels)
     assert rgba[5, 10, 3] == 230 and rgba[10, 10, 3] == 0 and rgba[0, 10, 3] == 0
+
+
+class _NoPerson:
+    """A visual labeler stand-in that never finds anybody, like MediaPipe on the rig."""
+
+    classes = ["background", "left_calf", "right_calf"]
+
+    def label(self, rgb):
+        assert rgb.shape == (H, W, 3)
+        return VisualLabel(None, np.full((6, 2), np.nan, np.float32), np.zeros(6, np.float32),
+                           reason="no person detected")  # fmt: skip
+
+
+def test_a_labeler_that_finds_nobody_says_so_instead_of_keeping_old_labels():
+    stage = ProjectedLabelsStage()
+    stage.set_rig(_rig(), _specs())
+    assert stage(_frameset(_square())).labels is not None
+    assert stage.labeler_name == TRUTH_LABELER_NAME
+    live = VisualLiveLabeler(_NoPerson())
+    stage.set_labeler(live, MEDIAPIPE_LABELER_NAME, live.classes)
+    off = stage(_frameset(_square()))
+    assert off.labels is None and off.rgba is None
+    assert off.note == "projected labels off: MediaPipe pose: no person detected"
+    assert stage(_frameset(_square(), with_color=False)) is None, "no stale result kept"
+    stage.set_labeler(truth_labeler(), TRUTH_LABELER_NAME, live.classes)
+    assert stage(_frameset(_square())).note.startswith("projected from RGB ground truth: ")
+
+
+def test_the_mediapipe_live_labeler_finds_nobody_on_a_blank_frame_and_legs_on_a_photo(
+    photo_wheel,  # noqa: F811 - the fixture imported above
+):
+    live = mediapipe_labeler()
+    assert live.classes == ["background", "left_calf", "right_calf"]
+    assert live(_frameset(None)) is None and live.reason == "no person detected"
+    grey = _frameset(None)
+    grey.frames["color"] = Frame("color", 0, 0.0, np.zeros((H, W), np.uint8))
+    assert live(grey) is None and "not 8-bit RGB" in live.reason
+    rgb = photo(photo_wheel, "bus.jpg")
+    fs = FrameSet(0, 0.0, "color", {"color": Frame("color", 0, 0.0, rgb)})
+    labels = live(fs)
+    assert labels is not None and labels.shape == rgb.shape[:2] and live.reason == ""
+    assert {1, 2} <= set(np.unique(labels).tolist()), "both calves of the man at the left"

@@ -55,7 +55,10 @@ def test_wizard_calibrates_drops_a_view_refits_and_puts_the_rig_to_use(
     driver = calibration_driver
     window = make_window(qtbot, tmp_path, None)
     wizard = window.open_calibration_wizard()
-    assert [a.text() for a in window.tools_menu.actions()] == ["&Calibrate rig…"]
+    assert [a.text() for a in window.tools_menu.actions()] == [
+        "&Calibrate rig…",
+        "&Review labels…",
+    ]
     assert window.projected.paused, "projected labels yield the CPU to the board search"
     assert "no source" in wizard.message.text()
     wizard.attach(driver.streams, driver.info)

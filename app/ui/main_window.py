@@ -25,9 +25,11 @@ from app.capture import (
     SourceOpened,
     SourceProgress,
 )
-from app.model_stages import model_stage
-from app.pipeline import RateMeter, StageRegistry, StageRunner, StallMeter, truth_labels_stage
-from app.projected_labels import ProjectedLabelsStage, truth_labeler
+from app.frame_pacing import FramePacer
+from app.pipeline import RateMeter, StageRegistry, StageRunner, StallMeter
+from app.ui.frame_dispatch import FrameDispatchMixin
+from app.ui.model_menu import ModelMenu
+from app.ui.overlays import OverlaysMixin
 from app.ui.preview import PreviewArea
 from app.ui.record_panel import RecordPanel
 from app.ui.replay_bar import ReplayBar
@@ -39,20 +41,14 @@ from app.ui.tools import ToolsMixin
 from calibration.rig import Rig
 from drivers.errors import ThermorigError
 from drivers.types import StreamSpec
-from models.catalog import BUNDLED_KEYPOINTS, BUNDLED_SEGMENTER
 
 DEFAULT_SOURCE = "synthetic:cycling"
-#: Projected labels per second at most: at 20-40 ms each on two cores, one per
-#: FrameSet would take a whole core from capture and display (GUI stalls > 50 ms
-#: while recording); half the frame rate keeps the labels fluid.
-PROJECTED_MAX_RATE = 15.0
 STATS_INTERVAL_MS = 250
-#: Bundled-model overlays per second at most, on one onnxruntime thread each: a model
-#: is the costliest stage, and capture and display come first on a small machine.
-MODEL_MAX_RATE = 10.0
 
 
-class MainWindow(SourcesMixin, ToolsMixin, QtWidgets.QMainWindow):
+class MainWindow(
+    SourcesMixin, ToolsMixin, OverlaysMixin, FrameDispatchMixin, QtWidgets.QMainWindow
+):
     """``source`` opens at start (None: none until one is picked); ``source_options``
     maps a scheme to keyword options for :func:`~drivers.sources.open_source` (e.g.
     smaller synthetic images)."""
@@ -82,6 +78,7 @@ class MainWindow(SourcesMixin, ToolsMixin, QtWidgets.QMainWindow):
         self.error_box: QtWidgets.QMessageBox | None = None
         self.last_recording = None
         self.display_rate = RateMeter()
+        self.pacer = FramePacer("projected")  # frames wait (briefly) for their labels
         self.stall = StallMeter()
         self._seen = 0
         self._overlay_version = -1
@@ -93,26 +90,7 @@ class MainWindow(SourcesMixin, ToolsMixin, QtWidgets.QMainWindow):
         #: is called on the capture thread and must return at once.
         self.frame_sinks: list = []
         self.registry = StageRegistry()
-        self.projected = ProjectedLabelsStage(truth_labeler("color"))
-        self.registry.register(
-            "projected",
-            self.projected,
-            title="Projected labels (RGB → thermal)",
-            max_rate=PROJECTED_MAX_RATE,
-        )
-        self.registry.register(
-            "truth",
-            truth_labels_stage("thermal", outline=True),
-            title="Ground-truth labels (synthetic, outline)",
-            enabled=False,
-        )
-        # Off until asked for: loading is lazy (on the worker), so they cost nothing then.
-        for name, model, title in (
-            ("model-seg", BUNDLED_SEGMENTER, "Thermal segmenter (bundled)"),
-            ("model-kp", BUNDLED_KEYPOINTS, "Keypoints (bundled)"),
-        ):
-            stage = model_stage(model, "thermal", threads=1)
-            self.registry.register(name, stage, title=title, enabled=False, max_rate=MODEL_MAX_RATE)
+        self._register_stages()  # projected labels, ground truth, bundled models
         self.runner = StageRunner(self.registry)
         self.runner.start()
         self.wizard = None
@@ -206,17 +184,12 @@ class MainWindow(SourcesMixin, ToolsMixin, QtWidgets.QMainWindow):
             lambda: [v.reset_zoom() for v in self.preview.views.values()]
         )
         view.addAction(self.dock.toggleViewAction())
+        self.model_menu = ModelMenu(self)  # Models: load a model, RGB labels for projection
         #: Later tools (label review) add their entries here.
         self.tools_menu = bar.addMenu("&Tools")
         self.tools_menu.menuAction().setVisible(False)
         self.add_tool("&Calibrate rig…", self.open_calibration_wizard)
-
-    def _add_overlay_action(self, name: str, title: str, enabled: bool) -> None:
-        action = self.overlay_menu.addAction(title)
-        action.setCheckable(True)
-        action.setChecked(enabled)
-        action.setObjectName(f"overlay-{name}")
-        action.toggled.connect(lambda on, n=name: self.set_overlay_enabled(n, on))
+        self.add_tool("&Review labels…", self._review_labels)
 
     def add_tool(self, title: str, callback) -> QtGui.QAction:
         """Add an entry to the Tools menu (where dialogs such as a wizard live)."""
@@ -225,15 +198,12 @@ class MainWindow(SourcesMixin, ToolsMixin, QtWidgets.QMainWindow):
         action.triggered.connect(callback)
         return action
 
-    def add_overlay(self, name: str, stage, title: str, enabled: bool = True) -> None:
-        """Register an overlay stage (``FrameSet -> Overlay | None``, run off the GUI
-        thread, latest-wins) and offer it under View > Overlays."""
-        self.registry.register(name, stage, title=title, enabled=enabled)
-        self._add_overlay_action(name, title, enabled)
+    def _review_labels(self) -> None:
+        """Tools > Review labels…: a session's labels in a review window of its own
+        (it closes, and saves, with this window)."""
+        from app.ui.review_app import ask_and_open
 
-    def set_overlay_enabled(self, name: str, enabled: bool) -> None:
-        self.registry.set_enabled(name, enabled)
-        self._overlay_version = -1  # redraw overlays on the next tick
+        ask_and_open(self)
 
     # -- messages ---------------------------------------------------------------------
     def show_error(self, title: str, message: str) -> None:
@@ -301,19 +271,7 @@ class MainWindow(SourcesMixin, ToolsMixin, QtWidgets.QMainWindow):
         if worker is None:
             return
         self._events(worker)
-        seq, fs = worker.latest.get_newer(self._seen)
-        if fs is not None:
-            if self._seen == 0:
-                self.stall.reset()  # opening a source and the first layout are not a stall
-            self._seen = seq
-            self.preview.show_frameset(fs)
-            self.display_rate.tick()
-            if self.replay_bar.info is not None and fs.pivot in fs.frames:
-                row = self.replay_bar.info.row_of(fs.frames[fs.pivot].index)
-                self.replay_bar.show_position(row)
-        if self.runner.version != self._overlay_version:
-            self._overlay_version = self.runner.version
-            self.preview.show_overlays(self.runner.results())
+        self._dispatch(worker)  # the due FrameSet and the overlays that belong to it
         if self._stats_timer.elapsed() >= STATS_INTERVAL_MS:
             self._stats_timer.restart()
             self._figures(worker)

@@ -224,24 +224,27 @@ class PreviewArea(QtWidgets.QWidget):
 
     def show_overlays(self, results: dict[str, Overlay]) -> None:
         """Draw the newest overlays of each view, in drawing order (later on top);
-        views without one are cleared. An overlay with only a note (e.g. projected
-        labels off, and why) puts the note over its view."""
+        views without one are cleared. Keypoints are drawn whether or not their overlay
+        has a mask layer (a keypoint model has none), the points of all overlays of a
+        view together. An overlay with only a note (e.g. projected labels off, and why)
+        puts the note over its view."""
         by_stream: dict[str, list[Overlay]] = {}
         for result in results.values():
             by_stream.setdefault(result.stream, []).append(result)
         self._notes = {}
         for name, view in self.views.items():
             shape = view.image_shape
-            layers, points, notes = [], None, []
+            layers, points, notes = [], [], []
             for o in by_stream.get(name, []):
                 if o.note and (o.rgba is None or not layers):
                     notes.append(o.note)
-                if shape is None or o.rgba is None or o.rgba.shape[:2] != shape[:2]:
+                if shape is None:
                     continue
-                layers.append(o.rgba)
-                if points is None and o.points is not None:
-                    points = o.points
-            view.show_overlays(layers, points)
+                if o.points is not None and len(o.points):
+                    points.append(np.asarray(o.points, np.float64).reshape(-1, 2))
+                if o.rgba is not None and o.rgba.shape[:2] == shape[:2]:
+                    layers.append(o.rgba)
+            view.show_overlays(layers, np.concatenate(points) if points else None)
             self._notes[name] = notes
         now = time.monotonic()
         if now - self._last_notes >= _INFO_INTERVAL:

@@ -33,6 +33,7 @@ def restore_window(w: MainWindow) -> None:
     for action in w.overlay_menu.actions():
         name = action.objectName().removeprefix("overlay-")
         action.setChecked(s.value(f"overlays/{name}", action.isChecked(), type=bool))
+    w.model_menu.restore(s)  # a person's models and the RGB labeler (loaded in the background)
 
 
 def save_window(w: MainWindow) -> None:
@@ -50,4 +51,5 @@ def save_window(w: MainWindow) -> None:
     s.setValue("record/subject", r.subject.text())
     for action in w.overlay_menu.actions():
         s.setValue(f"overlays/{action.objectName().removeprefix('overlay-')}", action.isChecked())
+    w.model_menu.save(s)
     s.sync()

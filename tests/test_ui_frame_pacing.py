@@ -1,0 +1,74 @@
+"""In the window: projected labels are drawn on the thermal frame they were computed
+from (or one frame period away at most), also right after a replay seek, when
+FrameSet indices restart."""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+from PySide6 import QtCore
+
+from app.ui.bench_preview import OverlayLagProbe
+from app.ui.source_panel import replay_spec
+from tests.fakes import FakeRig, write_fake_session
+from tests.ui_support import make_window, wait_frames
+
+
+@pytest.fixture(scope="module")
+def session(tmp_path_factory):
+    path = tmp_path_factory.mktemp("ui-pacing") / "fake.h5"
+    write_fake_session(path, FakeRig(duration=3.0, scale=8))
+    return path
+
+
+def _drawn_lags(probe: OverlayLagProbe) -> list[float]:
+    return [lag for lag, _ in probe.spans if math.isfinite(lag)]
+
+
+def test_live_labels_are_drawn_on_their_own_frame(qtbot, tmp_path):
+    window = make_window(qtbot, tmp_path, "synthetic:cycling")
+    wait_frames(qtbot, window, 3)
+    qtbot.waitUntil(lambda: window.projected.last is not None, timeout=15000)
+    probe = OverlayLagProbe(window)
+    qtbot.waitUntil(lambda: len(_drawn_lags(probe)) >= 20, timeout=15000)
+    lags = _drawn_lags(probe)
+    # Never farther than the tolerance (1.5 frame periods), mostly on the very frame.
+    assert max(abs(lag) for lag in lags) <= 1.5 * window.pacer.period + 1e-9
+    assert sum(lag == 0 for lag in lags) >= len(lags) // 2
+    assert window.pacer.waits and min(window.pacer.waits) < window.pacer.max_hold_s
+
+
+def test_after_a_seek_no_label_from_before_it_is_drawn(qtbot, tmp_path, session):
+    window = make_window(qtbot, tmp_path, replay_spec(session))
+    wait_frames(qtbot, window, 2)
+    bar = window.replay_bar
+    qtbot.waitUntil(lambda: window.projected.last is not None, timeout=15000)
+    qtbot.waitUntil(lambda: bar.slider.value() >= 12, timeout=15000)
+    qtbot.keyClick(window, QtCore.Qt.Key.Key_Space)  # pause
+    qtbot.wait(200)  # the last frames in flight
+    before = window.pacer.shown
+    drawn = []  # (shown FrameSet, projected labels drawn with it or None)
+    show_overlays = window.preview.show_overlays
+
+    def recording(results):
+        show_overlays(results)
+        o = results.get("projected")
+        drawn.append((window.pacer.shown, o if o is not None and o.rgba is not None else None))
+
+    window.preview.show_overlays = recording
+    bar.slider.setValue(3)  # back: FrameSet indices restart from 0
+    qtbot.waitUntil(lambda: bar.slider.value() == 3, timeout=5000)
+
+    def labelled_after_seek():
+        return [
+            s for s, o in drawn
+            if s.timestamp < before.timestamp - 0.5 and o is not None and o.time == s.timestamp
+        ]  # fmt: skip
+
+    qtbot.waitUntil(lambda: bool(labelled_after_seek()), timeout=10000)
+    assert labelled_after_seek()[0].index < before.index, "the index restarted"
+    period = window.pacer.period
+    for s, o in drawn:
+        if o is not None:
+            assert abs(s.timestamp - o.time) <= 1.5 * period + 1e-9, "labels of another time"
