@@ -108,4 +108,28 @@ def bench_models(quick: bool) -> list[Result]:
         ]
     if not results:
         results.append(Result("models", "no model packages", float("nan"), "ms", note="none found"))
-    return results
+    return results + _visual_labeler(repeat, threads)
+
+
+def _visual_labeler(repeat: int, threads: int) -> list[Result]:
+    """The MediaPipe visual labeler's two stages on a 1280x720 RGB frame, each with its
+    warp and normalisation: the detector runs on every frame, the landmark model (with
+    the person mask) on every frame where a person is found."""
+    from models.errors import ModelError
+    from models.visual_labeler import MediaPipeVisualLabeler
+
+    try:
+        labeler = MediaPipeVisualLabeler(threads=threads)
+    except ModelError as exc:
+        return [Result("models", "mediapipe-pose", float("nan"), "ms", note=str(exc))]
+    rgb = _colour_frame()
+    crop = labeler.crop_transform(np.array([640.0, 500.0]), np.array([640.0, 200.0]))
+    n = max(10, repeat // 4)
+    det = time_calls(lambda: labeler.detect(rgb), n, warmup=2) * 1e3
+    lms = time_calls(lambda: labeler.landmarks(rgb, crop), n, warmup=2) * 1e3
+    note = f"{threads} thread(s), 1280x720 RGB frame"
+    return [
+        Result("models", f"mediapipe-pose {stage} median", float(np.median(t)), "ms",
+               note=f"{note}; p95 {np.percentile(t, 95):.1f} ms")
+        for stage, t in (("detector stage", det), ("landmark + mask stage", lms))
+    ]  # fmt: skip
