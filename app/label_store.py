@@ -102,6 +102,7 @@ class LabelStore:
         self._f = h5py.File(labels_path, "r")
         self._load_rows()
         self._masks: dict[tuple[str, int], np.ndarray] = {}
+        self._frame_conf: dict[str, np.ndarray] = {}
         self.history = History()
         self._journal = Journal(Journal.path_for(labels_path))
         self.dirty = False
@@ -196,10 +197,18 @@ class LabelStore:
         return g["confidence"][()] if "confidence" in g else None
 
     def frame_confidence(self, stream: str) -> np.ndarray:
-        conf = self.confidence(stream)
-        if conf is None:
-            return np.full(self.count(stream), np.nan)
-        return np.array([frame_confidence(c) if np.isfinite(c).any() else np.nan for c in conf])
+        """Per frame, the lowest transfer confidence of its classes (NaN: none). Review
+        never edits confidences, so it is computed once per stream."""
+        if stream not in self._frame_conf:
+            conf = self.confidence(stream)
+            if conf is None:
+                out = np.full(self.count(stream), np.nan)
+            else:
+                out = np.array(
+                    [frame_confidence(c) if np.isfinite(c).any() else np.nan for c in conf]
+                )
+            self._frame_conf[stream] = out
+        return self._frame_conf[stream].copy()
 
     def keypoints(self, stream: str, i: int) -> np.ndarray | None:
         g = self._group(stream)
