@@ -359,3 +359,22 @@ def test_a_killed_review_window_loses_no_completed_stroke(files):
         assert np.array_equal(store.mask("thermal", 2), expected)
         assert np.array_equal(store.mask("thermal", 3), before[1])
         assert store.status("thermal")[2:4].tolist() == [STATUS_CORRECTED, STATUS_ACCEPTED]
+
+
+def test_closing_while_the_curves_compute_stops_their_thread(qtbot, files, monkeypatch):
+    import threading
+    import time
+
+    import app.temperature_curves as tc
+
+    slow = tc.centikelvin_to_celsius
+
+    def slowly(raw):  # 8 frames at 0.2 s each: still reading when the window closes
+        time.sleep(0.2)
+        return slow(raw)
+
+    monkeypatch.setattr(tc, "centikelvin_to_celsius", slowly)
+    w = _open(qtbot, *files, curves=True)
+    qtbot.waitUntil(lambda: any(t.name == "review-curves" for t in threading.enumerate()))
+    w.close()
+    assert not [t for t in threading.enumerate() if t.name == "review-curves" and t.is_alive()]

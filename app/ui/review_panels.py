@@ -77,17 +77,36 @@ def show_class(bar: QtWidgets.QToolBar, k: int) -> None:
 # -- temperature curves -----------------------------------------------------------------
 
 
+class _Stopped(Exception):
+    """Raised from the progress callback to end a curves job early."""
+
+
 class _CurvesJob(QtCore.QObject):
-    """Computes the curves of the saved labels on a thread; ``done(curves or error)``."""
+    """Computes the curves of the saved labels on a thread; ``done(curves or error)``.
+    :meth:`stop` ends it at the next frame (a closing window must not leave a thread
+    reading HDF5 while the interpreter shuts down)."""
 
     done = QtCore.Signal(object)
 
+    def __init__(self, parent=None):
+        super().__init__(parent)
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+
     def start(self, session_path, labels_path) -> None:
+        self._stop.clear()
+
+        def progress(done: int, total: int) -> None:
+            if self._stop.is_set():
+                raise _Stopped
+
         def work() -> None:
             from app.temperature_curves import compute_curves
 
             try:
-                result = compute_curves(session_path, labels_path, stream="thermal")
+                result = compute_curves(session_path, labels_path, "thermal", progress=progress)
+            except _Stopped:
+                return
             except (ThermorigError, OSError) as exc:
                 result = exc
             try:
@@ -95,7 +114,13 @@ class _CurvesJob(QtCore.QObject):
             except RuntimeError:  # the window closed meanwhile
                 pass
 
-        threading.Thread(target=work, daemon=True).start()
+        self._thread = threading.Thread(target=work, name="review-curves", daemon=True)
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join(timeout=5.0)
 
 
 def temperature_dock(window):
@@ -155,4 +180,5 @@ def temperature_dock(window):
     plot.frame_clicked.connect(window.go_to)
     plot.dock = dock  # type: ignore[attr-defined]
     plot.update_curves = update  # type: ignore[attr-defined]
+    plot.stop_curves = job.stop  # type: ignore[attr-defined]
     return plot

@@ -380,6 +380,8 @@ class ReviewWindow(QtWidgets.QMainWindow):
         if self.closed:
             return
         self.closed = True
+        if self.plot is not None:
+            self.plot.stop_curves()
         if self.canvas.editor.stroke:
             self.canvas.release()
         try:
