@@ -55,24 +55,17 @@ def invert(T: np.ndarray) -> np.ndarray:
     return out
 
 
+#: ``T_ref_cam`` of the reference camera itself.
+IDENTITY_POSE = tuple(tuple(float(v) for v in row) for row in np.eye(4))
+
+
 @dataclass(frozen=True)
-class CameraModel:
-    """One camera of the true rig: pinhole + OpenCV distortion + pose in the depth frame."""
+class CameraModel(Intrinsics):
+    """One camera of the true rig: its intrinsics plus a name and its pose in the depth
+    camera's frame."""
 
-    name: str
-    width: int
-    height: int
-    K: tuple[tuple[float, float, float], ...]
-    dist: tuple[float, ...]
-    T_ref_cam: tuple[tuple[float, ...], ...]
-
-    @property
-    def matrix(self) -> np.ndarray:
-        return np.asarray(self.K, dtype=np.float64)
-
-    @property
-    def dist_coeffs(self) -> np.ndarray:
-        return np.asarray(self.dist, dtype=np.float64)
+    name: str = ""
+    T_ref_cam: tuple[tuple[float, ...], ...] = IDENTITY_POSE
 
     @property
     def pose(self) -> np.ndarray:
@@ -81,16 +74,11 @@ class CameraModel:
 
     @property
     def intrinsics(self) -> Intrinsics:
+        """As a plain Intrinsics (what a StreamSpec carries)."""
         return Intrinsics(self.width, self.height, self.K, self.dist)
 
     def rig_entry(self) -> dict[str, Any]:
-        return {
-            "width": self.width,
-            "height": self.height,
-            "K": [list(r) for r in self.K],
-            "dist": list(self.dist),
-            "T_ref_cam": [list(r) for r in self.T_ref_cam],
-        }
+        return {**self.to_dict(), "T_ref_cam": [list(r) for r in self.T_ref_cam]}
 
     def distort(self, xn: np.ndarray, yn: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Normalized undistorted coordinates to pixels (OpenCV's model, vectorized)."""
@@ -135,7 +123,7 @@ def _undistort_grid(width: int, height: int, K: tuple, dist: tuple) -> np.ndarra
     which brings the round trip to ~1e-9 px even at the corners of a strongly
     distorted thermal lens (OpenCV's fixed-point iteration alone stops near 0.1 px).
     """
-    cam = CameraModel("tmp", width, height, K, dist, tuple(tuple(r) for r in np.eye(4)))
+    cam = CameraModel(width, height, K, dist, name="tmp")
     u, v = np.meshgrid(np.arange(width, dtype=np.float64), np.arange(height, dtype=np.float64))
     target = np.stack([u.ravel(), v.ravel()], axis=1)
     crit = (cv2.TERM_CRITERIA_COUNT | cv2.TERM_CRITERIA_EPS, 20, 1e-12)
@@ -247,7 +235,7 @@ def true_cameras(sizes: dict[str, tuple[int, int]]) -> dict[str, CameraModel]:
         w, h = sizes[name]
         sx, sy = w / w0, h / h0
         K = _K(fx * sx, fy * sy, (cx + 0.5) * sx - 0.5, (cy + 0.5) * sy - 0.5)
-        out[name] = CameraModel(name, w, h, K, dist, _as_tuple(poses[name]))
+        out[name] = CameraModel(w, h, K, dist, name=name, T_ref_cam=_as_tuple(poses[name]))
     return out
 
 
