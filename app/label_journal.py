@@ -31,6 +31,8 @@ from pathlib import Path
 
 import numpy as np
 
+from drivers.atomic import atomic_write
+
 MAGIC = b"TRJ1"
 _HEAD = struct.Struct("<4sII")
 _LEN = struct.Struct("<I")
@@ -177,17 +179,12 @@ class Journal:
     def start(self, generation: str, records: list[Record] = ()) -> None:
         """Begin a fresh journal for ``generation`` (atomically), holding ``records``."""
         self.close()
-        tmp = self.path.with_name(self.path.name + ".tmp")
         head = {"kind": "header", "generation": generation, "changes": []}
         blob = json.dumps(head).encode()
-        with tmp.open("wb") as fh:
+        with atomic_write(self.path, "wb") as fh:
             fh.write(_frame(_LEN.pack(len(blob)) + blob))
             for r in records:
                 fh.write(_frame(encode(r)))
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, self.path)
-        _fsync_dir(self.path.parent)
         self.generation = generation
         self._fh = self.path.open("ab")
 
@@ -222,16 +219,3 @@ def pending_edits(labels_path: str | os.PathLike, generation: str) -> int:
     if head.get("generation") != generation:
         return 0
     return len(frames) - 1
-
-
-def _fsync_dir(path: Path) -> None:
-    try:
-        fd = os.open(path, os.O_RDONLY)
-    except OSError:
-        return
-    try:
-        os.fsync(fd)
-    except OSError:
-        pass
-    finally:
-        os.close(fd)

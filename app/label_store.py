@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import os
 import shutil
-import tempfile
 import uuid
 from collections import deque
 from collections.abc import Sequence
@@ -27,7 +26,7 @@ from pathlib import Path
 import h5py
 import numpy as np
 
-from app.label_journal import Change, Journal, Record, _fsync_dir
+from app.label_journal import Change, Journal, Record
 from app.labels import (
     SOURCE_MANUAL,
     SOURCE_NONE,
@@ -41,6 +40,7 @@ from app.labels import (
     session_fingerprint,
 )
 from calibration.projection import frame_confidence
+from drivers.atomic import atomic_path
 from drivers.session import SessionReader
 from drivers.truth import DEFAULT_CLASSES, UNKNOWN_LABEL
 
@@ -343,31 +343,23 @@ class LabelStore:
         if not self.dirty:
             return
         generation = uuid.uuid4().hex
-        fd, tmp = tempfile.mkstemp(
-            dir=self.path.parent, prefix=f".{self.path.name}.", suffix=".tmp"
-        )
-        os.close(fd)
         try:
-            shutil.copyfile(self.path, tmp)
-            with h5py.File(tmp, "r+") as f:
-                for (stream, i), m in self._masks.items():
-                    f[stream]["masks"][i] = m
-                for stream, flags in self._flags.items():
-                    g = f[stream]
-                    g["source"][...] = flags[:, 0]
-                    g["status"][...] = flags[:, 1]
-                    if "edited" not in g:
-                        g.create_dataset("edited", data=flags[:, 2])
-                    else:
-                        g["edited"][...] = flags[:, 2]
-                f.attrs["generation"] = generation
-            with open(tmp, "rb+") as fh:
-                os.fsync(fh.fileno())
-            self._f.close()
-            os.replace(tmp, self.path)
-            _fsync_dir(self.path.parent)
+            with atomic_path(self.path) as tmp:
+                shutil.copyfile(self.path, tmp)
+                with h5py.File(tmp, "r+") as f:
+                    for (stream, i), m in self._masks.items():
+                        f[stream]["masks"][i] = m
+                    for stream, flags in self._flags.items():
+                        g = f[stream]
+                        g["source"][...] = flags[:, 0]
+                        g["status"][...] = flags[:, 1]
+                        if "edited" not in g:
+                            g.create_dataset("edited", data=flags[:, 2])
+                        else:
+                            g["edited"][...] = flags[:, 2]
+                    f.attrs["generation"] = generation
+                self._f.close()  # The open file must go before the replace (Windows).
         except BaseException:
-            Path(tmp).unlink(missing_ok=True)
             if not self._f.id.valid:
                 self._f = h5py.File(self.path, "r")
             raise

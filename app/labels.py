@@ -28,7 +28,6 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import tempfile
 import uuid
 from pathlib import Path
 from typing import Any
@@ -36,6 +35,7 @@ from typing import Any
 import h5py
 import numpy as np
 
+from drivers.atomic import replace_durably, temp_beside
 from drivers.errors import ThermorigError
 from drivers.truth import UNKNOWN_LABEL
 
@@ -224,11 +224,7 @@ class LabelWriter:
                 f"{self.path} holds labels of classes {old}, not {list(classes)};"
                 " write to another file"
             )
-        fd, tmp = tempfile.mkstemp(
-            dir=self.path.parent, prefix=f".{self.path.name}.", suffix=".tmp"
-        )
-        os.close(fd)
-        self._tmp = Path(tmp)
+        self._tmp = temp_beside(self.path)
         self._f = h5py.File(self._tmp, "w")
         self._f.attrs["format"] = FORMAT
         self._f.attrs["version"] = VERSION
@@ -325,9 +321,7 @@ class LabelWriter:
             self._old.close()
         self._f.flush()
         self._f.close()
-        with open(self._tmp, "rb+") as fh:
-            os.fsync(fh.fileno())
-        os.replace(self._tmp, self.path)
+        replace_durably(self._tmp, self.path)
 
     def abort(self) -> None:
         if self._f.id.valid:

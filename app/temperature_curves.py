@@ -24,7 +24,6 @@ from __future__ import annotations
 import csv
 import math
 import os
-import tempfile
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
@@ -33,6 +32,7 @@ import cv2
 import numpy as np
 
 from app.labels import SOURCE_NONE, STATUS_REJECTED, LabelReader, LabelsError
+from drivers.atomic import atomic_write
 from drivers.errors import SessionError
 from drivers.session import SessionReader
 from drivers.types import centikelvin_to_celsius
@@ -82,23 +82,15 @@ class TemperatureCurves:
         header = ["frame", "time_s"]
         for c in self.classes:
             header += [f"{c}_{s}_c" for s in STATS] + [f"{c}_pixels"]
-        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-        try:
-            with os.fdopen(fd, "w", newline="", encoding="utf-8") as fh:
-                w = csv.writer(fh)
-                w.writerow(header)
-                for r in range(len(self.frames)):
-                    row = [str(int(self.frames[r])), f"{self.time[r]:.4f}"]
-                    for k in range(len(self.classes)):
-                        row += [_cell(getattr(self, s)[r, k]) for s in STATS]
-                        row.append(str(int(self.count[r, k])))
-                    w.writerow(row)
-                fh.flush()
-                os.fsync(fh.fileno())
-            os.replace(tmp, path)
-        except BaseException:
-            Path(tmp).unlink(missing_ok=True)
-            raise
+        with atomic_write(path, newline="", encoding="utf-8") as fh:
+            w = csv.writer(fh)
+            w.writerow(header)
+            for r in range(len(self.frames)):
+                row = [str(int(self.frames[r])), f"{self.time[r]:.4f}"]
+                for k in range(len(self.classes)):
+                    row += [_cell(getattr(self, s)[r, k]) for s in STATS]
+                    row.append(str(int(self.count[r, k])))
+                w.writerow(row)
         return path
 
 

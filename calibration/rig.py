@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import json
 import os
-import tempfile
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
@@ -18,6 +17,7 @@ from typing import Any
 
 import numpy as np
 
+from drivers.atomic import atomic_write
 from drivers.errors import ThermorigError
 
 REFERENCE_STREAM = "depth"
@@ -135,17 +135,8 @@ class Rig:
 
     def save(self, path: str | os.PathLike) -> None:
         """Write atomically: a crash mid-write leaves the old file, never half a file."""
-        path = Path(path)
-        fd, tmp = tempfile.mkstemp(dir=path.parent or ".", prefix=path.name, suffix=".tmp")
-        try:
-            with os.fdopen(fd, "w") as fh:
-                fh.write(self.to_json())
-                fh.flush()
-                os.fsync(fh.fileno())
-            os.replace(tmp, path)
-        except BaseException:
-            Path(tmp).unlink(missing_ok=True)
-            raise
+        with atomic_write(path) as fh:
+            fh.write(self.to_json())
 
     @classmethod
     def load(cls, path: str | os.PathLike) -> Rig:

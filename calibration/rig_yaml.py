@@ -28,13 +28,13 @@ from __future__ import annotations
 
 import json
 import os
-import tempfile
 from pathlib import Path
 
 import cv2
 import numpy as np
 
 from calibration.rig import Camera, Rig, RigError
+from drivers.atomic import atomic_write
 
 FORMAT = "thermorig-rig"
 VERSION = 1
@@ -139,18 +139,9 @@ def rig_from_yaml(text: str) -> Rig:
 
 def save_rig_yaml(rig: Rig, path: str | os.PathLike) -> None:
     """Write the rig as OpenCV YAML atomically (a crash leaves the old file)."""
-    path = Path(path)
     text = rig_to_yaml(rig)
-    fd, tmp = tempfile.mkstemp(dir=path.parent or ".", prefix=path.name, suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w") as fh:
-            fh.write(text)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    with atomic_write(path) as fh:
+        fh.write(text)
 
 
 def load_rig_yaml(path: str | os.PathLike) -> Rig:

@@ -43,6 +43,7 @@ from pathlib import Path
 
 import numpy as np
 
+from drivers.atomic import atomic_path
 from models.convert.mediapipe_manifest import (
     MEDIAPIPE_VERSION,
     MODELS,
@@ -243,9 +244,8 @@ def _parity(files: dict[str, Path], work: Path, stage: Path):
 
 
 def _publish(src: Path, dst: Path) -> None:
-    tmp = dst.with_name(dst.name + ".tmp")
-    shutil.copyfile(src, tmp)
-    os.replace(tmp, dst)
+    with atomic_path(dst) as tmp:
+        shutil.copyfile(src, tmp)
 
 
 def convert(work: Path, out_dir: Path, test_data: Path) -> None:

@@ -1,0 +1,72 @@
+"""Atomic file writes: a temporary file beside the target replaces it only when complete.
+
+Rig files, label sidecars, their journals and CSV exports must never be left half
+written by a crash or a full disk: a reader would then find neither the old file nor
+the new one. Every writer goes through here so the sequence (temp file in the same
+folder, fsync, ``os.replace``, fsync of the folder, the temp file removed on failure)
+is written once. ``drivers`` is the lowest layer, so ``calibration``, ``models`` and
+``app`` may all use it.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import IO, Any
+
+
+def temp_beside(path: str | os.PathLike) -> Path:
+    """A new, empty, hidden temporary file in ``path``'s folder (same file system, so
+    ``os.replace`` is atomic), for writers that keep it across calls."""
+    path = Path(path)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    os.close(fd)
+    return Path(tmp)
+
+
+def replace_durably(tmp: str | os.PathLike, path: str | os.PathLike) -> None:
+    """Flush ``tmp`` to disk, then make it ``path`` in one step and record the rename."""
+    with open(tmp, "rb+") as fh:
+        os.fsync(fh.fileno())
+    os.replace(tmp, path)
+    fsync_dir(Path(path).parent)
+
+
+def fsync_dir(path: str | os.PathLike) -> None:
+    """Put a folder's entries (a rename) on disk; a no-op where the platform can't."""
+    try:
+        fd = os.open(path, os.O_RDONLY)
+    except OSError:
+        return
+    try:
+        os.fsync(fd)
+    except OSError:
+        pass
+    finally:
+        os.close(fd)
+
+
+@contextmanager
+def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
+    """Yield a temporary path beside ``path`` to write by name (h5py, OpenCV, copies);
+    it replaces ``path`` when the block ends normally and is removed on any exception."""
+    tmp = temp_beside(path)
+    try:
+        yield tmp
+        replace_durably(tmp, path)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+
+
+@contextmanager
+def atomic_write(path: str | os.PathLike, mode: str = "w", **open_kwargs: Any) -> Iterator[IO]:
+    """Yield the open temporary file (``open(tmp, mode, **open_kwargs)``); it replaces
+    ``path`` when the block ends normally and is removed on any exception."""
+    if mode not in ("w", "wb"):
+        raise ValueError(f"atomic_write writes a whole file: mode 'w' or 'wb', not {mode!r}")
+    with atomic_path(path) as tmp, open(tmp, mode, **open_kwargs) as fh:
+        yield fh

@@ -1,0 +1,71 @@
+"""drivers.atomic: a write replaces the target only when complete, and leaves no litter."""
+
+from __future__ import annotations
+
+import pytest
+
+from drivers.atomic import atomic_path, atomic_write, replace_durably, temp_beside
+
+
+class Boom(Exception):
+    pass
+
+
+def test_atomic_write_replaces_the_target_on_success(tmp_path):
+    target = tmp_path / "rig.json"
+    target.write_text("old")
+    with atomic_write(target) as fh:
+        fh.write("new")
+        assert target.read_text() == "old"  # Not yet: only when the block ends.
+    assert target.read_text() == "new"
+    assert [p.name for p in tmp_path.iterdir()] == ["rig.json"]
+
+
+def test_atomic_write_binary_and_open_options(tmp_path):
+    with atomic_write(tmp_path / "a.bin", "wb") as fh:
+        fh.write(b"\x00\x01")
+    with atomic_write(tmp_path / "a.csv", newline="", encoding="utf-8") as fh:
+        fh.write("é\r\n")
+    assert (tmp_path / "a.bin").read_bytes() == b"\x00\x01"
+    assert (tmp_path / "a.csv").read_bytes() == "é\r\n".encode()
+
+
+def test_an_exception_leaves_the_old_file_and_no_temp_file(tmp_path):
+    target = tmp_path / "rig.json"
+    target.write_text("old")
+    with pytest.raises(Boom), atomic_write(target) as fh:
+        fh.write("half")
+        raise Boom
+    assert target.read_text() == "old"
+    assert [p.name for p in tmp_path.iterdir()] == ["rig.json"]
+
+
+def test_an_exception_creates_no_target_where_there_was_none(tmp_path):
+    with pytest.raises(Boom), atomic_path(tmp_path / "new.h5") as tmp:
+        tmp.write_bytes(b"half")
+        raise Boom
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_atomic_path_gives_a_hidden_name_beside_the_target(tmp_path):
+    target = tmp_path / "labels.h5"
+    with atomic_path(target) as tmp:
+        assert tmp.parent == tmp_path and tmp.name.startswith(".labels.h5.")
+        tmp.write_bytes(b"written by name")
+    assert target.read_bytes() == b"written by name"
+    assert not tmp.exists()
+
+
+def test_temp_beside_then_replace_durably(tmp_path):
+    target = tmp_path / "x.txt"
+    tmp = temp_beside(target)
+    assert tmp.exists() and tmp.stat().st_size == 0
+    tmp.write_text("kept across calls")
+    replace_durably(tmp, target)
+    assert target.read_text() == "kept across calls" and not tmp.exists()
+
+
+def test_atomic_write_refuses_append_and_update_modes(tmp_path):
+    with pytest.raises(ValueError, match="whole file"), atomic_write(tmp_path / "x", "a"):
+        pass
+    assert list(tmp_path.iterdir()) == []
