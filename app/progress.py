@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import sys
-from collections.abc import Iterator
-from contextlib import contextmanager
+from collections.abc import Callable, Iterator
+from contextlib import ExitStack, contextmanager
 
 from tqdm import tqdm
 
@@ -30,3 +30,19 @@ def progress_bar(
         yield bar
     finally:
         bar.close()
+
+
+def lazy_progress(
+    stack: ExitStack, desc: str, unit: str = "frames", quiet: bool = False
+) -> Callable[[int, int], None]:
+    """A ``progress(done, total)`` callback whose bar opens (on ``stack``) at its first
+    call: work that fails on bad inputs before its first frame prints only its error."""
+    bar: tqdm | None = None
+
+    def progress(done: int, total: int) -> None:
+        nonlocal bar
+        if bar is None:
+            bar = stack.enter_context(progress_bar(total, desc, unit, quiet))
+        bar.update(done - bar.n)  # tqdm redraws at most every 0.25 s
+
+    return progress

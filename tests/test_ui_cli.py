@@ -91,3 +91,19 @@ def test_the_application_starts_and_exits_cleanly(tmp_path):
     )
     assert r.returncode == 0, r.stderr[-2000:]
     assert (tmp_path / "config" / "thermorig" / "thermorig.conf").exists(), "settings saved"
+
+
+def test_run_window_returns_the_exit_code_then_disposes_the_window(qapp):
+    """The one sequence that `thermorig gui` and `thermorig review` end with."""
+    from PySide6 import QtCore, QtWidgets
+
+    events = []
+
+    class Window(QtWidgets.QWidget):
+        def dispose(self) -> None:
+            events.append(("dispose", self.isVisible()))
+
+    window = Window()
+    QtCore.QTimer.singleShot(0, lambda: qapp.exit(3))
+    assert app.ui.app.run_window(window) == 3
+    assert events == [("dispose", True)]  # Shown while the loop ran, disposed once after.

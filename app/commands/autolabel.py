@@ -10,7 +10,7 @@ from pathlib import Path
 from app.autolabel import TEMPORAL_MODES, AutolabelOptions, autolabel
 from app.commands.arguments import positive
 from app.labels import default_labels_path
-from app.progress import progress_bar
+from app.progress import lazy_progress
 
 _ms = positive("ms")
 
@@ -69,18 +69,7 @@ def run(args: argparse.Namespace) -> int:
         target=args.stream, temporal=args.temporal, max_gap_s=args.max_gap_ms / 1000.0
     )
     with ExitStack() as stack:
-        bar = None
-
-        def progress(done: int, total: int) -> None:
-            # Opened on the first frame, so that bad inputs print only their error.
-            nonlocal bar
-            if bar is None:
-                bar = stack.enter_context(
-                    progress_bar(total, f"autolabel {args.session.name}", "frames", args.quiet)
-                )
-            bar.n = done
-            bar.refresh()
-
+        progress = lazy_progress(stack, f"autolabel {args.session.name}", "frames", args.quiet)
         summary = autolabel(args.session, args.out, args.rig, args.rgb_labels, opts, progress)
     d = summary.to_dict()
     if args.json:

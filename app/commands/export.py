@@ -13,7 +13,7 @@ from app.export import ExportOptions, export, parse_formats
 from app.export_inputs import DEFAULT_STATUSES
 from app.export_split import SPLIT_BY, parse_split
 from app.labels import STATUS_NAMES, default_labels_path, parse_statuses
-from app.progress import progress_bar
+from app.progress import lazy_progress
 
 _SPLIT_HELP = (
     "splits, never by frame: fractions, e.g. train=0.8,val=0.1,test=0.1 — each subject"
@@ -101,18 +101,7 @@ def run(args: argparse.Namespace) -> int:
         command=command_line(args),
     )
     with ExitStack() as stack:
-        bar = None
-
-        def progress(done: int, total: int) -> None:
-            # Opened on the first frame, so that bad inputs print only their error.
-            nonlocal bar
-            if bar is None:
-                bar = stack.enter_context(
-                    progress_bar(total, f"export {args.out.name}", "frames", args.quiet)
-                )
-            bar.n = done
-            bar.refresh()
-
+        progress = lazy_progress(stack, f"export {args.out.name}", "frames", args.quiet)
         summary = export(args.sessions, args.labels, args.out, opts, progress)
     d = summary.to_dict()
     if args.json:

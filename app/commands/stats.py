@@ -9,7 +9,7 @@ from pathlib import Path
 
 from app.commands.arguments import statuses
 from app.labels import default_labels_path
-from app.progress import progress_bar
+from app.progress import lazy_progress
 from app.temperature_curves import DEFAULT_ERODE_PX, compute_curves, summarize
 from drivers.errors import ThermorigError
 
@@ -71,16 +71,7 @@ def run(args: argparse.Namespace) -> int:
     ):
         raise ThermorigError("--csv names an input file; give a new file name (OUT.csv)")
     with ExitStack() as stack:
-        bar = None
-
-        def progress(done: int, total: int) -> None:
-            nonlocal bar  # Opened on the first frame, so that bad inputs print only their error.
-            if bar is None:
-                bar = stack.enter_context(
-                    progress_bar(total, f"stats {args.session.name}", "frames", args.quiet)
-                )
-            bar.update(done - bar.n)  # tqdm redraws at most every 0.25 s
-
+        progress = lazy_progress(stack, f"stats {args.session.name}", "frames", args.quiet)
         curves = compute_curves(
             args.session,
             args.labels,

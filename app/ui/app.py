@@ -5,6 +5,10 @@ from __future__ import annotations
 import os
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from PySide6 import QtWidgets
 
 
 def _drop_foreign_qt_plugins() -> None:
@@ -71,10 +75,17 @@ def make_app(argv: list[str] | None = None):
 
 def run_gui(source: str, rig_path: str | Path | None = None) -> int:
     """Open the main window on ``source`` and run until it is closed."""
-    app = make_app()
+    make_app()
     from app.ui.main_window import MainWindow
 
-    window = MainWindow(source, rig_path=rig_path)
+    return run_window(MainWindow(source, rig_path=rig_path))
+
+
+def run_window(window: QtWidgets.QWidget) -> int:
+    """Show ``window`` and run the event loop until it is closed; then ``dispose()`` it
+    (threads, files) and let Qt delete it while the application still exists, so that
+    exit never crashes in a late destructor. Returns the exit code."""
+    app = make_app()
     window.show()
     try:
         return int(app.exec())

@@ -49,18 +49,12 @@ def open_review(
 
 def run_review(session: Path, labels: Path | None, rig: Path | None) -> int:
     """``thermorig review``: the window until it is closed (closing saves)."""
-    from app.ui.app import make_app
+    from app.ui.app import make_app, run_window
 
-    app = make_app()
+    make_app()
     window = open_review(session, labels, rig)
     window.resize(1400, 850)
-    window.show()
-    try:
-        return int(app.exec())
-    finally:
-        window.dispose()
-        window.deleteLater()
-        app.processEvents()
+    return run_window(window)
 
 
 def ask_and_open(parent: QtWidgets.QWidget) -> ReviewWindow | None:
