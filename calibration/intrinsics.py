@@ -21,7 +21,7 @@ import cv2
 import numpy as np
 
 from calibration.detect import Detection
-from calibration.outliers import worst_outlier
+from calibration.outliers import refit_without_outliers
 from calibration.rig import Camera
 from drivers.errors import ThermorigError
 
@@ -161,16 +161,13 @@ def calibrate_intrinsics(
             "capture more views, tilted and spread over the image"
         )
 
-    while True:
-        rms, K, dist, per_view, std = _fit(
-            [objs[i] for i in used], [imgs[i] for i in used], size, flags
-        )
-        outlier = worst_outlier(per_view, reject_factor, min_excess)
-        if outlier is None or len(used) <= min_views:
-            break
-        worst, why = outlier
-        rejected[used[worst]] = why
-        del used[worst]
+    def fit(views: list[int]) -> tuple[tuple, np.ndarray]:
+        r = _fit([objs[i] for i in views], [imgs[i] for i in views], size, flags)
+        return r, r[3]
+
+    (rms, K, dist, _, std), per_view = refit_without_outliers(
+        fit, used, rejected, reject_factor, min_excess, min_views
+    )
 
     view_rms = np.full(len(dets), np.nan)
     view_rms[used] = per_view

@@ -7,7 +7,12 @@ the median by ``min_excess`` px — the second clause keeps a very good fit (med
 
 from __future__ import annotations
 
+from collections.abc import Callable, Hashable
+from typing import TypeVar
+
 import numpy as np
+
+R = TypeVar("R")
 
 
 def worst_outlier(
@@ -20,3 +25,25 @@ def worst_outlier(
     if per_view[worst] <= limit:
         return None
     return worst, f"error {per_view[worst]:.2f} px > {limit:.2f} px ({reject_factor:g}× median)"
+
+
+def refit_without_outliers(
+    fit: Callable[[list], tuple[R, np.ndarray]],
+    used: list,
+    rejected: dict[Hashable, str],
+    reject_factor: float,
+    min_excess: float,
+    min_views: int,
+) -> tuple[R, np.ndarray]:
+    """Fit on ``used``, then drop the worst outlier (into ``rejected``, with why) and fit
+    again, one view at a time, until none stands out or only ``min_views`` are left.
+    ``fit(used)`` returns its result and the per-view errors in ``used``'s order; both
+    lists are changed in place and the last fit's (result, per-view errors) returned."""
+    while True:
+        result, per_view = fit(used)
+        outlier = worst_outlier(per_view, reject_factor, min_excess)
+        if outlier is None or len(used) <= min_views:
+            return result, per_view
+        worst, why = outlier
+        rejected[used[worst]] = why
+        del used[worst]

@@ -30,7 +30,7 @@ import numpy as np
 
 from calibration.detect import Detection
 from calibration.intrinsics import CalibrationError
-from calibration.outliers import worst_outlier
+from calibration.outliers import refit_without_outliers
 from calibration.rig import Camera
 
 #: Fewest shared views a pair calibration accepts.
@@ -270,16 +270,17 @@ def calibrate_pair(
             f"cameras {a} and {b} disagree about the board in most shared views; "
             "check that the board's orientation is unambiguous (use a coded or ChArUco board)"
         )
-    while True:
-        rms, R, T, per_view = _fit([by_key[k] for k in used], cam_a, cam_b, guess)
-        outlier = worst_outlier(per_view, reject_factor, min_excess)
-        if outlier is None or len(used) <= min_views:
-            break
-        worst, why = outlier
-        rejected[used[worst]] = why
-        del used[worst]
+
+    def fit(keys: list[int]) -> tuple[tuple, np.ndarray]:
+        nonlocal guess  # Each refit starts from the previous fit.
+        r = _fit([by_key[k] for k in keys], cam_a, cam_b, guess)
         guess = np.eye(4)
-        guess[:3, :3], guess[:3, 3] = R, T
+        guess[:3, :3], guess[:3, 3] = r[1], r[2]
+        return r, r[3]
+
+    (rms, R, T, _), per_view = refit_without_outliers(
+        fit, used, rejected, reject_factor, min_excess, min_views
+    )
     T_final = np.eye(4)
     T_final[:3, :3], T_final[:3, 3] = R, T
     view_rms = {k: float(e) for k, e in zip(used, per_view, strict=True)}

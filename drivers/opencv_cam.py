@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import re
 import sys
-import threading
 from collections.abc import Callable
 from typing import Any
 
@@ -22,6 +21,7 @@ import numpy as np
 from drivers.errors import SourceError
 from drivers.faults import Backoff, Clock, StallWatch
 from drivers.live import HOST_CLOCK, LiveDriver
+from drivers.loop_thread import LoopThread
 from drivers.types import Frame, StreamSpec
 
 CaptureFactory = Callable[[int | str], Any]
@@ -83,8 +83,7 @@ class OpenCVCamera(LiveDriver):
         self._backoff = backoff or Backoff(clock=clock)
         self._cap: Any = None
         self._failures = 0
-        self._thread: threading.Thread | None = None
-        self._stop = threading.Event()
+        self._loop = LoopThread(self._run, f"grab-{self._spec}")
         self._watch: StallWatch | None = None
 
     # -- device handling (hooks for subclasses) ----------------------------------------
@@ -163,18 +162,11 @@ class OpenCVCamera(LiveDriver):
         super().start()
         if self._watch is not None:
             self._watch.arm()
-        if self._threaded and (self._thread is None or not self._thread.is_alive()):
-            self._stop.clear()
-            self._thread = threading.Thread(
-                target=self._run, name=f"grab-{self._spec}", daemon=True
-            )
-            self._thread.start()
+        if self._threaded:
+            self._loop.start()
 
     def stop(self) -> None:
-        self._stop.set()
-        if self._thread is not None:
-            self._thread.join(timeout=5.0)
-            self._thread = None
+        self._loop.stop()
         super().stop()
 
     def close(self) -> None:
@@ -185,9 +177,9 @@ class OpenCVCamera(LiveDriver):
 
     # -- grabbing -------------------------------------------------------------------------
     def _run(self) -> None:
-        while not self._stop.is_set():
+        while not self._loop.stopping.is_set():
             if not self.grab_once():
-                self._stop.wait(0.005 if self._cap is not None else 0.05)
+                self._loop.stopping.wait(0.005 if self._cap is not None else 0.05)
 
     def grab_once(self) -> bool:
         """One step of the grab loop: reconnect if due, read, deliver. True if delivered."""

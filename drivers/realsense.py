@@ -26,6 +26,7 @@ from typing import Any
 from drivers.errors import SourceError
 from drivers.faults import Backoff, Clock, StallWatch
 from drivers.live import HOST_CLOCK, ClockMap, LiveDriver
+from drivers.loop_thread import LoopThread
 from drivers.realsense_streams import (
     _rs,
     depth_scale_of,
@@ -128,8 +129,7 @@ class RealSenseDriver(LiveDriver):
         self._clockmap = ClockMap()
         self._map_lock = threading.Lock()
         self._watch: StallWatch | None = None
-        self._stop = threading.Event()
-        self._thread: threading.Thread | None = None
+        self._loop = LoopThread(self._run, "realsense-supervisor")
         self._started = False
 
     def _connected(self) -> list[Any]:
@@ -239,18 +239,11 @@ class RealSenseDriver(LiveDriver):
             self._started = True
             if self._watch is not None:
                 self._watch.arm()
-        if self._supervise and (self._thread is None or not self._thread.is_alive()):
-            self._stop.clear()
-            self._thread = threading.Thread(
-                target=self._run, name="realsense-supervisor", daemon=True
-            )
-            self._thread.start()
+        if self._supervise:
+            self._loop.start()
 
     def stop(self) -> None:
-        self._stop.set()
-        if self._thread is not None:
-            self._thread.join(timeout=5.0)
-            self._thread = None
+        self._loop.stop()
         if self._started:
             for b in self._bound:
                 self._stop_sensor(b)
@@ -263,7 +256,7 @@ class RealSenseDriver(LiveDriver):
 
     # -- supervision --------------------------------------------------------------------
     def _run(self) -> None:
-        while not self._stop.wait(0.2):
+        while not self._loop.stopping.wait(0.2):
             self.supervise_once()
 
     def supervise_once(self) -> None:
