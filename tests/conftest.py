@@ -6,6 +6,7 @@ of the first module pytest loads. A platform set by the person running the tests
 """
 
 import os
+from pathlib import Path
 
 import pytest
 
@@ -27,3 +28,23 @@ def user_dir(tmp_path, monkeypatch):
     folder = tmp_path / "data" / "thermorig" / "models"
     folder.mkdir(parents=True)
     return folder
+
+
+@pytest.fixture(scope="session")
+def photo_wheel() -> Path:
+    """The wheel holding real photos (``bus.jpg``, ``zidane.jpg``; read them with
+    ``models.convert.mediapipe_parity.read_photo``), fetched at install time
+    (``scripts/install test``), never during the tests."""
+    from models.convert.mediapipe_parity import PHOTO_WHEEL
+
+    cache = Path(
+        os.environ.get("THERMORIG_TEST_WHEELS")
+        or Path(__file__).resolve().parents[1] / ".cache" / "test-wheels"
+    )
+    found = sorted(cache.glob("ultralytics-8.4.190-*.whl"))
+    if not found:
+        pytest.skip(
+            f"real photos not found in {cache}: run `bash scripts/install test`, which "
+            f"downloads {PHOTO_WHEEL} (no dependencies) from PyPI for these tests"
+        )
+    return found[0]

@@ -29,6 +29,12 @@ def _run(capsys, *argv: str) -> tuple[int, str, str]:
     return code, out, err
 
 
+def _autolabel_by_truth(capsys, session, out, *argv) -> tuple[int, str, str]:
+    """``thermorig autolabel`` with the true rig and the true RGB labels, quietly."""
+    truth = ("--rig", "truth", "--rgb-labels", "truth")
+    return _run(capsys, "autolabel", session, *truth, "--out", out, *argv, "-q")
+
+
 @pytest.fixture(scope="module")
 def synthetic(tmp_path_factory):
     """One second of the synthetic cycling rig, hardware-synchronized (30 frame sets)."""
@@ -48,18 +54,7 @@ def tiny(tmp_path_factory):
 def test_synthetic_cycling_calves_reach_iou_095(synthetic, tmp_path, capsys):
     before = (session_fingerprint(synthetic), os.path.getmtime(synthetic))
     out = tmp_path / "labels.h5"
-    code, stdout, _ = _run(
-        capsys,
-        "autolabel",
-        synthetic,
-        "--rig",
-        "truth",
-        "--rgb-labels",
-        "truth",
-        "--out",
-        out,
-        "-q",
-    )
+    code, stdout, _ = _autolabel_by_truth(capsys, synthetic, out)
     assert code == 0 and "30/30 thermal frames labeled" in stdout
     code, stdout, _ = _run(capsys, "evaluate", out, "--truth", synthetic, "--json")
     assert code == 0
@@ -98,21 +93,7 @@ def test_labels_from_a_label_file_match_labels_from_truth(tiny, tmp_path, capsys
             if i != 3:  # frame 3 not labeled yet
                 w.write("color", i, s.frame("color", i).truth["labels"], SOURCE_MANUAL)
     via_truth = tmp_path / "truth_labels.h5"
-    assert (
-        _run(
-            capsys,
-            "autolabel",
-            tiny,
-            "--rig",
-            "truth",
-            "--rgb-labels",
-            "truth",
-            "--out",
-            via_truth,
-            "-q",
-        )[0]
-        == 0
-    )
+    assert _autolabel_by_truth(capsys, tiny, via_truth)[0] == 0
     code, stdout, _ = _run(
         capsys,
         "autolabel",
@@ -138,12 +119,11 @@ def test_labels_from_a_label_file_match_labels_from_truth(tiny, tmp_path, capsys
 
 def test_rerun_keeps_rows_a_person_reviewed(tiny, tmp_path, capsys):
     out = tmp_path / "labels.h5"
-    args = ("autolabel", tiny, "--rig", "truth", "--rgb-labels", "truth", "--out", out, "-q")
-    assert _run(capsys, *args)[0] == 0
+    assert _autolabel_by_truth(capsys, tiny, out)[0] == 0
     with h5py.File(out, "r+") as f:  # a reviewer corrects frame 2 and accepts it
         f["thermal/masks"][2] = 1
         f["thermal/status"][2] = STATUS_ACCEPTED
-    code, stdout, _ = _run(capsys, *args)
+    code, stdout, _ = _autolabel_by_truth(capsys, tiny, out)
     assert code == 0 and "1 frames: reviewed rows kept" in stdout
     with LabelReader(out) as r:
         assert (r.mask("thermal", 2) == 1).all()
@@ -160,20 +140,7 @@ def test_free_running_clocks_interpolation_beats_nearest(tmp_path, capsys):
     iou = {}
     for mode in ("nearest", "interpolate"):
         out = tmp_path / f"{mode}.h5"
-        code, stdout, _ = _run(
-            capsys,
-            "autolabel",
-            path,
-            "--rig",
-            "truth",
-            "--rgb-labels",
-            "truth",
-            "--out",
-            out,
-            "--temporal",
-            mode,
-            "-q",
-        )
+        code, stdout, _ = _autolabel_by_truth(capsys, path, out, "--temporal", mode)
         assert code == 0
         d = json.loads(_run(capsys, "evaluate", out, "--truth", path, "--json")[1])
         iou[mode] = d["mean_iou_strict"]

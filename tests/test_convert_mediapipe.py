@@ -5,13 +5,12 @@ Parity: the shipped ONNX files in onnxruntime against reference outputs the conv
 script saved from the TFLite interpreter (tests/data/mediapipe_*.npz) — no TensorFlow at
 test time. The inputs are rebuilt here exactly as the script built them (a sha256 of
 each input proves it): the fixed pattern, and real photos from the ultralytics 8.4.190
-wheel (see tests/test_visual_labeler.py) as thermorig feeds them to each model.
+wheel (the ``photo_wheel`` fixture, tests/conftest.py) as thermorig feeds them to each model.
 """
 
 from __future__ import annotations
 
 import json
-import os
 from pathlib import Path
 
 import numpy as np
@@ -50,22 +49,6 @@ from models.visual_labeler import MEDIAPIPE_DIR
 
 DATA = Path(__file__).resolve().parent / "data"
 PHOTOS = ("bus", "zidane")
-
-
-@pytest.fixture(scope="module")
-def photo_wheel() -> Path:
-    """The wheel holding the photos, fetched at install time (``scripts/install test``)."""
-    cache = Path(
-        os.environ.get("THERMORIG_TEST_WHEELS")
-        or Path(__file__).resolve().parents[1] / ".cache" / "test-wheels"
-    )
-    found = sorted(cache.glob("ultralytics-8.4.190-*.whl"))
-    if not found:
-        pytest.skip(
-            f"real photos not found in {cache}: run `bash scripts/install test`, which "
-            "downloads ultralytics==8.4.190 (no dependencies) from PyPI for these tests"
-        )
-    return found[0]
 
 
 @pytest.fixture(scope="module")

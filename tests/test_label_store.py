@@ -29,6 +29,7 @@ from drivers.session import SessionReader
 from tests.scene3d import apart, make_rig, write_session
 
 N = 4
+CLASSES = ["background", "left_calf", "right_calf"]
 
 
 @pytest.fixture(scope="module")
@@ -44,7 +45,7 @@ def session(tmp_path_factory):
 def labels(session, tmp_path):
     path, masks = session
     out = tmp_path / "legs.labels.h5"
-    with LabelWriter(out, session=path, classes=["background", "left_calf", "right_calf"]) as w:
+    with LabelWriter(out, session=path, classes=CLASSES) as w:
         w.create_stream("thermal", N, masks[0].shape, extras=("confidence",))
         for i, m in enumerate(masks[:3]):  # frame 3 stays unlabeled
             w.write("thermal", i, m, SOURCE_PROJECTED, confidence=[1.0, 0.9 - 0.2 * i, 0.8])
@@ -195,7 +196,7 @@ def test_machine_runs_never_overwrite_a_persons_rows(labels):
         st.set_status("thermal", 0, STATUS_UNREVIEWED)  # edited, then set back
         st.accept("thermal", 1)
         edited = st.mask("thermal", 0)
-    with LabelWriter(out, session=session, classes=["background", "left_calf", "right_calf"]) as w:
+    with LabelWriter(out, session=session, classes=CLASSES) as w:
         w.create_stream("thermal", N, masks[0].shape)
         written = [
             w.write("thermal", i, np.zeros_like(masks[0]), SOURCE_PROJECTED) for i in range(N)
@@ -212,7 +213,7 @@ def test_a_machine_run_refuses_while_review_edits_are_unsaved(labels):
     st = LabelStore.open(out, session)
     st.accept("thermal", 0)
     with pytest.raises(LabelsError, match="unsaved review edit"):
-        LabelWriter(out, session=session, classes=["background", "left_calf", "right_calf"])
+        LabelWriter(out, session=session, classes=CLASSES)
     st.close()
 
 

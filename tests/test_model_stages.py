@@ -9,6 +9,7 @@ from drivers.synthetic import open_synthetic
 from drivers.types import FrameSet
 from models.catalog import BUNDLED_DIR, BUNDLED_KEYPOINTS, BUNDLED_SEGMENTER
 from models.package import load_package
+from tests.mask_checks import calf_iou
 
 
 @pytest.fixture(scope="module")
@@ -24,15 +25,6 @@ def thermal_sets() -> list[FrameSet]:
     return [FrameSet(i, f.timestamp, "thermal", {"thermal": f}) for i, f in enumerate(picked)]
 
 
-def _calf_iou(a: np.ndarray, b: np.ndarray) -> float:
-    """Mean IoU of the two calves (classes 1 and 2)."""
-    ious = []
-    for c in (1, 2):
-        union = np.count_nonzero((a == c) | (b == c))
-        ious.append(np.count_nonzero((a == c) & (b == c)) / union if union else 1.0)
-    return float(np.mean(ious))
-
-
 def test_the_segmenter_stage_masks_the_calves(thermal_sets):
     stage = model_stage(BUNDLED_SEGMENTER, threads=1)
     for fs in thermal_sets:
@@ -40,7 +32,7 @@ def test_the_segmenter_stage_masks_the_calves(thermal_sets):
         truth = fs.frames["thermal"].truth["labels"]
         assert overlay.stream == "thermal" and overlay.frameset == fs.index
         assert overlay.labels.shape == truth.shape and overlay.points is None
-        assert _calf_iou(overlay.labels, truth) > 0.8
+        assert calf_iou(overlay.labels, truth) > 0.8
         assert overlay.note.startswith(f"model {BUNDLED_SEGMENTER}: ")
 
 

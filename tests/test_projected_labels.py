@@ -21,8 +21,8 @@ from app.projected_labels import (
 from calibration.projection import NO_DEPTH, OCCLUDED, VALID
 from calibration.rig import Camera, Rig
 from drivers.types import Frame, FrameSet, StreamSpec
+from models.convert.mediapipe_parity import read_photo
 from models.visual_labeler import VisualLabel
-from tests.test_visual_labeler import photo, photo_wheel  # noqa: F401 - the photo fixture
 
 W, H, F = 80, 60, 60.0
 
@@ -165,7 +165,7 @@ def test_a_labeler_that_finds_nobody_says_so_instead_of_keeping_old_labels():
 
 
 def test_the_mediapipe_live_labeler_finds_nobody_on_a_blank_frame_and_legs_on_a_photo(
-    photo_wheel,  # noqa: F811 - the fixture imported above
+    photo_wheel,
 ):
     live = mediapipe_labeler()
     assert live.classes == ["background", "left_calf", "right_calf"]
@@ -173,7 +173,7 @@ def test_the_mediapipe_live_labeler_finds_nobody_on_a_blank_frame_and_legs_on_a_
     grey = _frameset(None)
     grey.frames["color"] = Frame("color", 0, 0.0, np.zeros((H, W), np.uint8))
     assert live(grey) is None and "not 8-bit RGB" in live.reason
-    rgb = photo(photo_wheel, "bus.jpg")
+    rgb = read_photo(photo_wheel, "bus.jpg")
     fs = FrameSet(0, 0.0, "color", {"color": Frame("color", 0, 0.0, rgb)})
     labels = live(fs)
     assert labels is not None and labels.shape == rgb.shape[:2] and live.reason == ""

@@ -11,6 +11,7 @@ import pytest
 from app.capture import CaptureWorker, SourceOpened
 from drivers.base import SourceInfo
 from drivers.types import Frame, FrameSet, StreamSpec
+from tests.mask_checks import calf_iou
 from tests.ui_support import close_message_boxes, make_window, wait_frames
 
 
@@ -20,15 +21,6 @@ def window(qtbot, tmp_path):
     wait_frames(qtbot, w, 3)
     qtbot.waitUntil(lambda: "projected" in w.runner.results(), timeout=15000)
     return w
-
-
-def _calf_iou(a: np.ndarray, b: np.ndarray) -> float:
-    """Mean IoU of the two calves (classes 1 and 2)."""
-    ious = []
-    for c in (1, 2):
-        union = np.count_nonzero((a == c) | (b == c))
-        ious.append(np.count_nonzero((a == c) & (b == c)) / union if union else 1.0)
-    return float(np.mean(ious))
 
 
 def _same_frame_results(qtbot, window, after: int = -1) -> tuple:
@@ -62,7 +54,7 @@ def test_projected_calf_labels_are_the_default_overlay_and_agree_with_the_truth(
     projected, truth = _same_frame_results(qtbot, window)
     assert projected.labels.shape == (128, 160)
     assert {1, 2} <= set(np.unique(projected.labels)), "both calves projected"
-    assert _calf_iou(projected.labels, truth.labels) > 0.8
+    assert calf_iou(projected.labels, truth.labels) > 0.8
     # Unknown pixels (no depth, hidden from the RGB camera) are drawn, not left blank.
     assert (projected.labels == 255).any() and (
         projected.rgba[projected.labels == 255, 3] > 0
@@ -82,7 +74,7 @@ def test_a_new_rig_rebuilds_the_projection_and_a_bad_rig_file_is_refused(qtbot, 
     truth_action = window.overlay_menu.actions()[1]
     truth_action.trigger()
     projected, truth = _same_frame_results(qtbot, window)
-    good = _calf_iou(projected.labels, truth.labels)
+    good = calf_iou(projected.labels, truth.labels)
     # The thermal camera 6 cm off: the labels land beside the calves.
     rig = window.rig.to_dict()
     rig["cameras"]["thermal"]["T_ref_cam"][0][3] += 0.06
@@ -95,7 +87,7 @@ def test_a_new_rig_rebuilds_the_projection_and_a_bad_rig_file_is_refused(qtbot, 
     )
     first_new = window.projected.last.frameset
     projected, truth = _same_frame_results(qtbot, window, after=first_new)
-    assert _calf_iou(projected.labels, truth.labels) < good - 0.2
+    assert calf_iou(projected.labels, truth.labels) < good - 0.2
     (tmp_path / "bad.json").write_text('{"cameras": 3}')
     assert not window.load_rig_file(tmp_path / "bad.json")
     assert "not a rig" in close_message_boxes()[0]

@@ -10,16 +10,11 @@ of the zip. ``THERMORIG_TEST_WHEELS`` names another cache folder.
 
 from __future__ import annotations
 
-import os
-import zipfile
-from pathlib import Path
-
-import cv2
 import numpy as np
 import pytest
 
 from drivers.truth import DEFAULT_KEYPOINTS, UNKNOWN_LABEL
-from models.convert.mediapipe_parity import sigmoid
+from models.convert.mediapipe_parity import read_photo, sigmoid
 from models.errors import ModelError
 from models.visual_labeler import (
     MEDIAPIPE_DIR,
@@ -28,35 +23,10 @@ from models.visual_labeler import (
     ssd_anchors,
 )
 
-PHOTO_WHEEL = "ultralytics==8.4.190"
-
 
 @pytest.fixture(scope="module")
 def labeler() -> MediaPipeVisualLabeler:
     return MediaPipeVisualLabeler(threads=1)
-
-
-@pytest.fixture(scope="module")
-def photo_wheel() -> Path:
-    """The wheel holding the photos, fetched at install time (``scripts/install test``),
-    never during the tests."""
-    cache = Path(
-        os.environ.get("THERMORIG_TEST_WHEELS")
-        or Path(__file__).resolve().parents[1] / ".cache" / "test-wheels"
-    )
-    found = sorted(cache.glob("ultralytics-8.4.190-*.whl"))
-    if not found:
-        pytest.skip(
-            f"real photos not found in {cache}: run `bash scripts/install test`, which "
-            f"downloads {PHOTO_WHEEL} (no dependencies) from PyPI for these tests"
-        )
-    return found[0]
-
-
-def photo(wheel: Path, name: str) -> np.ndarray:
-    with zipfile.ZipFile(wheel) as z:
-        data = np.frombuffer(z.read(f"ultralytics/assets/{name}"), np.uint8)
-    return cv2.cvtColor(cv2.imdecode(data, cv2.IMREAD_COLOR), cv2.COLOR_BGR2RGB)
 
 
 # ------------------------------------------------------------------------- pieces
@@ -83,7 +53,7 @@ def test_shipped_models_are_small_and_licensed():
 
 # ----------------------------------------------------------------------------- photos
 def test_full_body_photo_gives_legs_and_calves(labeler, photo_wheel):
-    rgb = photo(photo_wheel, "bus.jpg")  # 810x1080; the man at the left, facing the camera
+    rgb = read_photo(photo_wheel, "bus.jpg")  # 810x1080; the man at the left, facing the camera
     r = labeler.label(rgb)
     assert r.confident and r.sides == ("left", "right"), r.reason
     assert r.keypoints.shape == (len(DEFAULT_KEYPOINTS), 2)
@@ -105,7 +75,7 @@ def test_full_body_photo_gives_legs_and_calves(labeler, photo_wheel):
 
 
 def test_upper_body_photo_gives_no_confident_legs(labeler, photo_wheel):
-    rgb = photo(photo_wheel, "zidane.jpg")  # 1280x720, two men from the waist up
+    rgb = read_photo(photo_wheel, "zidane.jpg")  # 1280x720, two men from the waist up
     r = labeler.label(rgb)
     assert r.labels is None
     assert "no confident" in r.reason
@@ -152,13 +122,15 @@ def test_model_label_source_is_registered_and_labels_frames(photo_wheel):
     from app.model_label_source import ModelLabels
 
     assert LABEL_SOURCES["model"] is ModelLabels
-    src = open_label_source("model:mediapipe-pose", _FakeSession(photo(photo_wheel, "bus.jpg")))
+    src = open_label_source(
+        "model:mediapipe-pose", _FakeSession(read_photo(photo_wheel, "bus.jpg"))
+    )
     assert src.classes == ["background", "left_calf", "right_calf"]
     mask = src.labels(0)
     assert (
         mask is not None and mask.shape == (1080, 810) and (mask == 1).any() and (mask == 2).any()
     )
-    none = open_label_source("model:", _FakeSession(photo(photo_wheel, "zidane.jpg")))
+    none = open_label_source("model:", _FakeSession(read_photo(photo_wheel, "zidane.jpg")))
     assert none.labels(0) is None and "no confident" in none.last_reason
 
 

@@ -52,6 +52,8 @@ SEG_NAME = BUNDLED_SEGMENTER
 KP_NAME = BUNDLED_KEYPOINTS
 INPUT_SIZE = (320, 256)  # half of the 640x512 thermal frame: same aspect, exact 2x
 WINDOW_C = (15.0, 40.0)
+#: What both networks read: the thermal frame at INPUT_SIZE in a fixed window.
+THERMAL_INPUT = InputSpec(INPUT_SIZE[0], INPUT_SIZE[1], "thermal", "thermal", "grayscale", WINDOW_C)
 
 
 @dataclass(frozen=True)
@@ -149,24 +151,14 @@ def _by_scene(held_plan: list[SessionPlan], held_paths: list[Path], fn) -> dict:
 def build_segmenter(ex, train_plan, held_plan, held_paths, out_dir, cfg, log) -> dict:
     arch = UNetConfig(1, len(ex.classes), (16, 24, 40, 64))
     model, stats = train(ex, arch, cfg, "segmentation", log)
-    onnx_path = export_onnx(
-        model,
-        (1, 1, INPUT_SIZE[1], INPUT_SIZE[0]),
-        out_dir / f"{SEG_NAME}.onnx",
-        "thermal",
-        "logits",
-    )
     manifest = Manifest(
         task="segmentation",
-        input=InputSpec(INPUT_SIZE[0], INPUT_SIZE[1], "thermal", "thermal", "grayscale", WINDOW_C),
+        input=THERMAL_INPUT,
         output=OutputSpec("logits", "logits"),
         classes=tuple(ex.classes),
         description="Left and right calf in rear-view thermal images of cycling and running",
     )
-    manifest.write(out_dir / f"{SEG_NAME}.json")  # provisional: lets the runner load it
-    runner = ModelRunner(load_package(onnx_path))
-    par = parity(model, onnx_path, _parity_inputs(held_paths, manifest))
-    log(f"  parity: {par}")
+    onnx_path, runner, par = _export_checked(model, manifest, SEG_NAME, out_dir, held_paths, log)
     overall = segmentation_iou(runner, held_paths)
     by_scene = _by_scene(held_plan, held_paths, lambda ps: segmentation_iou(runner, ps))
     figures = {"mean_iou": overall["mean_iou"]}
@@ -186,25 +178,14 @@ def build_segmenter(ex, train_plan, held_plan, held_paths, out_dir, cfg, log) ->
 def build_keypoints(ex, train_plan, held_plan, held_paths, out_dir, cfg, log) -> dict:
     arch = UNetConfig(1, len(ex.keypoint_names), (16, 24, 40, 64))
     model, stats = train(ex, arch, cfg, "keypoints", log)
-    onnx_path = export_onnx(
-        model,
-        (1, 1, INPUT_SIZE[1], INPUT_SIZE[0]),
-        out_dir / f"{KP_NAME}.onnx",
-        "thermal",
-        "heatmaps",
-    )
     manifest = Manifest(
         task="keypoints",
-        input=InputSpec(INPUT_SIZE[0], INPUT_SIZE[1], "thermal", "thermal", "grayscale", WINDOW_C),
+        input=THERMAL_INPUT,
         output=OutputSpec("heatmaps", "heatmaps"),
         keypoints=tuple(ex.keypoint_names),
         description="Knees, ankles and heels in rear-view thermal images (soft-argmax heatmaps)",
     )
-    manifest.write(out_dir / f"{KP_NAME}.json")
-    runner = ModelRunner(load_package(onnx_path))
-    par = parity(model, onnx_path, _parity_inputs(held_paths, manifest))
-    par.pop("argmax_agreement", None)
-    log(f"  parity: {par}")
+    onnx_path, runner, par = _export_checked(model, manifest, KP_NAME, out_dir, held_paths, log)
     overall = keypoint_errors(runner, held_paths)
     by_scene = _by_scene(held_plan, held_paths, lambda ps: keypoint_errors(runner, ps)["all"])
     figures = {
@@ -218,6 +199,28 @@ def build_keypoints(ex, train_plan, held_plan, held_paths, out_dir, cfg, log) ->
     prov["heldout"] = {**overall, "by_scene": by_scene}
     _write(manifest, prov, out_dir / f"{KP_NAME}.json")
     return prov
+
+
+def _export_checked(
+    model: torch.nn.Module, manifest: Manifest, name: str, out_dir: Path, held_paths, log
+) -> tuple[Path, ModelRunner, dict]:
+    """``name``.onnx beside a provisional manifest (so that the app's own runner loads it,
+    as it will load the shipped package), and torch-vs-onnxruntime parity on held-out
+    frames (argmax agreement only where the outputs are class scores)."""
+    onnx_path = export_onnx(
+        model,
+        (1, 1, INPUT_SIZE[1], INPUT_SIZE[0]),
+        out_dir / f"{name}.onnx",
+        manifest.input.name,
+        manifest.output.name,
+    )
+    manifest.write(out_dir / f"{name}.json")
+    runner = ModelRunner(load_package(onnx_path))
+    par = parity(model, onnx_path, _parity_inputs(held_paths, manifest))
+    if manifest.output.kind != "logits":
+        par.pop("argmax_agreement", None)
+    log(f"  parity: {par}")
+    return onnx_path, runner, par
 
 
 def _parity_inputs(paths: list[Path], manifest: Manifest, n: int = 4) -> np.ndarray:
