@@ -104,6 +104,8 @@ def test_run_window_returns_the_exit_code_then_disposes_the_window(qapp):
             events.append(("dispose", self.isVisible()))
 
     window = Window()
+    window.destroyed.connect(lambda: events.append(("deleted", None)))
     QtCore.QTimer.singleShot(0, lambda: qapp.exit(3))
     assert app.ui.app.run_window(window) == 3
-    assert events == [("dispose", True)]  # Shown while the loop ran, disposed once after.
+    # Shown while the loop ran, disposed once after, then really deleted by Qt.
+    assert events == [("dispose", True), ("deleted", None)]

@@ -92,4 +92,7 @@ def run_window(window: QtWidgets.QWidget) -> int:
     finally:
         window.dispose()
         window.deleteLater()
-        app.processEvents()
+        # Outside the event loop processEvents() leaves deferred deletes alone.
+        from PySide6.QtCore import QCoreApplication, QEvent
+
+        QCoreApplication.sendPostedEvents(None, QEvent.Type.DeferredDelete)
