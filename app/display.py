@@ -220,17 +220,18 @@ CLASS_COLOURS = np.array(
     ],
     dtype=np.uint8,
 )
+#: ``(256, 3)`` RGB of every class id: ids past the table reuse its colours in turn,
+#: so every view (overlays, review, curves, exported mask PNGs) colours a class alike.
+CLASS_RGB = np.concatenate(
+    [CLASS_COLOURS[:1], CLASS_COLOURS[1 + np.arange(255) % (len(CLASS_COLOURS) - 1)]]
+)
 
 
 def label_palette(fill_alpha: int = 70) -> np.ndarray:
     """``(256, 4)`` RGBA for class masks: background and unknown (255) transparent."""
     pal = np.zeros((256, 4), np.uint8)
-    n = len(CLASS_COLOURS)
-    for c in range(1, 255):
-        pal[c, :3] = CLASS_COLOURS[1 + (c - 1) % (n - 1)]
-        pal[c, 3] = fill_alpha
-    pal[0, 3] = 0
-    pal[UNKNOWN_LABEL, 3] = 0
+    pal[1:UNKNOWN_LABEL, :3] = CLASS_RGB[1:UNKNOWN_LABEL]
+    pal[1:UNKNOWN_LABEL, 3] = fill_alpha
     return pal
 
 

@@ -12,10 +12,6 @@ indexed mask PNGs keep them.
 
 from __future__ import annotations
 
-import json
-import os
-from pathlib import Path
-
 import numpy as np
 
 from drivers.truth import UNKNOWN_LABEL
@@ -125,6 +121,3 @@ class CocoSplit:
             "annotations": self.annotations,
             "categories": categories(self.classes),
         }
-
-    def write(self, path: str | os.PathLike) -> None:
-        Path(path).write_text(json.dumps(self.to_dict()), encoding="utf-8")

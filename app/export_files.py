@@ -11,7 +11,7 @@ import cv2
 import numpy as np
 from PIL import Image
 
-from app.display import CLASS_COLOURS
+from app.display import CLASS_RGB
 from app.export_inputs import ExportError
 from drivers.truth import UNKNOWN_LABEL
 
@@ -45,9 +45,8 @@ def mask_palette(n_classes: int) -> list[int]:
     """768 palette bytes: the review window's class colours, background black,
     unlabeled grey; ids past the classes black (they never occur: export checks)."""
     pal = np.zeros((256, 3), np.uint8)
-    n = len(CLASS_COLOURS)
-    for c in range(1, min(n_classes, UNKNOWN_LABEL)):
-        pal[c] = CLASS_COLOURS[1 + (c - 1) % (n - 1)]
+    n = min(n_classes, UNKNOWN_LABEL)
+    pal[1:n] = CLASS_RGB[1:n]
     pal[UNKNOWN_LABEL] = UNLABELED_RGB
     return pal.ravel().tolist()
 

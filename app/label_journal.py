@@ -97,9 +97,8 @@ def encode(record: Record) -> bytes:
 
 
 def decode(payload: bytes) -> Record:
-    (n,) = _LEN.unpack_from(payload)
-    meta = json.loads(payload[4 : 4 + n])
-    pos = 4 + n
+    meta = _header(payload)
+    pos = 4 + _LEN.unpack_from(payload)[0]
     changes = []
     for m in meta.get("changes", []):
         shape = tuple(m["shape"])
@@ -122,6 +121,12 @@ def decode(payload: bytes) -> Record:
     return Record(meta["kind"], meta.get("label", ""), changes)
 
 
+def _header(payload: bytes) -> dict:
+    """The JSON header of a record's payload (all a journal's first record holds)."""
+    (n,) = _LEN.unpack_from(payload)
+    return json.loads(payload[4 : 4 + n])
+
+
 def _frame(payload: bytes) -> bytes:
     return _HEAD.pack(MAGIC, len(payload), zlib.crc32(payload)) + payload
 
@@ -141,13 +146,24 @@ def _read_frames(data: bytes) -> Iterator[tuple[int, bytes]]:
         pos = end
 
 
+def _of_generation(data: bytes, generation: str) -> list[tuple[int, bytes]]:
+    """(end offset, payload) of the intact records after a journal's header, if the
+    header names ``generation``; none if it names another (its edits are saved)."""
+    frames = list(_read_frames(data))
+    if not frames:
+        return []
+    head = _header(frames[0][1])
+    if head.get("kind") != "header" or head.get("generation") != generation:
+        return []
+    return frames[1:]
+
+
 class Journal:
     """Append-only, fsync'd edit log beside a label sidecar."""
 
     def __init__(self, path: str | os.PathLike):
         self.path = Path(path)
         self._fh = None
-        self.generation = ""
 
     @staticmethod
     def path_for(labels_path: str | os.PathLike) -> Path:
@@ -163,18 +179,12 @@ class Journal:
         if not self.path.exists():
             return []
         data = self.path.read_bytes()
-        frames = list(_read_frames(data))
-        if not frames:
-            return []
-        header = json.loads(frames[0][1][4 : 4 + _LEN.unpack_from(frames[0][1])[0]])
-        if header.get("kind") != "header" or header.get("generation") != generation:
-            return []
-        good_end = frames[-1][0]
-        if good_end < len(data):
+        frames = _of_generation(data, generation)
+        if frames and frames[-1][0] < len(data):
             with self.path.open("r+b") as fh:
-                fh.truncate(good_end)
+                fh.truncate(frames[-1][0])
                 os.fsync(fh.fileno())
-        return [decode(p) for _, p in frames[1:]]
+        return [decode(p) for _, p in frames]
 
     def start(self, generation: str, records: list[Record] = ()) -> None:
         """Begin a fresh journal for ``generation`` (atomically), holding ``records``."""
@@ -185,7 +195,6 @@ class Journal:
             fh.write(_frame(_LEN.pack(len(blob)) + blob))
             for r in records:
                 fh.write(_frame(encode(r)))
-        self.generation = generation
         self._fh = self.path.open("ab")
 
     def append(self, record: Record) -> None:
@@ -201,21 +210,8 @@ class Journal:
             self._fh.close()
             self._fh = None
 
-    def remove(self) -> None:
-        self.close()
-        self.path.unlink(missing_ok=True)
-
 
 def pending_edits(labels_path: str | os.PathLike, generation: str) -> int:
     """How many journaled edits of ``generation`` a sidecar's journal holds unsaved."""
-    j = Journal(Journal.path_for(labels_path))
-    if not j.path.exists():
-        return 0
-    data = j.path.read_bytes()
-    frames = list(_read_frames(data))
-    if not frames:
-        return 0
-    head = json.loads(frames[0][1][4 : 4 + _LEN.unpack_from(frames[0][1])[0]])
-    if head.get("generation") != generation:
-        return 0
-    return len(frames) - 1
+    path = Journal.path_for(labels_path)
+    return len(_of_generation(path.read_bytes(), generation)) if path.exists() else 0

@@ -39,7 +39,7 @@ from app.labels import (
     LabelWriter,
     session_fingerprint,
 )
-from calibration.projection import frame_confidence
+from calibration.projection import frame_confidences
 from drivers.atomic import atomic_path
 from drivers.session import SessionReader
 from drivers.truth import DEFAULT_CLASSES, UNKNOWN_LABEL
@@ -109,25 +109,16 @@ class LabelStore:
 
     # -- opening -------------------------------------------------------------------
     @classmethod
-    def open(
-        cls,
-        labels_path: str | os.PathLike,
-        session_path: str | os.PathLike,
-        *,
-        classes: Sequence[str] | None = None,
-        streams: Sequence[str] = ("thermal",),
-    ) -> LabelStore:
-        """Open (or create, all unlabeled) the sidecar of a session and recover the
-        edits a killed editor left in its journal."""
+    def open(cls, labels_path: str | os.PathLike, session_path: str | os.PathLike) -> LabelStore:
+        """Open (or create: thermal labels of the default classes, all unlabeled) the
+        sidecar of a session and recover the edits a killed editor left in its journal."""
         labels_path, session_path = Path(labels_path), Path(session_path)
         if not session_path.is_file():
             raise LabelsError(f"session not found: {session_path}")
         if not labels_path.exists():
-            _create_empty(labels_path, session_path, classes or DEFAULT_CLASSES, streams)
+            _create_empty(labels_path, session_path, DEFAULT_CLASSES, ("thermal",))
         with LabelReader(labels_path, check_journal=False) as lr:
             lr.check_session(session_path)
-            if classes is not None and list(classes) != lr.classes:
-                raise LabelsError(f"{labels_path} holds classes {lr.classes}, not {list(classes)}")
         store = cls(labels_path, session_path)
         store._check_shapes()
         store._recover()
@@ -135,9 +126,9 @@ class LabelStore:
 
     def _load_rows(self) -> None:
         f = self._f
-        self.generation = _text(f.attrs.get("generation", ""))
+        self.generation = LabelReader.generation_of(f)
         self.classes: list[str] = LabelReader.classes_of(f)
-        self.streams = [n for n, g in f.items() if isinstance(g, h5py.Group) and "masks" in g]
+        self.streams = LabelReader.streams_of(f)
         self._flags: dict[str, np.ndarray] = {}
         for s in self.streams:
             g = f[s]
@@ -201,13 +192,9 @@ class LabelStore:
         never edits confidences, so it is computed once per stream."""
         if stream not in self._frame_conf:
             conf = self.confidence(stream)
-            if conf is None:
-                out = np.full(self.count(stream), np.nan)
-            else:
-                out = np.array(
-                    [frame_confidence(c) if np.isfinite(c).any() else np.nan for c in conf]
-                )
-            self._frame_conf[stream] = out
+            self._frame_conf[stream] = (
+                np.full(self.count(stream), np.nan) if conf is None else frame_confidences(conf)
+            )
         return self._frame_conf[stream].copy()
 
     def keypoints(self, stream: str, i: int) -> np.ndarray | None:
@@ -267,11 +254,6 @@ class LabelStore:
         new_mask = np.asarray(new_mask)
         if new_mask.shape != (h, w):
             raise LabelsError(f"a {stream} mask is {(h, w)}, not {new_mask.shape}")
-        bad = np.setdiff1d(np.unique(new_mask), [*range(len(self.classes)), UNKNOWN_LABEL])
-        if bad.size:
-            raise LabelsError(
-                f"class id {int(bad[0])} is not one of this file's {len(self.classes)} classes"
-            )
         cur = self.mask(stream, i)
         old_flags = tuple(int(v) for v in self._flags[stream][i])
         box = _bbox(cur != new_mask)
@@ -279,6 +261,14 @@ class LabelStore:
             empty = np.zeros((0, 0), np.uint8)
             return Change(stream, i, 0, 0, empty, empty, old_flags, old_flags)
         y0, y1, x0, x1 = box
+        # Only the changed box is checked: a whole frame's np.unique costs a brush
+        # stroke's commit milliseconds, and the rest of the mask is what it was.
+        new_ids = np.unique(new_mask[y0:y1, x0:x1])
+        bad = np.setdiff1d(new_ids, [*range(len(self.classes)), UNKNOWN_LABEL])
+        if bad.size:
+            raise LabelsError(
+                f"class id {int(bad[0])} is not one of this file's {len(self.classes)} classes"
+            )
         source = SOURCE_MANUAL if old_flags[0] == SOURCE_NONE else old_flags[0]
         return Change(
             stream, i, y0, x0,
@@ -381,10 +371,6 @@ class LabelStore:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
-
-
-def _text(v: object) -> str:
-    return v.decode("utf-8") if isinstance(v, bytes) else str(v)
 
 
 def _create_empty(

@@ -35,6 +35,7 @@ from typing import Any
 import h5py
 import numpy as np
 
+from app.label_journal import Journal, pending_edits
 from drivers.atomic import replace_durably, temp_beside
 from drivers.errors import ThermorigError
 from drivers.truth import UNKNOWN_LABEL
@@ -126,16 +127,14 @@ class LabelReader:
         self.classes: list[str] = self.classes_of(self._f)
         self.session = _text(self._f.attrs.get("session", ""))
         self.session_hash = _text(self._f.attrs.get("session_hash", ""))
-        self.generation = _text(self._f.attrs.get("generation", ""))
-        self.streams = [n for n, g in self._f.items() if isinstance(g, h5py.Group) and "masks" in g]
+        self.generation = self.generation_of(self._f)
+        self.streams = self.streams_of(self._f)
         if check_journal:
             self._refuse_pending_edits()
 
     def _refuse_pending_edits(self) -> None:
         """A sidecar whose review journal holds unsaved edits is not what it says: the
         edits (of a review window still open, or killed) are not in it yet."""
-        from app.label_journal import Journal, pending_edits
-
         n = pending_edits(self.path, self.generation)
         if n:
             self._f.close()
@@ -145,9 +144,18 @@ class LabelReader:
                 f" (or run `thermorig review` on it to recover them) first"
             )
 
+    # The open file's facts, shared with app.label_store (which keeps its file open).
     @staticmethod
     def classes_of(f: h5py.File) -> list[str]:
         return json.loads(_text(f.attrs.get("classes", "[]")))
+
+    @staticmethod
+    def streams_of(f: h5py.File) -> list[str]:
+        return [n for n, g in f.items() if isinstance(g, h5py.Group) and "masks" in g]
+
+    @staticmethod
+    def generation_of(f: h5py.File) -> str:
+        return _text(f.attrs.get("generation", ""))
 
     @staticmethod
     def names_of(ds: h5py.Dataset) -> list[str]:

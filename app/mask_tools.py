@@ -27,8 +27,8 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
+from app.display import celsius_to_raw_levels, raw_to_celsius
 from drivers.truth import UNKNOWN_LABEL
-from drivers.types import KELVIN_OFFSET
 
 Point = tuple[float, float]
 
@@ -199,16 +199,12 @@ def flood_fill(mask: np.ndarray, seed: Point, value: int, connectivity: int = 4)
 # -- temperature wand ---------------------------------------------------------------------
 
 
-def celsius_to_ck(celsius: float) -> float:
-    return (float(celsius) + KELVIN_OFFSET) * 100.0
-
-
 def seed_celsius(thermal_ck: np.ndarray, seed: Point) -> float | None:
     """Temperature (°C) of the seed pixel of a centikelvin frame; None outside."""
     at = _seed(thermal_ck.shape, seed)
     if at is None:
         return None
-    return float(thermal_ck[at[1], at[0]]) / 100.0 - KELVIN_OFFSET
+    return raw_to_celsius(thermal_ck[at[1], at[0]])
 
 
 def wand_range(thermal_ck: np.ndarray, seed: Point, tolerance_c: float) -> tuple[float, float]:
@@ -233,7 +229,8 @@ def temperature_wand(
     if not lo_c <= hi_c:  # NaN (a seed outside) or an inverted range selects nothing
         return np.zeros(thermal_ck.shape, bool)
     # Integer frame: v >= lo <=> v >= ceil(lo), so the comparison stays in integers.
-    lo, hi = math.ceil(celsius_to_ck(lo_c) - 1e-9), math.floor(celsius_to_ck(hi_c) + 1e-9)
+    lo_ck, hi_ck = celsius_to_raw_levels(lo_c, hi_c)
+    lo, hi = math.ceil(lo_ck - 1e-9), math.floor(hi_ck + 1e-9)
     inside = (thermal_ck >= lo) & (thermal_ck <= hi)
     at = _seed(inside.shape, seed)
     if at is None or not inside[at[1], at[0]]:

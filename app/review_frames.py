@@ -25,21 +25,11 @@ from calibration.depth_render import DepthRenderer
 from calibration.rig import Rig, RigError
 from drivers.errors import SessionError
 from drivers.session import SessionReader, open_h5
+from drivers.sync import nearest_rows
 
 #: Frames sampled for the session's display levels (one colour scale for the session,
 #: so the same colour is the same temperature on every frame reviewed).
 LEVEL_SAMPLES = 5
-
-
-def nearest_rows(pivot: np.ndarray, other: np.ndarray) -> np.ndarray:
-    """For each pivot timestamp, the row of ``other`` nearest in time (-1 if empty)."""
-    if not len(other):
-        return np.full(len(pivot), -1, np.int64)
-    j = np.clip(np.searchsorted(other, pivot), 1, max(len(other) - 1, 1))
-    prev = np.clip(j - 1, 0, len(other) - 1)
-    j = np.minimum(j, len(other) - 1)
-    take_prev = np.abs(pivot - other[prev]) <= np.abs(other[j] - pivot)
-    return np.where(take_prev, prev, j).astype(np.int64)
 
 
 class ReviewFrames:

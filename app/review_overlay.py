@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from app.display import CLASS_COLOURS, label_edges
+from app.display import label_edges, label_palette
 from app.mask_tools import Box
 from drivers.truth import UNKNOWN_LABEL
 
@@ -28,11 +28,7 @@ UNLABELED_RGBA = (150, 150, 150, 34)
 def review_palette(fill_alpha: int, contour: bool) -> np.ndarray:
     """``(256, 4)`` RGBA per class id; column 3 holds the fill alpha (0 in contour
     mode), and :func:`render` draws outlines opaque whatever the fill."""
-    pal = np.zeros((256, 4), np.uint8)
-    n = len(CLASS_COLOURS)
-    for c in range(1, UNKNOWN_LABEL):
-        pal[c, :3] = CLASS_COLOURS[1 + (c - 1) % (n - 1)]
-        pal[c, 3] = 0 if contour else fill_alpha
+    pal = label_palette(0 if contour else fill_alpha)
     if fill_alpha > 0:
         pal[UNKNOWN_LABEL] = UNLABELED_RGBA
     return pal

@@ -132,9 +132,8 @@ def curves_of(
     erode_px: int = DEFAULT_ERODE_PX,
     progress: Callable[[int, int], None] | None = None,
 ) -> TemperatureCurves:
-    """Curves over an open session, masks from ``mask_of(i)`` for the frames ``rows``
-    (others NaN). Lets the review window plot a label store's unsaved edits too."""
-    check_thermal(session, stream)
+    """The work of :func:`compute_curves` once its inputs are checked: curves over an
+    open session, masks from ``mask_of(i)`` for the frames ``rows`` (others NaN)."""
     n = session.count(stream)
     c = len(classes) - 1
     stats = np.full((n, c, 4), np.nan)

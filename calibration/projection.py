@@ -381,3 +381,19 @@ def frame_confidence(class_conf: np.ndarray) -> float:
     if len(fg):
         return float(fg.min())
     return float(class_conf[0]) if len(class_conf) and np.isfinite(class_conf[0]) else 0.0
+
+
+def frame_confidences(conf: np.ndarray) -> np.ndarray:
+    """:func:`frame_confidence` of each row of an ``(N, C)`` table, NaN for a row with
+    no finite value (a frame never labeled): a long session's rows in a few array
+    passes instead of a Python call per row (a 20-minute session has 36,000)."""
+    conf = np.asarray(conf)
+    finite = np.isfinite(conf)
+    if conf.shape[1] == 0:
+        return np.full(len(conf), np.nan)
+    fg = finite[:, 1:]
+    fg_min = np.where(fg, conf[:, 1:], np.inf).min(axis=1, initial=np.inf)
+    background = np.where(finite[:, 0], conf[:, 0], 0.0)
+    out = np.where(fg.any(axis=1), fg_min, background).astype(np.float64)
+    out[~finite.any(axis=1)] = np.nan
+    return out

@@ -209,7 +209,7 @@ def match_timestamps(
     complete = np.ones(len(tp), dtype=bool)
     for name in others:
         ts = np.asarray(timestamps[name], dtype=np.float64)
-        idx = _nearest(ts, tp)
+        idx = nearest_rows(tp, ts)
         ok = (idx >= 0) & (np.abs(ts[np.clip(idx, 0, None)] - tp) <= tol) if len(ts) else idx >= 0
         idx = np.where(ok, idx, -1)
         matches[name] = idx
@@ -227,8 +227,9 @@ def match_timestamps(
     return matches, stats
 
 
-def _nearest(ts: np.ndarray, query: np.ndarray) -> np.ndarray:
-    """Index of the nearest element of sorted ``ts`` for each query (−1 if ``ts`` is empty)."""
+def nearest_rows(query: np.ndarray, ts: np.ndarray) -> np.ndarray:
+    """Index of the nearest element of sorted ``ts`` for each query (−1 if ``ts`` is
+    empty; the earlier one on a tie)."""
     if len(ts) == 0:
         return np.full(len(query), -1, dtype=np.int64)
     right = np.clip(np.searchsorted(ts, query), 1, len(ts) - 1) if len(ts) > 1 else None

@@ -23,6 +23,8 @@ from calibration.projection import (
     VALID,
     Projector,
     class_confidence,
+    frame_confidence,
+    frame_confidences,
     time_gap_factor,
 )
 from calibration.rig import Rig, RigError
@@ -327,3 +329,19 @@ def test_benchmark_times_the_transfer_beside_rs_align_on_the_same_frames():
     for r in results:
         assert r.unit == "ms/frame" and r.value > 0
         assert r.peer == "rs.align" and r.peer_value > 0 and r.ratio > 0
+
+
+def test_frame_confidences_of_a_table_equal_frame_confidence_row_by_row():
+    conf = np.array(
+        [
+            [np.nan, 0.8, 0.3],  # lowest present class
+            [np.nan, np.nan, 0.6],  # an absent class does not count
+            [0.9, np.nan, np.nan],  # no class but background: background's
+            [np.nan] * 3,  # never labeled: NaN (frame_confidence would say 0)
+        ],
+        np.float32,
+    )
+    rows = frame_confidences(conf)
+    assert rows.tolist()[:3] == [frame_confidence(c) for c in conf[:3]]
+    assert rows[:2].tolist() == [np.float32(0.3), np.float32(0.6)] and np.isnan(rows[3])
+    assert np.isnan(frame_confidences(np.zeros((2, 0)))).all()

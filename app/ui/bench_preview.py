@@ -50,14 +50,13 @@ class OverlayLagProbe:
     under them, weighted by how long that lasted; and how long each FrameSet took from
     capture to screen.
 
-    It wraps the window's preview, runner and capture slot in place, so it measures the
-    window as it is (the pacer, or any earlier dispatch), and reads an overlay's time
-    from its FrameSet's timestamp when the overlay does not carry one.
+    It wraps the window's preview and capture slot in place, so it measures the window
+    as it is (paced or not). An overlay's ``time`` (the timestamp of its FrameSet, set
+    by the stage runner) is what it is compared by: FrameSet indices restart at a seek.
     """
 
     def __init__(self, window, stage: str = "projected"):
         self.stage = stage
-        self._times: dict[int, float] = {}  # frameset index -> timestamp
         self._published: dict[int, float] = {}  # frameset index -> wall time captured
         self._shown = None
         self._drawn = None
@@ -67,13 +66,8 @@ class OverlayLagProbe:
         self._wrap(window)
 
     def _wrap(self, window) -> None:
-        runner, preview, slot = window.runner, window.preview, window.worker.latest
-        run_once, show_frameset = runner.run_once, preview.show_frameset
-        show_overlays, put = preview.show_overlays, slot.put
-
-        def probed_run_once(fs, submitted=None):
-            self._times[fs.index] = fs.timestamp
-            return run_once(fs, submitted)
+        preview, slot = window.preview, window.worker.latest
+        show_frameset, show_overlays, put = preview.show_frameset, preview.show_overlays, slot.put
 
         def probed_put(fs):
             self._published[fs.index] = time.perf_counter()
@@ -91,16 +85,13 @@ class OverlayLagProbe:
             o = results.get(self.stage)
             self._change(self._shown, o if o is not None and o.rgba is not None else None)
 
-        runner.run_once, slot.put = probed_run_once, probed_put
+        slot.put = probed_put
         preview.show_frameset, preview.show_overlays = probed_show_frameset, probed_show_overlays
 
     def _lag(self) -> float:
         if self._shown is None or self._drawn is None:
             return math.nan
-        t = getattr(self._drawn, "time", math.nan)
-        if not math.isfinite(t):
-            t = self._times.get(self._drawn.frameset, math.nan)
-        return self._shown.timestamp - t
+        return self._shown.timestamp - self._drawn.time
 
     def _change(self, shown, drawn) -> None:
         now = time.perf_counter()

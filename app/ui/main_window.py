@@ -185,15 +185,13 @@ class MainWindow(
         )
         view.addAction(self.dock.toggleViewAction())
         self.model_menu = ModelMenu(self)  # Models: load a model, RGB labels for projection
-        #: Later tools (label review) add their entries here.
+        #: Tools that open a window of their own; more can be added with add_tool.
         self.tools_menu = bar.addMenu("&Tools")
-        self.tools_menu.menuAction().setVisible(False)
         self.add_tool("&Calibrate rig…", self.open_calibration_wizard)
         self.add_tool("&Review labels…", self._review_labels)
 
     def add_tool(self, title: str, callback) -> QtGui.QAction:
         """Add an entry to the Tools menu (where dialogs such as a wizard live)."""
-        self.tools_menu.menuAction().setVisible(True)
         action = self.tools_menu.addAction(title)
         action.triggered.connect(callback)
         return action

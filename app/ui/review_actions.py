@@ -88,10 +88,10 @@ def key_text(keys: tuple[str, ...]) -> str:
     return " / ".join(QtGui.QKeySequence(k).toString(fmt) for k in keys)
 
 
-def install(window: QtWidgets.QWidget, actions=ACTIONS) -> dict[str, QtGui.QAction]:
+def install(window: QtWidgets.QWidget) -> dict[str, QtGui.QAction]:
     """QActions on ``window`` for every row, with its shortcuts (window-wide)."""
     made = {}
-    for a in actions:
+    for a in ACTIONS:
         action = QtGui.QAction(a.short or a.text, window)
         action.setObjectName(f"review-{a.name}")
         action.setShortcuts([QtGui.QKeySequence(k) for k in a.keys])
@@ -106,9 +106,9 @@ def _call(window: QtWidgets.QWidget, slot: str, args: tuple, *_: object) -> None
     getattr(window, slot)(*args)
 
 
-def help_rows(actions=ACTIONS, classes: list[str] | None = None) -> list[tuple[str, str, str]]:
+def help_rows(classes: list[str]) -> list[tuple[str, str, str]]:
     """(group, keys, text) for the help overlay; the class keys as one row per class."""
-    rows = [(a.group, key_text(a.keys), a.text) for a in actions if a.in_help]
-    for k, name in enumerate((classes or [])[:10]):
+    rows = [(a.group, key_text(a.keys), a.text) for a in ACTIONS if a.in_help]
+    for k, name in enumerate(classes[:10]):
         rows.append(("Classes", str(k), name))
     return rows

@@ -31,9 +31,9 @@ class ReviewCanvas(StreamView):
 
     edited = QtCore.Signal(str)
 
-    def __init__(self, editor: MaskEditor | None = None, parent=None):
+    def __init__(self, parent=None):
         super().__init__("thermal", "Thermal", colour_bar="°C", parent=parent)
-        self.editor = editor or MaskEditor()
+        self.editor = MaskEditor()
         self.mask_overlay: MaskOverlay | None = None
         self.overlay_on = True
         self._pressed = False
@@ -62,9 +62,9 @@ class ReviewCanvas(StreamView):
         levels_c: tuple[float, float],
         lut: np.ndarray,
     ) -> None:
-        """A new frame: the thermogram, and its mask as the new working copy."""
-        if self.editor.stroke:
-            self.release()  # never lose a stroke under way to a frame switch
+        """A new frame: the thermogram, and its mask as the new working copy. A stroke
+        under way must be released first (the window does, while the frame it belongs
+        to is still the current one)."""
         self.show_image(thermal, levels=celsius_to_raw_levels(*levels_c), lut=lut)
         self.editor.load(mask, thermal)
         if self.mask_overlay is None or self.mask_overlay.shape != mask.shape:
@@ -119,6 +119,11 @@ class ReviewCanvas(StreamView):
 
     def cancel(self) -> None:
         self.editor.cancel()
+        self._draw_polygon()
+
+    def set_tool(self, tool: str) -> None:
+        """Another tool: a polygon under way is dropped, so its outline goes too."""
+        self.editor.set_tool(tool)
         self._draw_polygon()
 
     def _apply(self, edit: Edit) -> None:

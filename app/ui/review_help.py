@@ -11,7 +11,7 @@ import html
 
 from PySide6 import QtCore, QtGui, QtWidgets
 
-from app.ui.review_actions import ACTIONS, help_rows
+from app.ui.review_actions import help_rows
 
 GROUPS = ("Frames", "Review", "Tools", "Edit", "View", "Classes")
 
@@ -19,7 +19,7 @@ GROUPS = ("Frames", "Review", "Tools", "Edit", "View", "Classes")
 class HelpOverlay(QtWidgets.QWidget):
     """Covers its parent; hidden until :meth:`toggle`. A click anywhere hides it."""
 
-    def __init__(self, parent: QtWidgets.QWidget, classes: list[str], actions=ACTIONS):
+    def __init__(self, parent: QtWidgets.QWidget, classes: list[str]):
         super().__init__(parent)
         self.setObjectName("review-help")
         self.setAttribute(QtCore.Qt.WidgetAttribute.WA_StyledBackground, True)
@@ -27,7 +27,7 @@ class HelpOverlay(QtWidgets.QWidget):
             "#review-help { background: rgba(14, 16, 20, 222); }"
             "QLabel { color: #d7dbe2; background: transparent; }"
         )
-        self.rows = help_rows(actions, classes)
+        self.rows = help_rows(classes)
         columns = QtWidgets.QHBoxLayout()
         columns.setSpacing(36)
         # Three columns of groups, so the whole table fits a laptop screen.

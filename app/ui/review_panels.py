@@ -13,7 +13,8 @@ from collections.abc import Sequence
 
 from PySide6 import QtCore, QtGui, QtWidgets
 
-from app.display import CLASS_COLOURS
+from app.display import CLASS_RGB
+from app.ui.temperature_plot import TemperaturePlot
 from drivers.errors import ThermorigError
 
 _NO_FOCUS = QtCore.Qt.FocusPolicy.NoFocus
@@ -23,11 +24,7 @@ DOCK_HEIGHT = 190
 
 def _swatch(k: int) -> QtGui.QIcon:
     pix = QtGui.QPixmap(12, 12)
-    if k == 0:
-        pix.fill(QtGui.QColor("#000000"))
-    else:
-        r, g, b = (int(v) for v in CLASS_COLOURS[1 + (k - 1) % (len(CLASS_COLOURS) - 1)])
-        pix.fill(QtGui.QColor(r, g, b))
+    pix.fill(QtGui.QColor(*(int(v) for v in CLASS_RGB[k])))
     return QtGui.QIcon(pix)
 
 
@@ -123,16 +120,10 @@ class _CurvesJob(QtCore.QObject):
             self._thread.join(timeout=5.0)
 
 
-def temperature_dock(window):
-    """A dock with the temperature plot under the views, or None where the plot widget
-    is not available; the plot's ``frame_clicked`` goes to that frame. The curves are
-    computed from the saved labels, on a thread: once at open and on request."""
-    try:
-        from app.ui.temperature_plot import TemperaturePlot
-    except ImportError:
-        # HOOK: app/ui/temperature_plot.py (TemperaturePlot) not present in this build;
-        # the review window works without the curves dock.
-        return None
+def temperature_dock(window) -> TemperaturePlot:
+    """A dock with the temperature plot under the views; the plot's ``frame_clicked``
+    goes to that frame. The curves are computed from the saved labels, on a thread (a
+    long session takes seconds): once at open and on request."""
     plot = TemperaturePlot()
     dock = QtWidgets.QDockWidget("Temperature curves", window)
     dock.setObjectName("review-curves")

@@ -49,6 +49,10 @@ def _lut(colours: dict[int, tuple[str, str]]) -> np.ndarray:
     return lut
 
 
+_STATUS_LUT = _lut(STATUS_COLOURS)
+_SOURCE_LUT = _lut(SOURCE_COLOURS)
+
+
 def confidence_rgba(conf: np.ndarray) -> np.ndarray:
     """(N, 4) colours: red (0) through amber to dim green (1); grey where unknown."""
     c = np.clip(np.nan_to_num(conf, nan=-1.0), -1.0, 1.0)
@@ -81,6 +85,8 @@ class Timeline(QtWidgets.QWidget):
         self.current = 0
         self._image: QtGui.QImage | None = None
         self._pixels: np.ndarray | None = None
+        self._confidence: np.ndarray | None = None
+        self._confidence_rgba = np.zeros((0, 4), np.uint8)
         legend = [f"<span style='color:{c}'>■</span> {n}" for c, n in STATUS_COLOURS.values()]
         legend += [f"<span style='color:{c}'>■</span> {n}" for c, n in SOURCE_COLOURS.values()]
         self.setToolTip(
@@ -89,15 +95,13 @@ class Timeline(QtWidgets.QWidget):
         )
 
     def set_data(self, status: np.ndarray, source: np.ndarray, confidence: np.ndarray) -> None:
-        """Rebuild the bands (a 3-row image, N columns wide)."""
+        """Rebuild the bands (a 3-row image, N columns wide). Review never changes the
+        confidences, so their band is coloured again only for another array."""
         self.count = len(status)
-        rows = np.stack(
-            [
-                _lut(STATUS_COLOURS)[status],
-                _lut(SOURCE_COLOURS)[source],
-                confidence_rgba(np.asarray(confidence, float)),
-            ]
-        )
+        if confidence is not self._confidence:
+            self._confidence = confidence
+            self._confidence_rgba = confidence_rgba(np.asarray(confidence, float))
+        rows = np.stack([_STATUS_LUT[status], _SOURCE_LUT[source], self._confidence_rgba])
         self._pixels = np.ascontiguousarray(rows)
         n = max(self.count, 1)
         self._image = QtGui.QImage(

@@ -16,7 +16,7 @@ from pathlib import Path
 import numpy as np
 from PySide6 import QtCore, QtGui, QtWidgets
 
-from app.display import THERMAL_MAPS, colormap_lut, label_rgba
+from app.display import THERMAL_MAPS, colormap_lut, label_rgba, raw_to_celsius
 from app.label_store import LabelStore
 from app.labels import STATUS_UNREVIEWED, LabelsError
 from app.mask_editor import TOOLS
@@ -64,7 +64,7 @@ class ReviewWindow(QtWidgets.QMainWindow):
         self._refresh_rows()
         threading.Thread(target=frames.prepare_cursor, daemon=True).start()
         self.go_to(int(self.store.queue(STREAM)[0]) if frames.count else 0)
-        if self.plot is not None and curves:
+        if curves:
             QtCore.QTimer.singleShot(0, self.plot.update_curves)
         if parent is not None:  # a window opened from the main window closes (saves) with it
             parent.installEventFilter(self)
@@ -124,8 +124,7 @@ class ReviewWindow(QtWidgets.QMainWindow):
         """Show frame ``i``: thermogram, mask, RGB partner, timeline mark, figures."""
         if not 0 <= i < self.frames.count:
             return
-        if self.canvas.editor.stroke:
-            self.canvas.release()
+        self.canvas.release()  # a stroke under way commits to its frame: before index moves
         self.index = i
         try:
             self._thermal = self.frames.thermal(i)
@@ -143,8 +142,7 @@ class ReviewWindow(QtWidgets.QMainWindow):
         if first:
             self.reset_zoom()
         self.timeline.set_current(i)
-        if self.plot is not None:
-            self.plot.set_current(i)
+        self.plot.set_current(i)
         self._show_info()
 
     def _show_pending_rgb(self) -> None:
@@ -215,9 +213,9 @@ class ReviewWindow(QtWidgets.QMainWindow):
 
     def _commit(self, name: str) -> None:
         """A finished stroke or fill: the working copy becomes one step of the store."""
-        work = self.canvas.editor.work
+        work = self.canvas.editor.work  # the store keeps only a copy of the changed box
         if work is not None and not self._edit(
-            lambda: self.store.set_mask(STREAM, self.index, work.copy(), label=name), ""
+            lambda: self.store.set_mask(STREAM, self.index, work, label=name), ""
         ):
             self._reload_mask()  # refused: show what the store holds
 
@@ -240,8 +238,7 @@ class ReviewWindow(QtWidgets.QMainWindow):
         self._history(self.store.redo, "nothing to redo")
 
     def _history(self, step, empty: str) -> None:
-        if self.canvas.editor.stroke:
-            self.canvas.release()
+        self.canvas.release()  # a stroke under way is one step of its own first
         try:
             where = step()
         except (ThermorigError, OSError) as exc:
@@ -273,9 +270,8 @@ class ReviewWindow(QtWidgets.QMainWindow):
 
     # -- tools and view ---------------------------------------------------------------
     def set_tool(self, tool: str) -> None:
-        self.canvas.editor.set_tool(tool)
+        self.canvas.set_tool(tool)
         self.actions_by_name[tool].setChecked(True)
-        self.canvas._draw_polygon()
         self._show_info()
 
     def set_class(self, k: int) -> None:
@@ -351,7 +347,7 @@ class ReviewWindow(QtWidgets.QMainWindow):
             or not (0 <= row < work.shape[0] and 0 <= col < work.shape[1])
         ):
             return
-        c = float(thermal[row, col]) / 100.0 - 273.15
+        c = raw_to_celsius(thermal[row, col])
         k = int(work[row, col])
         name = self.store.classes[k] if k < len(self.store.classes) else "unlabeled"
         uv, z = self.frames.cursor(self.index, x, y)
@@ -380,10 +376,8 @@ class ReviewWindow(QtWidgets.QMainWindow):
         if self.closed:
             return
         self.closed = True
-        if self.plot is not None:
-            self.plot.stop_curves()
-        if self.canvas.editor.stroke:
-            self.canvas.release()
+        self.plot.stop_curves()
+        self.canvas.release()
         try:
             self.store.close()
         except (ThermorigError, OSError) as exc:
@@ -392,7 +386,6 @@ class ReviewWindow(QtWidgets.QMainWindow):
                 "and comes back the next time these labels are opened",
             )  # fmt: skip
         self.frames.close()
-        if self.plot is not None:
-            self.plot.dispose()
+        self.plot.dispose()
         self.canvas.dispose()
         self.rgb.dispose()

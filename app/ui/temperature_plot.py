@@ -15,7 +15,7 @@ import numpy as np
 import pyqtgraph as pg
 from PySide6 import QtCore, QtWidgets
 
-from app.display import CLASS_COLOURS
+from app.display import CLASS_RGB
 from app.temperature_curves import TemperatureCurves
 from app.ui.views import BACKGROUND, MUTED, TEXT
 
@@ -24,8 +24,7 @@ CURSOR = "#ffffff"
 
 def class_colour(k: int, alpha: int = 255) -> tuple[int, int, int, int]:
     """The overlay colour of class id ``k`` (1 = the first class after background)."""
-    n = len(CLASS_COLOURS)
-    r, g, b = (int(v) for v in CLASS_COLOURS[1 + (k - 1) % (n - 1)])
+    r, g, b = (int(v) for v in CLASS_RGB[k])
     return r, g, b, alpha
 
 
