@@ -25,6 +25,7 @@ from pathlib import Path
 from typing import Any
 
 from drivers.base import SourceInfo
+from drivers.errors import one_line
 from drivers.session_writer import SessionWriter
 from drivers.types import Frame, StreamSpec
 from drivers.writer_thread import GapWatch, Mark, WriterThread
@@ -184,9 +185,5 @@ class RecordingTee:
                 seconds=seconds,
                 bytes_on_disk=size,
                 markers=self._markers,
-                error=_one_line(self.error) if self.error else "",
+                error=one_line(self.error) if self.error else "",
             )
-
-
-def _one_line(exc: BaseException) -> str:
-    return " ".join(str(exc).split()) or type(exc).__name__

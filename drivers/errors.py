@@ -24,3 +24,13 @@ class DiskFullError(ThermorigError):
 
 class EndOfStream(Exception):
     """A finite source (replay, simulation of N seconds) has delivered its last frame."""
+
+
+def one_line(exc: BaseException, *, with_type: bool = False) -> str:
+    """``exc``'s message on one line (HDF5 and OS errors span several), or its type's
+    name where it has none; ``with_type`` names the type of errors that are not a
+    ThermorigError, for messages about the unexpected (a model that crashed)."""
+    text = " ".join(str(exc).split())
+    if with_type and text and not isinstance(exc, ThermorigError):
+        text = f"{type(exc).__name__}: {text}"
+    return text or type(exc).__name__

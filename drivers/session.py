@@ -48,7 +48,7 @@ import h5py
 import numpy as np
 
 from drivers.base import SourceInfo
-from drivers.errors import SessionError
+from drivers.errors import SessionError, one_line
 from drivers.types import Frame, Intrinsics, StreamSpec
 
 try:  # Registers the Blosc2 filter with HDF5; needed to read blosc2-lz4 sessions.
@@ -64,10 +64,6 @@ ACTIVITIES = ("cycling", "treadmill", "calibration", "other")
 TRUTH_DTYPES = {"labels": np.uint8, "keypoints": np.float32, "board_pose": np.float64}
 
 _PER_STREAM = ("frames", "timestamps", "indices", "device_timestamps", "meta")
-
-
-def _one_line(exc: BaseException) -> str:
-    return " ".join(str(exc).split())
 
 
 def open_h5(path: Path) -> h5py.File:
@@ -86,7 +82,7 @@ def open_h5(path: Path) -> h5py.File:
     try:
         return h5py.File(path, "r")
     except OSError as exc:
-        msg = _one_line(exc)
+        msg = one_line(exc)
         if "truncated" in msg:
             raise SessionError(
                 f"{path} is truncated (incomplete copy or download); copy it again"
@@ -136,7 +132,7 @@ class SessionReader:
         except (OSError, KeyError, ValueError, TypeError) as exc:
             self._file.close()
             raise SessionError(
-                f"cannot read {self.path}: {_one_line(exc)}; the file is damaged"
+                f"cannot read {self.path}: {one_line(exc)}; the file is damaged"
             ) from exc
 
     # -- loading --------------------------------------------------------------------
@@ -271,7 +267,7 @@ class SessionReader:
             meta = g["meta"][i] if "meta" in g else b""
         except OSError as exc:
             raise SessionError(
-                f"cannot read frame {i} of {stream} in {self.path}: {_one_line(exc)};"
+                f"cannot read frame {i} of {stream} in {self.path}: {one_line(exc)};"
                 " the file is damaged or needs hdf5plugin"
             ) from exc
         dev = float(cache["device_timestamps"][i])

@@ -34,7 +34,7 @@ from app.projected_labels import (
     truth_labeler,
 )
 from app.ui.overlays import MODEL_MAX_RATE
-from drivers.errors import ThermorigError
+from drivers.errors import one_line
 from drivers.truth import DEFAULT_CLASSES
 from models.catalog import BUNDLED_KEYPOINTS, BUNDLED_SEGMENTER, list_models, user_models_dir
 from models.package import ModelPackage, load_package
@@ -64,12 +64,6 @@ class Found:
     package: ModelPackage | None
     error: str = ""
     remembered: bool = False  # loaded by a person from this path earlier
-
-
-def _one_line(exc: Exception) -> str:
-    if isinstance(exc, ThermorigError):
-        return str(exc)
-    return " ".join(f"{type(exc).__name__}: {exc}".split())
 
 
 def overlay_name(model: str) -> str:
@@ -145,7 +139,7 @@ class ModelMenu(QtCore.QObject):
             try:
                 value = work()
             except Exception as exc:  # noqa: BLE001 - a broken file must not stop the app
-                value = Failed(_one_line(exc))
+                value = Failed(one_line(exc, with_type=True))
             try:
                 self._finished.emit(done, value)
             except RuntimeError:  # the window was deleted meanwhile
@@ -297,5 +291,7 @@ def _scan(paths: list[str]) -> list[Found]:
             package = load_package(path, threads=1)
             found.append(Found(package.name, path, package, remembered=True))
         except Exception as exc:  # noqa: BLE001 - one broken file must not hide the rest
-            found.append(Found(Path(path).stem, path, None, _one_line(exc), remembered=True))
+            found.append(
+                Found(Path(path).stem, path, None, one_line(exc, with_type=True), remembered=True)
+            )
     return found
