@@ -49,6 +49,12 @@ STILL_FRAMES = 3
 MAX_DRIFT_PX = 0.3
 #: Board used when the source does not name one.
 DEFAULT_BOARD = "coded:11x9:50.5"
+#: Corner marks in the wizard's views: green where the board is still, amber moving.
+STILL_RGB = (0x3E, 0xE0, 0x7A)
+MOVING_RGB = (0xFF, 0xB0, 0x20)
+#: Radius of a corner mark, shown-image pixels (the views show them about 1:1).
+MARK_RADIUS = 2.5
+_SHIFT = 2  # cv2 fixed-point bits: marks sit at sub-pixel positions
 
 
 @dataclass
@@ -62,6 +68,9 @@ class CameraLive:
     detection: Detection | None  # full-resolution coordinates
     motion: float  # mean corner motion since the previous searched frame, px
     still: bool
+    #: ``image`` as RGB with the corners marked, drawn where the search runs so that
+    #: the GUI thread only blits it (no per-corner items to lay out and paint there).
+    picture: np.ndarray | None = None
 
 
 @dataclass
@@ -97,6 +106,22 @@ def display_image(array: np.ndarray) -> np.ndarray:
     lo, hi = np.percentile(sample, (1.0, 99.0))
     scale = 255.0 / max(float(hi - lo), 1.0)
     return cv2.convertScaleAbs(array.astype(np.float32) - np.float32(lo), alpha=scale)
+
+
+def mark_corners(image: np.ndarray, scale: float, det: Detection | None, still: bool) -> np.ndarray:
+    """``image`` (uint8 gray or RGB, ``scale`` shown pixels per full-resolution pixel)
+    as a new RGB image with the detected corners drawn as filled dots."""
+    rgb = cv2.cvtColor(image, cv2.COLOR_GRAY2RGB) if image.ndim == 2 else image.copy()
+    if det is None or not len(det):
+        return rgb
+    # Pixel centres: full-resolution pixel x covers [x - 0.5, x + 0.5] (as in _scaled).
+    pts = (det.image_points.astype(np.float64) + 0.5) * scale - 0.5
+    fixed = np.round(pts * (1 << _SHIFT)).astype(np.int32)
+    radius = int(round(MARK_RADIUS * (1 << _SHIFT)))
+    colour = STILL_RGB if still else MOVING_RGB
+    for x, y in fixed.tolist():
+        cv2.circle(rgb, (x, y), radius, colour, -1, cv2.LINE_AA, _SHIFT)
+    return rgb
 
 
 def live_detect(image: np.ndarray, board: Board, kind: str, variant: str) -> Detection | None:
@@ -218,7 +243,10 @@ class LiveCalibration:
             if det is not None:
                 cam.history.append((frame, det))
             still = len(cam.history) == STILL_FRAMES
-            live[cam.name] = CameraLive(cam.name, cam.stream, image, scale, det, motion, still)
+            picture = mark_corners(image, scale, det, still)
+            live[cam.name] = CameraLive(
+                cam.name, cam.stream, image, scale, det, motion, still, picture
+            )
         seeing = [c for c in live.values() if c.detection is not None]
         state = LiveState(fs.index, live, {}, 0, {})
         if not seeing:

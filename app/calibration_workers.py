@@ -10,21 +10,30 @@ import threading
 import time
 
 from app.calibration_session import LiveCalibration, LiveState
-from app.pipeline import LatestSlot, RateMeter
+from app.pipeline import OVERLAY_NICE, LatestSlot, RateMeter, lower_priority
 from calibration.rig_calibration import RigCalibration
 from drivers.errors import ThermorigError
 from drivers.types import FrameSet
 
+#: How much lower than the GUI and capture threads the board search runs (nice steps).
+#: The search takes every cycle it can get (latest-wins, ~45 ms a FrameSet); at the
+#: same priority on two cores it kept the GUI thread waiting for a CPU often enough
+#: that ticks came up to ~50 ms apart. Like the overlays, it is what may lag.
+SEARCH_NICE = OVERLAY_NICE
+
 
 class DetectionWorker:
-    """Searches the newest FrameSet on its own thread: ``submit`` is a capture sink
-    (returns at once, replaces what is pending); states land in ``states``."""
+    """Searches the newest FrameSet on its own thread (at a lower OS priority):
+    ``submit`` is a capture sink (returns at once, replaces what is pending); states
+    land in ``states``."""
 
     def __init__(self, live: LiveCalibration | None = None):
         self.live = live
         self.inbox: LatestSlot[FrameSet] = LatestSlot()
         self.states: LatestSlot[LiveState] = LatestSlot()
         self.rate = RateMeter()
+        #: FrameSets searched so far (a rate over any span: the meter's is the last 2 s).
+        self.searches = 0
         self.busy_ms = 0.0
         self.error = ""
         self._stop = threading.Event()
@@ -49,11 +58,13 @@ class DetectionWorker:
         # Smoothed: a capture (full-resolution search of a pose) is a rare long one.
         self.busy_ms = ms if self.busy_ms == 0.0 else 0.8 * self.busy_ms + 0.2 * ms
         self.rate.tick()
+        self.searches += 1
         if live is self.live:
             self.states.put(state)
         return state
 
     def _run(self) -> None:
+        lower_priority(SEARCH_NICE)
         seen = 0
         while not self._stop.is_set():
             seen, fs = self.inbox.wait_newer(seen, timeout=0.25)

@@ -4,7 +4,16 @@ capture of poses, dropping and restoring views (rendered board images)."""
 import numpy as np
 import pytest
 
-from app.calibration_session import LiveCalibration, _scaled, display_image, live_detect
+from app.calibration_session import (
+    MARK_RADIUS,
+    MOVING_RGB,
+    STILL_RGB,
+    LiveCalibration,
+    _scaled,
+    display_image,
+    live_detect,
+    mark_corners,
+)
 from calibration.boards import parse_board
 from calibration.intrinsics import CalibrationError
 from drivers.types import Frame, FrameSet, StreamSpec
@@ -104,3 +113,34 @@ def test_shrunk_search_reports_full_resolution_corners():
     shown = display_image(gray16)
     assert shown.dtype == np.uint8 and shown.min() == 0 and shown.max() == 255
     assert display_image(rgb).shape == (720, 1280, 3)
+
+
+def test_each_camera_comes_with_its_picture_the_corners_marked_in_the_still_colour():
+    live = LiveCalibration(BOARD, _specs())
+    state = [live.process(_frames(i, (0.5, 0.5, 0.0))) for i in range(6)][-1]
+    for cam in state.cameras.values():
+        assert cam.still and cam.detection is not None
+        assert cam.picture.shape == cam.image.shape[:2] + (3,) and cam.picture.dtype == np.uint8
+        pts = (cam.detection.image_points + 0.5) * cam.scale - 0.5
+        at = cam.picture[np.round(pts[:, 1]).astype(int), np.round(pts[:, 0]).astype(int)]
+        assert (np.abs(at.astype(int) - STILL_RGB).max(axis=1) <= 40).mean() > 0.95
+    gray = state.cameras["thermal"].image
+    assert gray.ndim == 2, "the searched image itself is left as it was"
+
+
+def test_mark_corners_draws_on_a_copy_and_only_near_the_corners():
+    img, _ = render(BOARD, quad(320, 180, 350, 300), (640, 360))
+    rgb = np.repeat(np.clip(img, 0, 255).astype(np.uint8)[:, :, None], 3, axis=2)
+    det = live_detect(rgb, BOARD, "color", "stretch")
+    assert det is not None
+    small = np.full((180, 320, 3), 50, np.uint8)
+    marked = mark_corners(small, 0.5, det, still=False)
+    assert (small == 50).all(), "the input is not drawn on"
+    pts = (det.image_points + 0.5) * 0.5 - 0.5
+    ys, xs = np.nonzero((marked != 50).any(axis=2))
+    near = np.hypot(xs[:, None] - pts[None, :, 0], ys[:, None] - pts[None, :, 1]).min(1)
+    assert len(xs) and near.max() < MARK_RADIUS + 2, "nothing is drawn away from the corners"
+    assert tuple(marked[int(round(pts[0, 1])), int(round(pts[0, 0]))]) == MOVING_RGB
+    gray = np.full((60, 80), 100, np.uint8)
+    plain = mark_corners(gray, 1.0, None, still=True)
+    assert plain.shape == (60, 80, 3) and (plain == 100).all()

@@ -14,6 +14,7 @@ from calibration.rig_calibration import rig_errors
 from calibration.still import SessionViewsError
 from drivers.sync import Synchronizer
 from drivers.synthetic import open_synthetic
+from tests.test_calibration_session import BOARD, _frames, _specs
 from tests.ui_support import close_message_boxes, make_window, wait_frames
 
 SCREENSHOT = Path(__file__).resolve().parents[1] / "resources" / "screenshot-wizard.png"
@@ -134,3 +135,25 @@ def test_live_calibration_needs_the_ir_stream():
     with pytest.raises(SessionViewsError, match="no 'ir' stream"):
         LiveCalibration("coded:11x9:40", {"thermal": spec, "depth": spec, "color": spec})
     assert np.isfinite(1.0)
+
+
+def test_board_views_blit_the_search_threads_pictures_and_titles_never_relayout(qtbot):
+    from app.ui.calibration_widgets import BoardViews
+
+    live = LiveCalibration(BOARD, _specs())
+    states = [live.process(_frames(i, (0.5, 0.5, 0.0))) for i in range(6)]
+    views = BoardViews([("depth", "ir"), ("thermal", "thermal"), ("color", "color")])
+    qtbot.addWidget(views, before_close_func=lambda w: w.dispose())
+    views.resize(900, 320)
+    views.show()
+    views.show_state(states[0])
+    qtbot.wait(50)
+    geometry = views.glw.geometry()
+    views.show_state(states[-1])
+    for camera, cam in states[-1].cameras.items():
+        shown = views.items[camera][1].image
+        assert shown.shape == cam.picture.shape and (shown == cam.picture).all()
+        assert views.titles[camera].text() == f"{camera} ({cam.stream}) · 76 corners · still"
+    views.titles["depth"].setText("depth (ir) · " + "a title far wider than its column " * 4)
+    qtbot.wait(50)
+    assert views.glw.geometry() == geometry, "a title's text never resizes the views"

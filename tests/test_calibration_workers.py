@@ -1,0 +1,46 @@
+"""The calibration wizard's board-search thread: it searches what it is given and runs
+below the GUI and capture threads' priority (it is the part that may lag)."""
+
+import os
+import sys
+import threading
+
+import pytest
+
+from app.calibration_session import LiveCalibration
+from app.calibration_workers import SEARCH_NICE, DetectionWorker
+from tests.test_calibration_session import BOARD, _frames, _specs
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="per-thread nice is Linux's")
+def test_the_search_thread_runs_at_a_lower_priority_than_the_thread_that_made_it():
+    before = os.getpriority(os.PRIO_PROCESS, 0)
+    worker = DetectionWorker()
+    try:
+        tid = worker._thread.native_id
+        done = threading.Event()
+        # The thread lowers its priority first thing; wait until it has (no timing).
+        for _ in range(1000):
+            if os.getpriority(os.PRIO_PROCESS, tid) == min(before + SEARCH_NICE, 19):
+                done.set()
+                break
+            done.wait(0.005)
+        assert done.is_set(), "the search thread kept the GUI thread's priority"
+        assert os.getpriority(os.PRIO_PROCESS, 0) == before, "the calling thread is unchanged"
+    finally:
+        worker.stop()
+    assert not worker._thread.is_alive()
+
+
+def test_a_submitted_frameset_is_searched_on_the_thread_and_its_pictures_handed_over():
+    worker = DetectionWorker(LiveCalibration(BOARD, _specs()))
+    try:
+        worker.submit(_frames(0, (0.5, 0.5, 0.0)))
+        _, state = worker.states.wait_newer(0, timeout=30.0)
+        assert state is not None, worker.error
+        color = state.cameras["color"]
+        assert color.detection is not None and color.picture.shape == color.image.shape
+        assert worker.searches == 1 and worker.busy_ms > 0.0 and worker.error == ""
+    finally:
+        worker.stop()
+    assert not worker._thread.is_alive()
