@@ -192,9 +192,10 @@ class FramePacer:
             return results
         allowance_s = allowance_s or {}
         out: dict[str, Overlay] = {}
+        base = self.tolerance * self.period  # a sort of the recent spacings: once a tick
         for name, o in results.items():
             gap = shown.timestamp - o.time
-            limit = self.tolerance * self.period + allowance_s.get(name, 0.0)
+            limit = base + allowance_s.get(name, 0.0)
             if not draws_on_image(o) or not math.isfinite(o.time) or abs(gap) <= limit:
                 out[name] = o
                 continue
