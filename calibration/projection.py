@@ -34,7 +34,7 @@ the target that is ``valid`` and not within 2 px of unknown ground — edge pixe
 filled pixels and unknown neighbours all lower it. NaN when the class is not
 in the frame. A frame's confidence is the lowest over the non-background classes
 present (background's when none is); auto-labeling scales it down further with how
-far the labels moved over the frame's time gap (``app.autolabel``), or with the gap
+far the labels moved over the frame's time gap (``app.labels.autolabel``), or with the gap
 alone (:func:`time_gap_factor`).
 
 Speed (``thermorig bench --only projection``): everything that depends only on the rig
@@ -106,7 +106,7 @@ class ProjectionParams:
 def time_gap_factor(gap_s: float, half_s: float) -> float:
     """Confidence factor for a time gap: 1 at 0, 0.5 at ``half_s``, Gaussian fall-off.
 
-    The fallback when a frame's motion cannot be measured (see ``app.autolabel``):
+    The fallback when a frame's motion cannot be measured (see ``app.labels.autolabel``):
     moving limbs shift between exposures; the synthetic cycling scene loses about six
     points of calf IoU at 12 ms, which a half-value of 40 ms reproduces.
     """

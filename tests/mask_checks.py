@@ -1,4 +1,4 @@
-"""Mask figures the tests compute by hand (independently of app.evaluate)."""
+"""Mask figures the tests compute by hand (independently of app.analysis.evaluate)."""
 
 from __future__ import annotations
 

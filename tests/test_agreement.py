@@ -7,9 +7,9 @@ import json
 import numpy as np
 import pytest
 
-from app.agreement import compare_labels
+from app.analysis.agreement import compare_labels
 from app.cli import main
-from app.labels import (
+from app.labels.sidecar import (
     SOURCE_MANUAL,
     SOURCE_NONE,
     SOURCE_PROJECTED,

@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 from app.cli import main
-from app.labels import (
+from app.labels.sidecar import (
     SOURCE_MANUAL,
     SOURCE_PROJECTED,
     STATUS_ACCEPTED,

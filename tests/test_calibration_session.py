@@ -4,7 +4,9 @@ capture of poses, dropping and restoring views (rendered board images)."""
 import numpy as np
 import pytest
 
-from app.calibration_session import (
+from calibration.boards import parse_board
+from calibration.intrinsics import CalibrationError
+from calibration.live import (
     MARK_RADIUS,
     MOVING_RGB,
     STILL_RGB,
@@ -14,8 +16,6 @@ from app.calibration_session import (
     live_detect,
     mark_corners,
 )
-from calibration.boards import parse_board
-from calibration.intrinsics import CalibrationError
 from drivers.types import Frame, FrameSet, StreamSpec
 from tests.board_images import quad, render, thermal
 

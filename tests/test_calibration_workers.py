@@ -7,8 +7,8 @@ import threading
 
 import pytest
 
-from app.calibration_session import LiveCalibration
-from app.calibration_workers import SEARCH_NICE, DetectionWorker
+from app.live.calibration_workers import SEARCH_NICE, DetectionWorker
+from calibration.live import LiveCalibration
 from tests.test_calibration_session import BOARD, _frames, _specs
 
 

@@ -7,9 +7,9 @@ import json
 import numpy as np
 import pytest
 
+from app.analysis.evaluate import evaluate_labels
 from app.cli import main
-from app.evaluate import evaluate_labels
-from app.labels import SOURCE_PROJECTED, LabelsError, LabelWriter
+from app.labels.sidecar import SOURCE_PROJECTED, LabelsError, LabelWriter
 from drivers.session import SessionReader
 from tests.scene3d import apart, make_rig, write_session
 

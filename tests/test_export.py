@@ -14,16 +14,16 @@ from pycocotools import mask as coco_mask
 from pycocotools.coco import COCO
 
 from app.cli import main
-from app.export_coco import encode, rle_counts
-from app.export_split import SplitError, assign, hash_unit, parse_split
-from app.label_store import LabelStore
-from app.labels import (
+from app.export.coco import encode, rle_counts
+from app.export.split import SplitError, assign, hash_unit, parse_split
+from app.labels.sidecar import (
     STATUS_ACCEPTED,
     STATUS_CORRECTED,
     STATUS_REJECTED,
     LabelReader,
     LabelWriter,
 )
+from app.labels.store import LabelStore
 from drivers.session import SessionReader
 
 #: Rows given a status in the label copies (the rest stay unreviewed).

@@ -6,8 +6,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from app.frame_pacing import FramePacer, same_frame
-from app.pipeline import Overlay
+from app.live.pacing import FramePacer, same_frame
+from app.live.stages import Overlay
 from drivers.types import FrameSet
 
 PERIOD = 1 / 30

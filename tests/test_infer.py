@@ -11,7 +11,13 @@ import numpy as np
 import pytest
 
 from app.cli import main
-from app.labels import SOURCE_MANUAL, SOURCE_MODEL, STATUS_ACCEPTED, LabelReader, LabelWriter
+from app.labels.sidecar import (
+    SOURCE_MANUAL,
+    SOURCE_MODEL,
+    STATUS_ACCEPTED,
+    LabelReader,
+    LabelWriter,
+)
 from drivers.session import SessionReader
 from models.catalog import BUNDLED_DIR, BUNDLED_KEYPOINTS, BUNDLED_SEGMENTER
 from tests.synthetic_sessions import session

@@ -11,9 +11,8 @@ import textwrap
 import numpy as np
 import pytest
 
-from app.label_journal import Journal
-from app.label_store import MIN_HISTORY, LabelStore
-from app.labels import (
+from app.labels.journal import Journal
+from app.labels.sidecar import (
     SOURCE_MANUAL,
     SOURCE_NONE,
     SOURCE_PROJECTED,
@@ -25,6 +24,7 @@ from app.labels import (
     LabelsError,
     LabelWriter,
 )
+from app.labels.store import MIN_HISTORY, LabelStore
 from drivers.session import SessionReader
 from tests.scene3d import apart, make_rig, write_session
 
@@ -120,7 +120,7 @@ def test_history_keeps_at_least_a_hundred_steps(labels):
 KILL_SCRIPT = textwrap.dedent(
     """
     import os, signal, sys
-    from app.label_store import LabelStore
+    from app.labels.store import LabelStore
     st = LabelStore.open(sys.argv[1], sys.argv[2])
     m = st.mask("thermal", 0)
     m[10:20, 10:20] = 2

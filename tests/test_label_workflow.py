@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from app.cli import main
-from app.labels import LabelReader, default_labels_path
+from app.labels.sidecar import LabelReader, default_labels_path
 from tests.scene3d import apart, make_rig, write_session
 
 

@@ -6,10 +6,10 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from app import mask_tools as mt
-from app.mask_editor import MaskEditor
-from app.review_frames import nearest_rows
-from app.review_overlay import MaskOverlay, review_palette
+from app.review import mask_tools as mt
+from app.review.editor import MaskEditor
+from app.review.frames import nearest_rows
+from app.review.overlay import MaskOverlay, review_palette
 from drivers.types import celsius_to_centikelvin
 
 

@@ -8,7 +8,7 @@ from collections import deque
 import numpy as np
 import pytest
 
-from app import mask_tools as mt
+from app.review import mask_tools as mt
 from drivers.types import celsius_to_centikelvin
 
 

@@ -4,7 +4,7 @@ synthetic truth, and a model that cannot load says why instead of raising."""
 import numpy as np
 import pytest
 
-from app.model_stages import ModelStage, model_stage
+from app.live.model_stages import ModelStage, model_stage
 from drivers.synthetic import open_synthetic
 from drivers.types import FrameSet
 from models.catalog import BUNDLED_DIR, BUNDLED_KEYPOINTS, BUNDLED_SEGMENTER

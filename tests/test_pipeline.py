@@ -7,7 +7,7 @@ import time
 import numpy as np
 import pytest
 
-from app.capture import (
+from app.live.capture import (
     CaptureWorker,
     RecordingFailed,
     RecordingFinished,
@@ -16,8 +16,8 @@ from app.capture import (
     SourceFailed,
     SourceOpened,
 )
-from app.live_recording import RecordingRequest, RecordingTee
-from app.pipeline import (
+from app.live.recording import RecordingRequest, RecordingTee
+from app.live.stages import (
     LatestSlot,
     Overlay,
     RateMeter,
@@ -27,8 +27,8 @@ from app.pipeline import (
     lower_priority,
     truth_labels_stage,
 )
-from app.rigs import check_rig, rig_problem, source_rig
 from calibration.rig import Rig, RigError
+from calibration.rig_streams import check_rig, rig_problem, source_rig
 from drivers.errors import DiskFullError, SourceError
 from drivers.replay import ReplayDriver
 from drivers.session import SessionReader

@@ -10,7 +10,7 @@ from app.display import (
     label_outline_rgba,
     projected_rgba,
 )
-from app.projected_labels import (
+from app.live.projected_labels import (
     MEDIAPIPE_LABELER_NAME,
     TRUTH_LABELER_NAME,
     ProjectedLabelsStage,

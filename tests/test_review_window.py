@@ -14,11 +14,9 @@ import numpy as np
 import pytest
 from PySide6 import QtCore, QtWidgets
 
-from app import mask_tools as mt
-from app.autolabel import autolabel
 from app.cli import main
-from app.label_store import LabelStore
-from app.labels import (
+from app.labels.autolabel import autolabel
+from app.labels.sidecar import (
     SOURCE_PROJECTED,
     STATUS_ACCEPTED,
     STATUS_CORRECTED,
@@ -29,7 +27,9 @@ from app.labels import (
     LabelWriter,
     default_labels_path,
 )
-from app.ui.review_app import ask_and_open, open_review
+from app.labels.store import LabelStore
+from app.review import mask_tools as mt
+from app.ui.review.launch import ask_and_open, open_review
 from drivers.session import SessionReader
 from tests.scene3d import apart, make_rig, write_session
 from tests.synthetic_sessions import session as synthetic_session
@@ -326,7 +326,7 @@ import os, signal, sys
 os.environ["QT_QPA_PLATFORM"] = "offscreen"
 from app.ui.app import make_app
 app = make_app()
-from app.ui.review_app import open_review
+from app.ui.review.launch import open_review
 w = open_review(sys.argv[1], sys.argv[2], curves=False)
 w.show()
 app.processEvents()
@@ -365,7 +365,7 @@ def test_closing_while_the_curves_compute_stops_their_thread(qtbot, files, monke
     import threading
     import time
 
-    import app.temperature_curves as tc
+    import app.analysis.curves as tc
 
     slow = tc.centikelvin_to_celsius
 

@@ -3,8 +3,8 @@
 import numpy as np
 import pytest
 
-from app.rig_points import RigPoints
 from calibration.rig import Camera, Rig
+from calibration.rig_points import RigPoints
 
 
 def _rig() -> Rig:

@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 from app.cli import main
-from app.labels import SOURCE_MANUAL, STATUS_ACCEPTED, session_fingerprint
+from app.labels.sidecar import SOURCE_MANUAL, STATUS_ACCEPTED, session_fingerprint
 from drivers.session import SessionReader
 from drivers.synthetic import open_synthetic
 from tests.synthetic_sessions import session

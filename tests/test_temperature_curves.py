@@ -7,21 +7,21 @@ import csv
 import numpy as np
 import pytest
 
-from app.labels import (
-    SOURCE_NONE,
-    SOURCE_PROJECTED,
-    STATUS_ACCEPTED,
-    STATUS_REJECTED,
-    STATUS_UNREVIEWED,
-    LabelsError,
-)
-from app.temperature_curves import (
+from app.analysis.curves import (
     DEFAULT_ERODE_PX,
     compute_curves,
     erode,
     frame_stats,
     summarize,
     theil_sen,
+)
+from app.labels.sidecar import (
+    SOURCE_NONE,
+    SOURCE_PROJECTED,
+    STATUS_ACCEPTED,
+    STATUS_REJECTED,
+    STATUS_UNREVIEWED,
+    LabelsError,
 )
 from drivers.errors import SessionError
 from tests.thermal_sessions import write_labels, write_thermal_session

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 from PySide6 import QtCore, QtGui
 
-from app.calibration_session import LiveCalibration
+from calibration.live import LiveCalibration
 from calibration.rig import Rig
 from calibration.rig_calibration import rig_errors
 from calibration.still import SessionViewsError
@@ -138,7 +138,7 @@ def test_live_calibration_needs_the_ir_stream():
 
 
 def test_board_views_blit_the_search_threads_pictures_and_titles_never_relayout(qtbot):
-    from app.ui.calibration_widgets import BoardViews
+    from app.ui.calibration.widgets import BoardViews
 
     live = LiveCalibration(BOARD, _specs())
     states = [live.process(_frames(i, (0.5, 0.5, 0.0))) for i in range(6)]

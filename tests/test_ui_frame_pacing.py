@@ -9,8 +9,8 @@ import math
 import pytest
 from PySide6 import QtCore
 
-from app.ui.bench_preview import OverlayLagProbe
-from app.ui.source_panel import replay_spec
+from app.ui.bench.preview import OverlayLagProbe
+from app.ui.main.source_panel import replay_spec
 from tests.fakes import FakeRig, write_fake_session
 from tests.ui_support import make_window, wait_frames
 

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 from PySide6 import QtCore
 
-from app.ui.source_panel import replay_spec
+from app.ui.main.source_panel import replay_spec
 from drivers.errors import DiskFullError
 from drivers.session import SessionReader
 from drivers.session_writer import SessionWriter

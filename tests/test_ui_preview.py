@@ -2,8 +2,8 @@
 
 import numpy as np
 
-from app.pipeline import Overlay
-from app.ui.preview import PreviewArea
+from app.live.stages import Overlay
+from app.ui.main.preview import PreviewArea
 from drivers.types import Frame, FrameSet, StreamSpec
 
 H, W = 48, 64

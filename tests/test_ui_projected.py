@@ -8,7 +8,7 @@ import cv2
 import numpy as np
 import pytest
 
-from app.capture import CaptureWorker, SourceOpened
+from app.live.capture import CaptureWorker, SourceOpened
 from drivers.base import SourceInfo
 from drivers.types import Frame, FrameSet, StreamSpec
 from tests.mask_checks import calf_iou

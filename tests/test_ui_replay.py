@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 from PySide6 import QtCore
 
-from app.ui.source_panel import replay_spec
+from app.ui.main.source_panel import replay_spec
 from drivers.session import SessionReader
 from tests.fakes import FakeRig, write_fake_session
 from tests.ui_support import make_window, wait_frames

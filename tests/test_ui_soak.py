@@ -13,7 +13,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from app.capture import CaptureWorker, SourceOpened
+from app.live.capture import CaptureWorker, SourceOpened
 from drivers.base import SourceInfo
 from drivers.types import Frame, FrameSet, StreamSpec, celsius_to_centikelvin
 from tests.ui_support import make_window

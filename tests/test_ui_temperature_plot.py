@@ -6,8 +6,8 @@ import numpy as np
 import pytest
 from PySide6 import QtCore
 
-from app.temperature_curves import TemperatureCurves
-from app.ui.temperature_plot import TemperaturePlot
+from app.analysis.curves import TemperatureCurves
+from app.ui.review.temperature_plot import TemperaturePlot
 
 FPS, N = 10.0, 600
 

@@ -186,8 +186,7 @@ class _FakeSession:
 
 
 def test_model_label_source_is_registered_and_labels_frames(photo_wheel):
-    from app.label_sources import LABEL_SOURCES, open_label_source
-    from app.model_label_source import ModelLabels
+    from app.labels.sources import LABEL_SOURCES, ModelLabels, open_label_source
 
     assert LABEL_SOURCES["model"] is ModelLabels
     src = open_label_source(
@@ -203,7 +202,7 @@ def test_model_label_source_is_registered_and_labels_frames(photo_wheel):
 
 
 def test_model_label_source_rejects_non_rgb_streams():
-    from app.label_sources import open_label_source
+    from app.labels.sources import open_label_source
     from drivers.errors import ThermorigError
 
     with pytest.raises(ThermorigError, match="labels RGB frames"):

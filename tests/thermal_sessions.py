@@ -6,7 +6,7 @@ from pathlib import Path
 
 import numpy as np
 
-from app.labels import SOURCE_PROJECTED, STATUS_UNREVIEWED, LabelWriter
+from app.labels.sidecar import SOURCE_PROJECTED, STATUS_UNREVIEWED, LabelWriter
 from drivers.base import SourceInfo
 from drivers.session_writer import SessionWriter
 from drivers.types import Frame, StreamSpec, celsius_to_centikelvin

@@ -6,7 +6,7 @@ from pathlib import Path
 
 from PySide6 import QtCore, QtWidgets
 
-from app.ui.main_window import MainWindow
+from app.ui.main.window import MainWindow
 
 #: The synthetic rig at a quarter of the size: same scene, opens and renders fast.
 SMALL_SYNTHETIC = {

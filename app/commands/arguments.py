@@ -6,7 +6,7 @@ from __future__ import annotations
 import argparse
 from collections.abc import Callable
 
-from app.labels import STATUS_NAMES, LabelsError, parse_statuses
+from app.labels.sidecar import STATUS_NAMES, LabelsError, parse_statuses
 
 
 def positive(unit: str = "") -> Callable[[str], float]:

@@ -7,9 +7,9 @@ import json
 from contextlib import ExitStack
 from pathlib import Path
 
-from app.autolabel import TEMPORAL_MODES, AutolabelOptions, autolabel
 from app.commands.arguments import positive
-from app.labels import default_labels_path
+from app.labels.autolabel import TEMPORAL_MODES, AutolabelOptions, autolabel
+from app.labels.sidecar import default_labels_path
 from app.progress import lazy_progress
 
 _ms = positive("ms")

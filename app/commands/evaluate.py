@@ -8,9 +8,9 @@ import argparse
 import json
 from pathlib import Path
 
-from app.agreement import compare_labels, format_agreement
+from app.analysis.agreement import compare_labels, format_agreement
+from app.analysis.evaluate import evaluate_labels, format_evaluation
 from app.commands.arguments import statuses
-from app.evaluate import evaluate_labels, format_evaluation
 from drivers.errors import ThermorigError
 
 

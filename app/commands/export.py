@@ -9,10 +9,10 @@ from contextlib import ExitStack
 from pathlib import Path
 
 from app.display import THERMAL_MAPS
-from app.export import ExportOptions, export, parse_formats
-from app.export_inputs import DEFAULT_STATUSES
-from app.export_split import SPLIT_BY, parse_split
-from app.labels import STATUS_NAMES, default_labels_path, parse_statuses
+from app.export.build import ExportOptions, export, parse_formats
+from app.export.inputs import DEFAULT_STATUSES
+from app.export.split import SPLIT_BY, parse_split
+from app.labels.sidecar import STATUS_NAMES, default_labels_path, parse_statuses
 from app.progress import lazy_progress
 
 _SPLIT_HELP = (

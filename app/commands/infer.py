@@ -1,7 +1,7 @@
 """``thermorig infer SESSION.h5 --model NAME|PATH [--model ...] --out LABELS.h5``.
 
 Runs one or more model packages over every frame of a stream and writes what they
-produce into a label sidecar (:mod:`app.labels`): class masks of a segmenter,
+produce into a label sidecar (:mod:`app.labels.sidecar`): class masks of a segmenter,
 keypoints of a keypoint model, each row marked source "model", status "unreviewed".
 Give a segmenter and a keypoint model together to get both in one file; rows a person
 made or reviewed in an existing file are kept (the label writer's rule).
@@ -16,7 +16,7 @@ from pathlib import Path
 
 import numpy as np
 
-from app.labels import SOURCE_MODEL, LabelWriter, default_labels_path
+from app.labels.sidecar import SOURCE_MODEL, LabelWriter, default_labels_path
 from app.progress import progress_bar
 from drivers.errors import ThermorigError
 from drivers.session import SessionReader

@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 
-from app.session_info import describe_session, format_session
+from drivers.session_info import describe_session, format_session
 
 
 def register(sub: argparse._SubParsersAction) -> None:

@@ -6,8 +6,8 @@ import argparse
 from pathlib import Path
 
 from app.commands.arguments import positive
+from app.live.record_cli import check_output, format_summary, record_with_progress
 from app.progress import progress_bar
-from app.recording import check_output, format_summary, record_with_progress
 from drivers.errors import SourceError
 from drivers.sources import SCHEME_HELP, open_source
 

@@ -47,7 +47,7 @@ def run(args: argparse.Namespace) -> int:
     if not args.session.is_file():
         raise ThermorigError(f"session file not found: {args.session}; check the path")
     try:
-        from app.ui.review_app import run_review
+        from app.ui.review.launch import run_review
     except ImportError as exc:  # Qt's system libraries missing
         raise ThermorigError(
             f"the window cannot start: {exc}; install Qt's system libraries (see thermorig gui)"

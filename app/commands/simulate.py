@@ -6,7 +6,7 @@ import argparse
 from pathlib import Path
 
 from app.commands.arguments import positive
-from app.recording import check_output, format_summary, record_with_progress
+from app.live.record_cli import check_output, format_summary, record_with_progress
 from drivers.sources import open_source
 
 SCENES = ("cycling", "treadmill", "calibration")

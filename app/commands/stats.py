@@ -7,10 +7,10 @@ import json
 from contextlib import ExitStack
 from pathlib import Path
 
+from app.analysis.curves import DEFAULT_ERODE_PX, compute_curves, summarize
 from app.commands.arguments import statuses
-from app.labels import default_labels_path
+from app.labels.sidecar import default_labels_path
 from app.progress import lazy_progress
-from app.temperature_curves import DEFAULT_ERODE_PX, compute_curves, summarize
 from drivers.errors import ThermorigError
 
 

@@ -81,7 +81,7 @@ def make_app(argv: list[str] | None = None):
 def run_gui(source: str, rig_path: str | Path | None = None) -> int:
     """Open the main window on ``source`` and run until it is closed."""
     make_app()
-    from app.ui.main_window import MainWindow
+    from app.ui.main.window import MainWindow
 
     return run_window(MainWindow(source, rig_path=rig_path))
 

@@ -1,0 +1,348 @@
+"""The label sidecar (HDF5, format ``thermorig-labels`` version 1): read and write.
+
+DESIGN.md fixes the layout; this module adds what auto-labeling produces beside it:
+
+```
+/                       attrs format, version, classes (json list), session (path of
+                              the session file), session_hash (see session_fingerprint),
+                              generation (a new id per write; see app.labels.journal)
+/<stream>/masks         (N,H,W) uint8 class ids; 255 = not labeled (one frame per chunk)
+/<stream>/source        (N,) uint8: 0 none, 1 projected, 2 model, 3 manual
+/<stream>/status        (N,) uint8: 0 unreviewed, 1 accepted, 2 corrected, 3 rejected
+/<stream>/edited        (N,) uint8: 1 where a person changed the mask (review editor)
+/<stream>/confidence    (N,C) float32 per class, NaN where the class is absent (optional)
+/<stream>/validity      (N,H,W) uint8 reason codes of calibration.projection (optional)
+/<stream>/time_gap      (N,) float64 seconds between the frame and the frames its
+                              label came from, NaN where not applicable (optional)
+```
+
+A label file is written whole, to a temporary file beside the target that replaces it
+only when complete (``os.replace``): a crash leaves the old file, never half a file.
+Streams of an existing file that are not rewritten are carried over; rows of a
+rewritten stream that a person made, edited or reviewed (source manual, edited, or
+status other than unreviewed) are kept, not overwritten by machine labels. The session is never touched.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import uuid
+from pathlib import Path
+from typing import Any
+
+import h5py
+import numpy as np
+
+from app.labels.journal import Journal, pending_edits
+from drivers.atomic import replace_durably, temp_beside
+from drivers.errors import ThermorigError
+from drivers.truth import UNKNOWN_LABEL
+
+FORMAT = "thermorig-labels"
+VERSION = 1
+
+SOURCE_NONE, SOURCE_PROJECTED, SOURCE_MODEL, SOURCE_MANUAL = 0, 1, 2, 3
+STATUS_UNREVIEWED, STATUS_ACCEPTED, STATUS_CORRECTED, STATUS_REJECTED = 0, 1, 2, 3
+
+#: Names of the codes, as the command line and manifests spell them.
+STATUS_NAMES = ("unreviewed", "accepted", "corrected", "rejected")
+SOURCE_NAMES = ("none", "projected", "model", "manual")
+
+#: How session_hash is computed, stored in front of the digest.
+HASH_METHOD = "sha256-size-first-last-1MiB"
+_HASH_BLOCK = 1 << 20
+
+
+class LabelsError(ThermorigError):
+    """A label file that is missing, not a label file, or does not fit its session."""
+
+
+def default_labels_path(session: str | os.PathLike) -> Path:
+    """``SESSION.labels.h5`` beside the session: where every command (autolabel, infer,
+    review, stats, export) writes or looks for labels when none are named."""
+    session = Path(session)
+    return session.with_name(f"{session.stem}.labels.h5")
+
+
+def parse_statuses(text: str) -> tuple[str, ...]:
+    """``accepted,corrected`` → the status names, in order, checked."""
+    names = tuple(dict.fromkeys(t.strip().lower() for t in text.split(",") if t.strip()))
+    bad = [n for n in names if n not in STATUS_NAMES]
+    if bad or not names:
+        raise LabelsError(
+            f"unknown status {', '.join(bad) or repr(text)}; use a comma-separated list of"
+            f" {', '.join(STATUS_NAMES)}"
+        )
+    return names
+
+
+def session_fingerprint(path: str | os.PathLike) -> str:
+    """A cheap but robust identity of a (large, never modified) session file.
+
+    SHA-256 over the file size (8 bytes, little-endian), the first MiB and the last MiB:
+    HDF5 keeps its superblock and root objects at the start and the data of the latest
+    frames at the end, so a different recording, a truncated copy or an appended one
+    all change it, while hashing a 10 GB session costs two 1 MiB reads.
+    """
+    p = Path(path)
+    size = p.stat().st_size
+    h = hashlib.sha256(size.to_bytes(8, "little"))
+    with p.open("rb") as fh:
+        h.update(fh.read(_HASH_BLOCK))
+        if size > _HASH_BLOCK:
+            fh.seek(max(_HASH_BLOCK, size - _HASH_BLOCK))
+            h.update(fh.read(_HASH_BLOCK))
+    return f"{HASH_METHOD}:{h.hexdigest()}"
+
+
+def _text(v: Any) -> str:
+    return v.decode("utf-8") if isinstance(v, bytes) else str(v)
+
+
+class LabelReader:
+    """Read access to a label file; use as a context manager."""
+
+    def __init__(self, path: str | os.PathLike, *, check_journal: bool = True):
+        self.path = Path(path)
+        if not self.path.is_file():
+            raise LabelsError(f"label file not found: {self.path}")
+        if not h5py.is_hdf5(self.path):
+            raise LabelsError(f"{self.path} is not an HDF5 file; give a thermorig label file")
+        self._f = h5py.File(self.path, "r")
+        fmt = _text(self._f.attrs.get("format", ""))
+        if fmt != FORMAT:
+            self._f.close()
+            raise LabelsError(
+                f"{self.path} is not a thermorig label file (format {fmt or 'missing'!r})"
+            )
+        version = int(self._f.attrs.get("version", 0))
+        if version > VERSION:
+            self._f.close()
+            raise LabelsError(
+                f"{self.path} has label format version {version}; this thermorig reads up"
+                f" to {VERSION}: update thermorig"
+            )
+        self.classes: list[str] = self.classes_of(self._f)
+        self.session = _text(self._f.attrs.get("session", ""))
+        self.session_hash = _text(self._f.attrs.get("session_hash", ""))
+        self.generation = self.generation_of(self._f)
+        self.streams = self.streams_of(self._f)
+        if check_journal:
+            self._refuse_pending_edits()
+
+    def _refuse_pending_edits(self) -> None:
+        """A sidecar whose review journal holds unsaved edits is not what it says: the
+        edits (of a review window still open, or killed) are not in it yet."""
+        n = pending_edits(self.path, self.generation)
+        if n:
+            self._f.close()
+            raise LabelsError(
+                f"{self.path} has {n} unsaved review edit(s) in"
+                f" {Journal.path_for(self.path).name}; save or close the review window"
+                f" (or run `thermorig review` on it to recover them) first"
+            )
+
+    # The open file's facts, shared with app.labels.store (which keeps its file open).
+    @staticmethod
+    def classes_of(f: h5py.File) -> list[str]:
+        return json.loads(_text(f.attrs.get("classes", "[]")))
+
+    @staticmethod
+    def streams_of(f: h5py.File) -> list[str]:
+        return [n for n, g in f.items() if isinstance(g, h5py.Group) and "masks" in g]
+
+    @staticmethod
+    def generation_of(f: h5py.File) -> str:
+        return _text(f.attrs.get("generation", ""))
+
+    @staticmethod
+    def names_of(ds: h5py.Dataset) -> list[str]:
+        return json.loads(_text(ds.attrs.get("names", "[]")))
+
+    def _group(self, stream: str) -> h5py.Group:
+        if stream not in self.streams:
+            have = ", ".join(self.streams) or "none"
+            raise LabelsError(f"{self.path} has no labels for stream '{stream}' (it has {have})")
+        return self._f[stream]
+
+    def count(self, stream: str) -> int:
+        return int(self._group(stream)["masks"].shape[0])
+
+    def shape(self, stream: str) -> tuple[int, int]:
+        return tuple(self._group(stream)["masks"].shape[1:3])
+
+    def mask(self, stream: str, i: int) -> np.ndarray:
+        return self._group(stream)["masks"][i]
+
+    def array(self, stream: str, name: str) -> np.ndarray | None:
+        """A per-frame dataset (source, status, confidence, time_gap) whole, or None."""
+        g = self._group(stream)
+        return g[name][()] if name in g else None
+
+    def row(self, stream: str, name: str, i: int) -> np.ndarray | None:
+        g = self._group(stream)
+        return g[name][i] if name in g else None
+
+    def check_session(self, session_path: str | os.PathLike) -> None:
+        """LabelsError unless this file was made from ``session_path`` (by content)."""
+        if self.session_hash and self.session_hash != session_fingerprint(session_path):
+            raise LabelsError(
+                f"{self.path} was made from another session ({self.session or 'unknown'}),"
+                f" not {session_path}; give the matching session"
+            )
+
+    def close(self) -> None:
+        if self._f.id.valid:
+            self._f.close()
+
+    def __enter__(self) -> LabelReader:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+class LabelWriter:
+    """Writes a label file atomically, stream by stream and row by row.
+
+    ``create_stream`` then ``write`` each row (rows never written stay unlabeled:
+    mask 255, source none), then ``commit``. Leaving the ``with`` block commits unless
+    an exception is on its way, in which case the target is left untouched.
+    """
+
+    def __init__(
+        self,
+        path: str | os.PathLike,
+        *,
+        session: str | os.PathLike,
+        classes: list[str] | tuple[str, ...],
+        session_hash: str | None = None,
+    ):
+        self.path = Path(path)
+        if self.path.is_dir():
+            raise LabelsError(f"{self.path} is a folder; give a label file name (LABELS.h5)")
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self._old = LabelReader(self.path) if self.path.exists() else None
+        if self._old is not None and self._old.classes and list(self._old.classes) != list(classes):
+            old = self._old.classes
+            self._old.close()
+            raise LabelsError(
+                f"{self.path} holds labels of classes {old}, not {list(classes)};"
+                " write to another file"
+            )
+        self._tmp = temp_beside(self.path)
+        self._f = h5py.File(self._tmp, "w")
+        self._f.attrs["format"] = FORMAT
+        self._f.attrs["version"] = VERSION
+        self._f.attrs["classes"] = json.dumps(list(classes))
+        self._f.attrs["session"] = str(Path(session).absolute())
+        self._f.attrs["session_hash"] = session_hash or session_fingerprint(session)
+        # A new generation: a review journal of the file this replaces is stale.
+        self._f.attrs["generation"] = uuid.uuid4().hex
+        self.classes = list(classes)
+        self._protected: dict[str, np.ndarray] = {}
+        self.kept: dict[str, int] = {}
+
+    def create_stream(
+        self,
+        stream: str,
+        n: int,
+        shape: tuple[int, int],
+        extras: tuple[str, ...] = (),
+        keypoint_names: tuple[str, ...] = (),
+    ) -> None:
+        """Datasets of ``stream``: ``n`` rows of ``shape`` masks, plus ``extras`` among
+        confidence, validity, time_gap, keypoints ((n, K, 2) for ``keypoint_names``,
+        which the dataset's ``names`` attribute lists). Reviewed rows of an existing
+        file are kept."""
+        g = self._f.create_group(stream)
+        h, w = shape
+        mask_opts = {"chunks": (1, h, w), "compression": "gzip", "compression_opts": 1}
+        g.create_dataset("masks", (n, h, w), np.uint8, fillvalue=UNKNOWN_LABEL, **mask_opts)
+        g.create_dataset("source", (n,), np.uint8, fillvalue=SOURCE_NONE)
+        g.create_dataset("status", (n,), np.uint8, fillvalue=STATUS_UNREVIEWED)
+        g.create_dataset("edited", (n,), np.uint8, fillvalue=0)
+        for name in extras:
+            if name == "confidence":
+                g.create_dataset(name, (n, len(self.classes)), np.float32, fillvalue=np.nan)
+            elif name == "validity":
+                g.create_dataset(name, (n, h, w), np.uint8, fillvalue=255, **mask_opts)
+            elif name == "time_gap":
+                g.create_dataset(name, (n,), np.float64, fillvalue=np.nan)
+            elif name == "keypoints" and keypoint_names:
+                k = len(keypoint_names)
+                g.create_dataset(name, (n, k, 2), np.float32, fillvalue=np.nan)
+                g[name].attrs["names"] = json.dumps(list(keypoint_names))
+            else:
+                raise ValueError(f"unknown label dataset {name!r}")
+        self._protected[stream] = np.zeros(n, bool)
+        old = self._old
+        if old is not None and stream in old.streams:
+            if old.count(stream) != n or old.shape(stream) != (h, w):
+                raise LabelsError(
+                    f"{self.path} holds {stream} labels of another size or length;"
+                    " write to another file"
+                )
+            source, status = old.array(stream, "source"), old.array(stream, "status")
+            edited = old.array(stream, "edited")
+            keep = (source == SOURCE_MANUAL) | (status != STATUS_UNREVIEWED)
+            if edited is not None:
+                keep |= edited.astype(bool)
+            src_group = old._group(stream)
+            for i in np.nonzero(keep)[0]:
+                for name, ds in g.items():
+                    if name in src_group:
+                        ds[i] = src_group[name][i]
+            self._protected[stream] = keep
+            self.kept[stream] = int(keep.sum())
+
+    def write(
+        self,
+        stream: str,
+        i: int,
+        mask: np.ndarray,
+        source: int,
+        *,
+        status: int = STATUS_UNREVIEWED,
+        **extras: Any,
+    ) -> bool:
+        """Row ``i``; False (and nothing written) where a person's row is kept."""
+        if self._protected[stream][i]:
+            return False
+        g = self._f[stream]
+        g["masks"][i] = mask
+        g["source"][i] = source
+        g["status"][i] = status
+        for name, value in extras.items():
+            if value is not None and name in g:
+                g[name][i] = value
+        return True
+
+    def commit(self) -> None:
+        """Carry over streams not rewritten, then replace the target in one step."""
+        if self._old is not None:
+            for stream in self._old.streams:
+                if stream not in self._f:
+                    self._old._f.copy(self._old._f[stream], self._f, name=stream)
+            self._old.close()
+        self._f.flush()
+        self._f.close()
+        replace_durably(self._tmp, self.path)
+
+    def abort(self) -> None:
+        if self._f.id.valid:
+            self._f.close()
+        if self._old is not None:
+            self._old.close()
+        self._tmp.unlink(missing_ok=True)
+
+    def __enter__(self) -> LabelWriter:
+        return self
+
+    def __exit__(self, exc_type: object, *exc: object) -> None:
+        if exc_type is None:
+            self.commit()
+        else:
+            self.abort()

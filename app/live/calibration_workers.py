@@ -1,0 +1,99 @@
+"""The calibration wizard's threads: live board search (latest-wins) and the rig fit.
+
+Both keep the GUI thread free: the wizard polls ``states`` / ``progress`` on a timer
+and never waits for a search or a fit.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+
+from app.live.stages import OVERLAY_NICE, LatestSlot, RateMeter, lower_priority
+from calibration.live import LiveCalibration, LiveState
+from calibration.rig_calibration import RigCalibration
+from drivers.errors import ThermorigError
+from drivers.types import FrameSet
+
+#: How much lower than the GUI and capture threads the board search runs (nice steps).
+#: The search takes every cycle it can get (latest-wins, ~45 ms a FrameSet); at the
+#: same priority on two cores it kept the GUI thread waiting for a CPU often enough
+#: that ticks came up to ~50 ms apart. Like the overlays, it is what may lag.
+SEARCH_NICE = OVERLAY_NICE
+
+
+class DetectionWorker:
+    """Searches the newest FrameSet on its own thread (at a lower OS priority):
+    ``submit`` is a capture sink (returns at once, replaces what is pending); states
+    land in ``states``."""
+
+    def __init__(self, live: LiveCalibration | None = None):
+        self.live = live
+        self.inbox: LatestSlot[FrameSet] = LatestSlot()
+        self.states: LatestSlot[LiveState] = LatestSlot()
+        self.rate = RateMeter()
+        #: FrameSets searched so far (a rate over any span: the meter's is the last 2 s).
+        self.searches = 0
+        self.busy_ms = 0.0
+        self.error = ""
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="board-search", daemon=True)
+        self._thread.start()
+
+    def submit(self, fs: FrameSet) -> None:
+        self.inbox.put(fs)
+
+    def process(self, fs: FrameSet) -> LiveState | None:
+        """Search one FrameSet now (the thread's body; tests call it directly)."""
+        live = self.live
+        if live is None:
+            return None
+        t0 = time.perf_counter()
+        try:
+            state = live.process(fs)
+        except Exception as exc:  # noqa: BLE001 - a detector bug must not end the wizard
+            self.error = f"{type(exc).__name__}: {exc}"
+            return None
+        ms = 1e3 * (time.perf_counter() - t0)
+        # Smoothed: a capture (full-resolution search of a pose) is a rare long one.
+        self.busy_ms = ms if self.busy_ms == 0.0 else 0.8 * self.busy_ms + 0.2 * ms
+        self.rate.tick()
+        self.searches += 1
+        if live is self.live:
+            self.states.put(state)
+        return state
+
+    def _run(self) -> None:
+        lower_priority(SEARCH_NICE)
+        seen = 0
+        while not self._stop.is_set():
+            seen, fs = self.inbox.wait_newer(seen, timeout=0.25)
+            if fs is not None:
+                self.process(fs)
+
+    def stop(self, timeout: float = 5.0) -> None:
+        self._stop.set()
+        self.inbox.put(None)
+        self._thread.join(timeout)
+
+
+class FitJob:
+    """One rig fit on its own thread; ``progress`` holds (stage, done, total)."""
+
+    def __init__(self, live: LiveCalibration):
+        self.progress: LatestSlot[tuple[str, int, int]] = LatestSlot()
+        self.result: RigCalibration | None = None
+        self.error = ""
+        self.done = threading.Event()
+        self._thread = threading.Thread(target=self._run, args=(live,), name="rig-fit", daemon=True)
+        self._thread.start()
+
+    def _run(self, live: LiveCalibration) -> None:
+        try:
+            self.result = live.calibrate(lambda *p: self.progress.put(p))
+        except ThermorigError as exc:
+            self.error = str(exc)
+        except Exception as exc:  # noqa: BLE001 - shown to the person, the app goes on
+            self.error = f"the fit failed ({type(exc).__name__}: {exc})"
+        finally:
+            self.done.set()

@@ -1,0 +1,347 @@
+"""The capture worker: the one thread that owns a source while the preview runs.
+
+It opens the driver (opening may take seconds: a camera, the synthetic world), reads
+frames, tees them to a recording when one is running, groups them into FrameSets and
+publishes only the newest set (:class:`~app.live.stages.LatestSlot`) plus any sinks such
+as the overlay stages. Nothing it does waits for the GUI; the GUI polls ``latest``,
+``stats`` and ``events``. Every request (replay control, recording) is a command the
+worker runs between two reads, since drivers are not thread-safe.
+"""
+
+from __future__ import annotations
+
+import queue
+import threading
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from app.live.events import (
+    CaptureStats,
+    RecordingFailed,
+    RecordingFinished,
+    RecordingStarted,
+    ReplayInfo,
+    SourceEnded,
+    SourceFailed,
+    SourceOpened,
+    SourceProgress,
+)
+from app.live.recording import RecordingRequest, RecordingTee
+from app.live.stages import LatestSlot, RateMeter
+from drivers.base import Driver
+from drivers.errors import EndOfStream, ThermorigError
+from drivers.sync import Synchronizer
+from drivers.types import Frame, FrameSet
+
+__all__ = [
+    "CaptureStats",
+    "CaptureWorker",
+    "RecordingFailed",
+    "RecordingFinished",
+    "RecordingStarted",
+    "ReplayInfo",
+    "SourceEnded",
+    "SourceFailed",
+    "SourceOpened",
+    "SourceProgress",
+]
+
+
+def _message(exc: BaseException) -> str:
+    if isinstance(exc, ThermorigError):
+        return " ".join(str(exc).split())
+    return f"{type(exc).__name__}: {' '.join(str(exc).split())}"
+
+
+class CaptureWorker:
+    """Reads a source on its own thread; see the module docstring.
+
+    ``opener`` returns an opened driver (it runs on the worker thread, so a slow
+    open never freezes the window). ``sinks`` are called with each new FrameSet on
+    the capture thread and must return at once (e.g. ``StageRunner.submit``).
+    """
+
+    def __init__(
+        self,
+        opener: Callable[[], Driver],
+        spec: str,
+        sinks: tuple[Callable[[FrameSet], None], ...] = (),
+        *,
+        read_timeout: float = 0.05,
+        stats_interval: float = 0.25,
+    ):
+        self.spec = spec
+        self._opener = opener
+        self._sinks = tuple(sinks)
+        self._read_timeout = read_timeout
+        self._stats_interval = stats_interval
+        self.latest: LatestSlot[FrameSet] = LatestSlot()
+        self.stats: LatestSlot[CaptureStats] = LatestSlot()
+        self.events: queue.Queue = queue.Queue()
+        self._commands: queue.Queue = queue.Queue()
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="capture", daemon=True)
+        self.driver: Driver | None = None
+        self.replay: ReplayInfo | None = None
+        self._sync: Synchronizer | None = None
+        self._tee: RecordingTee | None = None
+        self._finishing: list[RecordingTee] = []
+        self._playing = True
+        self._ended = False
+        self._frames_read = 0
+        self._sets = 0
+        self._set_rate = RateMeter()
+        self._last_set: FrameSet | None = None
+        self._last_stats = 0.0
+
+    # -- GUI side ---------------------------------------------------------------------
+    def start(self) -> None:
+        self._thread.start()
+
+    def stop(self, timeout: float = 30.0) -> None:
+        """Stop reading, finish any recording (every queued frame written), close."""
+        self._stop.set()
+        if self._thread.is_alive():
+            self._thread.join(timeout)
+
+    @property
+    def alive(self) -> bool:
+        return self._thread.is_alive()
+
+    def play(self) -> None:
+        self._commands.put(("play",))
+
+    def pause(self) -> None:
+        self._commands.put(("pause",))
+
+    def step(self) -> None:
+        self._commands.put(("step",))
+
+    def seek(self, row: int) -> None:
+        self._commands.put(("seek", int(row)))
+
+    def set_speed(self, speed: float) -> None:
+        self._commands.put(("speed", float(speed)))
+
+    def set_loop(self, loop: bool) -> None:
+        self._commands.put(("loop", bool(loop)))
+
+    def start_recording(self, request: RecordingRequest) -> None:
+        self._commands.put(("record", request))
+
+    def stop_recording(self) -> None:
+        self._commands.put(("stop_recording",))
+
+    def mark(self, text: str) -> None:
+        self._commands.put(("mark", text))
+
+    # -- capture thread ---------------------------------------------------------------
+    def _run(self) -> None:
+        try:
+            self.driver = self._opener()
+            streams = dict(self.driver.streams)
+            self._sync = Synchronizer(streams)
+            if hasattr(self.driver, "seek") and hasattr(self.driver, "path"):
+                self.replay = ReplayInfo.read(Path(self.driver.path), self._sync.pivot)
+        except BaseException as exc:  # noqa: BLE001 - reported, the app keeps running
+            self.events.put(SourceFailed(self.spec, _message(exc)))
+            self._close_driver()
+            return
+        self.events.put(SourceOpened(self.spec, streams, self.driver.info, self.replay))
+        try:
+            self._prewarm()
+            while not self._stop.is_set():
+                self._do_commands(block=not self._playing or self._ended)
+                if self._playing and not self._ended:
+                    self._read_once()
+                self._check_recordings()
+                self._publish_stats()
+        except BaseException as exc:  # noqa: BLE001 - a driver bug must not kill the app
+            self.events.put(SourceFailed(self.spec, _message(exc)))
+        finally:
+            self._stop_recording(wait=True)
+            self._close_driver()
+
+    def _prewarm(self) -> None:
+        warm = getattr(self.driver, "prewarm", None)
+        if warm is None or not getattr(self.driver, "realtime", False):
+            return
+
+        def progress(done: int, total: int) -> None:
+            self.events.put(SourceProgress(self.spec, done, total))
+
+        warm(stop=self._stop, progress=progress)
+
+    def _close_driver(self) -> None:
+        if self.driver is not None:
+            try:
+                self.driver.stop()
+                self.driver.close()
+            except Exception:  # noqa: BLE001 - closing a failed device
+                pass
+
+    def _read_once(self) -> None:
+        try:
+            frame = self.driver.read(timeout=self._read_timeout)
+        except EndOfStream:
+            self._end()
+            return
+        except ThermorigError as exc:  # a camera unplugged, a damaged file
+            self.events.put(SourceFailed(self.spec, _message(exc)))
+            self._ended = True
+            self._stop_recording(wait=False)
+            return
+        if frame is not None:
+            self._take(frame)
+
+    def _take(self, frame: Frame) -> int:
+        """Tee, group, publish one frame; returns how many FrameSets it completed."""
+        self._frames_read += 1
+        if self._tee is not None:
+            self._tee.offer(frame)
+        sets = self._sync.push(frame)
+        for fs in sets:
+            self._publish(fs)
+        return len(sets)
+
+    def _publish(self, fs: FrameSet) -> None:
+        self._sets += 1
+        self._set_rate.tick()
+        self._last_set = fs
+        self.latest.put(fs)
+        for sink in self._sinks:
+            sink(fs)
+
+    def _end(self) -> None:
+        for fs in self._sync.flush():
+            self._publish(fs)
+        self._ended = True
+        self._stop_recording(wait=False)
+        self.events.put(SourceEnded(self.spec))
+
+    # -- commands ---------------------------------------------------------------------
+    def _do_commands(self, block: bool) -> None:
+        try:
+            cmd = self._commands.get(timeout=0.05) if block else self._commands.get_nowait()
+        except queue.Empty:
+            return
+        while True:
+            try:
+                self._command(*cmd)
+            except ThermorigError as exc:
+                what = "recording" if cmd[0] in ("record", "mark") else "source"
+                event = RecordingFailed if what == "recording" else SourceFailed
+                args = (_message(exc),) if what == "recording" else (self.spec, _message(exc))
+                self.events.put(event(*args))
+            try:
+                cmd = self._commands.get_nowait()
+            except queue.Empty:
+                return
+
+    def _command(self, name: str, *args: Any) -> None:
+        driver = self.driver
+        if name == "play":
+            if self._ended and self.replay is not None:
+                self._seek(0)
+            self._playing = True
+        elif name == "pause":
+            self._playing = False
+            driver.stop()  # the next read re-anchors replay pacing: no catch-up burst
+        elif name == "step" and self.replay is not None:
+            self._playing = False
+            self._step()
+        elif name == "seek" and self.replay is not None:
+            self._seek(args[0])
+            if not self._playing:
+                self._step()
+        elif name == "speed" and hasattr(driver, "speed"):
+            driver.speed = args[0]
+            driver.stop()
+        elif name == "loop" and hasattr(driver, "loop"):
+            driver.loop = args[0]
+        elif name == "record":
+            self._start_recording(args[0])
+        elif name == "stop_recording":
+            self._stop_recording(wait=False)
+        elif name == "mark" and self._tee is not None:
+            self._tee.mark(args[0])
+
+    def _seek(self, row: int) -> None:
+        row = min(max(int(row), 0), self.replay.count - 1)
+        self.driver.seek(row, stream=self.replay.pivot)
+        self._sync = Synchronizer(dict(self.driver.streams), pivot=self.replay.pivot)
+        self._ended = False
+
+    def _step(self) -> None:
+        """Advance to the next FrameSet at once, whatever the pacing."""
+        limit = 4 * max(len(self.driver.streams), 1) + 4
+        for _ in range(limit):
+            try:
+                frame = self.driver.step()
+            except EndOfStream:
+                self._end()
+                return
+            if self._take(frame):
+                return
+
+    # -- recording --------------------------------------------------------------------
+    def _start_recording(self, request: RecordingRequest) -> None:
+        if self._tee is not None:
+            raise ThermorigError(f"already recording to {self._tee.path}; stop it first")
+        if self._ended and self.replay is None:
+            raise ThermorigError(f"{self.spec} delivers no frames; choose another source")
+        lossless = not bool(getattr(self.driver, "realtime", True))
+        self._tee = RecordingTee(
+            request, dict(self.driver.streams), self.driver.info, lossless=lossless
+        )
+        self.events.put(RecordingStarted(self._tee.path))
+
+    def _stop_recording(self, wait: bool) -> None:
+        tee, self._tee = self._tee, None
+        if tee is not None:
+            tee.collect_gaps(self.driver, final=True)
+            tee.finish()
+            self._finishing.append(tee)
+        if wait:
+            for t in self._finishing:
+                t.wait()
+            self._check_recordings()
+
+    def _check_recordings(self) -> None:
+        if self._tee is not None and self._tee.failed:
+            self._stop_recording(wait=False)
+        for tee in list(self._finishing):
+            if tee.done.is_set():
+                self._finishing.remove(tee)
+                status = tee.status()
+                if status.error:
+                    self.events.put(RecordingFailed(status.error, status))
+                else:
+                    self.events.put(RecordingFinished(status))
+
+    # -- stats ------------------------------------------------------------------------
+    def _publish_stats(self) -> None:
+        now = time.monotonic()
+        if now - self._last_stats < self._stats_interval:
+            return
+        self._last_stats = now
+        if self._tee is not None:
+            self._tee.collect_gaps(self.driver)
+        fs = self._last_set
+        stats = CaptureStats(
+            health=self.driver.health(),
+            sync=self._sync.stats.to_dict(),
+            frames_read=self._frames_read,
+            sets=self._sets,
+            set_rate=self._set_rate.rate,
+            offsets_ms={} if fs is None else {n: 1e3 * v for n, v in fs.offsets.items()},
+            playing=self._playing and not self._ended,
+            ended=self._ended,
+            recording=None if self._tee is None else self._tee.status(),
+        )
+        if self.replay is not None and fs is not None:
+            stats.replay_row = self.replay.row_of(fs.frames[fs.pivot].index)
+            stats.replay_position = float(self.replay.times[stats.replay_row])
+        self.stats.put(stats)

@@ -1,0 +1,110 @@
+"""What the capture worker tells the GUI: events, figures, and a replay's frame grid.
+
+Plain data, passed from the capture thread to the GUI thread through a queue and
+latest-wins slots (see :mod:`app.live.capture`).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from app.live.recording import RecordingStatus
+from drivers.base import SourceInfo
+from drivers.session import SessionReader
+from drivers.types import StreamHealth, StreamSpec
+
+
+@dataclass
+class ReplayInfo:
+    """Frame grid of a replayed session: the pivot stream's frames are the slider."""
+
+    path: Path
+    pivot: str
+    times: np.ndarray  # seconds from the session start, per pivot frame
+    indices: np.ndarray  # recorded frame index per pivot frame
+    duration: float
+
+    @property
+    def count(self) -> int:
+        return len(self.times)
+
+    def row_of(self, frame_index: int) -> int:
+        """Row (slider position) of a recorded pivot frame index."""
+        row = int(np.searchsorted(self.indices, frame_index))
+        return min(max(row, 0), max(self.count - 1, 0))
+
+    @classmethod
+    def read(cls, path: Path, pivot: str) -> ReplayInfo:
+        with SessionReader(path) as reader:
+            starts = [reader.timestamps(n)[:1] for n in reader.streams]
+            t0 = float(np.concatenate(starts).min()) if any(len(s) for s in starts) else 0.0
+            ts = reader.timestamps(pivot)
+            ends = [reader.timestamps(n)[-1:] for n in reader.streams]
+            t1 = float(np.concatenate(ends).max()) if any(len(e) for e in ends) else t0
+            return cls(Path(path), pivot, ts - t0, reader.indices(pivot), t1 - t0)
+
+
+@dataclass
+class SourceOpened:
+    spec: str
+    streams: dict[str, StreamSpec]
+    info: SourceInfo
+    replay: ReplayInfo | None = None
+
+
+@dataclass
+class SourceProgress:
+    """Preparing the source before its first frame (the synthetic rig renders its
+    motion cycle once, so that live frames then come at full rate, none dropped)."""
+
+    spec: str
+    done: int
+    total: int
+
+
+@dataclass
+class SourceFailed:
+    spec: str
+    message: str
+
+
+@dataclass
+class SourceEnded:
+    spec: str
+
+
+@dataclass
+class RecordingStarted:
+    path: Path
+
+
+@dataclass
+class RecordingFinished:
+    status: RecordingStatus
+
+
+@dataclass
+class RecordingFailed:
+    message: str
+    status: RecordingStatus | None = None
+
+
+@dataclass
+class CaptureStats:
+    """What the status panel shows, published by the capture thread ~4× a second."""
+
+    health: dict[str, StreamHealth] = field(default_factory=dict)
+    sync: dict[str, Any] = field(default_factory=dict)
+    frames_read: int = 0
+    sets: int = 0
+    set_rate: float = 0.0
+    offsets_ms: dict[str, float] = field(default_factory=dict)
+    playing: bool = True
+    ended: bool = False
+    replay_row: int | None = None
+    replay_position: float = 0.0
+    recording: RecordingStatus | None = None

@@ -1,0 +1,168 @@
+"""The session side of label review: frames by thermal row, their RGB partners, and
+the cursor's 3-D point carried from the thermal image into the RGB image.
+
+GUI-free (the review window draws what this returns). The thermal stream is the
+pivot: row ``i`` of the label file is thermal frame ``i``; the RGB and depth frames
+shown beside it are the ones nearest in time on the host clock.
+
+The linked cursor needs the depth of the thermal pixel under the mouse: the nearest
+depth frame is rendered into the thermal camera (:class:`DepthRenderer`, the z-buffer
+the projection uses) once per frame, on the first hover, and each mouse move then
+maps one pixel with :class:`calibration.rig_points.RigPoints` — microseconds.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import numpy as np
+
+from app.display import percentile_levels, raw_to_celsius
+from calibration.depth_render import DepthRenderer
+from calibration.rig import Rig, RigError
+from calibration.rig_points import RigPoints
+from calibration.rig_streams import rig_problem
+from drivers.errors import SessionError
+from drivers.session import SessionReader, open_h5
+from drivers.sync import nearest_rows
+
+#: Frames sampled for the session's display levels (one colour scale for the session,
+#: so the same colour is the same temperature on every frame reviewed).
+LEVEL_SAMPLES = 5
+
+
+class ReviewFrames:
+    """Random access to what the review window shows for thermal row ``i``."""
+
+    def __init__(
+        self,
+        session_path: str | os.PathLike,
+        rig_path: str | os.PathLike | None = None,
+        stream: str = "thermal",
+    ):
+        self.path = Path(session_path)
+        self.session = SessionReader(self.path)
+        self.stream = stream
+        try:
+            if stream not in self.session.streams:
+                raise SessionError(
+                    f"{self.path} has no '{stream}' stream; review needs the thermal frames"
+                )
+            self.count = self.session.count(stream)
+            self.shape = tuple(self.session.streams[stream].shape[:2])
+            pivot = self.session.timestamps(stream)
+            self.rows = {
+                name: nearest_rows(pivot, self.session.timestamps(name))
+                for name in ("color", "depth")
+                if name in self.session.streams
+            }
+            self.rig, self.rig_note = self._rig(rig_path)
+            # Frames are read straight from the datasets DESIGN.md fixes: the reader's
+            # frame() also decodes every truth row (a 1280x720 label image per RGB
+            # frame), which would double the time a frame switch takes.
+            self._h5 = open_h5(self.path)
+        except BaseException:
+            self.session.close()
+            raise
+        self._points = RigPoints(self.rig) if self.rig is not None else None
+        self._renderer: DepthRenderer | None = None
+        self._z: tuple[int, np.ndarray] | None = None
+
+    # -- rig --------------------------------------------------------------------------
+    def _rig(self, rig_path: str | os.PathLike | None) -> tuple[Rig | None, str]:
+        """The rig for the linked cursor: a file given, the recorded one, the true one;
+        None with the reason when there is none or it does not fit the session."""
+        if "depth" not in self.rows or "color" not in self.rows:
+            return None, "no linked cursor: the session has no depth or RGB stream"
+        s = self.session
+        if rig_path:
+            rig, origin = Rig.load(rig_path), str(rig_path)  # RigError: the person's file
+        elif s.rig:
+            rig, origin = Rig.from_dict(s.rig), "the rig recorded with the session"
+        elif (s.truth or {}).get("rig"):
+            rig, origin = Rig.from_dict(s.truth["rig"]), "the synthetic session's true rig"
+        else:
+            return None, "no linked cursor: the session has no rig; give --rig RIG.json"
+        problem = rig_problem(rig, s.streams)
+        if problem:
+            if rig_path:
+                raise RigError(f"{rig_path} does not fit {self.path}: {problem}")
+            return None, f"no linked cursor: {origin} does not fit: {problem}"
+        return rig, f"linked cursor through {origin}"
+
+    # -- frames -----------------------------------------------------------------------
+    def thermal(self, i: int) -> np.ndarray:
+        """Thermal frame ``i`` (uint16 centikelvin, C-contiguous)."""
+        if not 0 <= i < self.count:
+            raise IndexError(f"frame {i} out of range: {self.count} {self.stream} frames")
+        try:
+            return self._read(self.stream, i)
+        except OSError as exc:
+            raise SessionError(
+                f"cannot read {self.stream} frame {i} of {self.path}: {exc}; the file is damaged"
+            ) from exc
+
+    def _read(self, name: str, row: int) -> np.ndarray:
+        return np.ascontiguousarray(self._h5["streams"][name]["frames"][row])
+
+    def partner(self, name: str, i: int) -> int:
+        """Row of stream ``name`` nearest in time to thermal row ``i`` (-1: none)."""
+        rows = self.rows.get(name)
+        return -1 if rows is None or not len(rows) else int(rows[i])
+
+    def color(self, i: int) -> np.ndarray | None:
+        j = self.partner("color", i)
+        return None if j < 0 else self._read("color", j)
+
+    def levels_c(self) -> tuple[float, float]:
+        """Display levels (°C) for the whole session: percentiles of a few frames."""
+        picks = np.unique(
+            np.linspace(0, self.count - 1, min(LEVEL_SAMPLES, self.count)).astype(int)
+        )
+        sample = np.stack([self.thermal(int(i))[::4, ::4] for i in picks])
+        levels = percentile_levels(sample, 1.0, 99.5, target=1 << 30)
+        if levels is None:
+            return 20.0, 38.0
+        lo, hi = raw_to_celsius(levels[0]), raw_to_celsius(levels[1])
+        return lo, max(hi, lo + 1.0)
+
+    # -- linked cursor ----------------------------------------------------------------
+    def prepare_cursor(self) -> None:
+        """Build the depth-to-thermal z-buffer (about half a second at 640x480: the
+        window runs this on a thread at start, so the first hover does not stall)."""
+        if self.rig is None or self._renderer is not None:
+            return
+        scale = self.session.streams["depth"].depth_scale or 0.001
+        ref = self.rig.reference
+        T = self.rig.T_dst_src(ref, self.stream)
+        self._renderer = DepthRenderer(self.rig[ref], self.rig[self.stream], T, scale)
+
+    def depth_in_thermal(self, i: int) -> np.ndarray | None:
+        """Metres along the thermal camera's axis per thermal pixel (0: none), for
+        frame ``i``'s nearest depth frame; None without a rig (or before
+        :meth:`prepare_cursor` finished)."""
+        if self._renderer is None:
+            return None
+        if self._z is not None and self._z[0] == i:
+            return self._z[1]
+        z = self._renderer.render(self._read("depth", self.partner("depth", i)))
+        self._z = (i, z)
+        return z
+
+    def cursor(self, i: int, x: float, y: float) -> tuple[tuple[float, float] | None, float]:
+        """Where thermal pixel (x, y) of frame ``i`` appears in the RGB frame beside it,
+        and its depth (metres; NaN when unknown)."""
+        z_img = self.depth_in_thermal(i)
+        col, row = int(round(x)), int(round(y))
+        if z_img is None or not (0 <= row < z_img.shape[0] and 0 <= col < z_img.shape[1]):
+            return None, float("nan")
+        z = float(z_img[row, col])
+        if not z > 0:
+            return None, float("nan")
+        marks = self._points.others(self.stream, float(col), float(row), z, ("color",))
+        return marks.get("color"), z
+
+    def close(self) -> None:
+        self._h5.close()
+        self.session.close()

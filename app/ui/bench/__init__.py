@@ -1,0 +1,1 @@
+"""The Qt side of ``thermorig bench``'s preview and review benchmarks (offscreen windows)."""

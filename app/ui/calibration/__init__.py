@@ -1,0 +1,1 @@
+"""The calibration wizard: live board views, coverage, the fit and its per-view errors."""

@@ -1,0 +1,356 @@
+"""The calibration wizard: calibrate the rig live from the board, then use the rig.
+
+The person holds the board still in front of the rig at a few places, distances and
+tilts. Every camera's view shows the corners it finds (green: still); the coverage
+bars fill as new views are captured — automatically when the board is still and the
+view new, or with Space. *Calibrate* fits the rig on a worker thread (the progress
+bar moves, the window stays responsive); the per-view error bars show which views
+fit worst, and clicking one drops it and refits. *Save rig…* writes the rig file and
+puts the rig to work in the preview at once (the projected labels use it).
+
+The search runs on :class:`~app.live.calibration_workers.DetectionWorker` (latest-wins),
+fed by the main window's capture worker; this dialog only draws what it reports.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from PySide6 import QtCore, QtGui, QtWidgets
+
+from app.live.calibration_workers import DetectionWorker, FitJob
+from app.ui.calibration.widgets import BoardViews, CoverageBars, ErrorChart
+from app.ui.views import MUTED
+from calibration.live import DEFAULT_BOARD, LiveCalibration, LiveState, view_errors
+from calibration.rig import Rig
+from calibration.rig_calibration import RIG_CAMERAS, RigCalibration
+from calibration.still import CAMERA_STREAMS
+from drivers.errors import ThermorigError
+from drivers.types import FrameSet, StreamSpec
+
+if TYPE_CHECKING:  # pragma: no cover
+    from app.ui.main.window import MainWindow
+
+CALIBRATION_SOURCE = "synthetic:calibration"
+WARN = "#e0b050"
+PAUSED = "paused while the calibration wizard is open"
+
+
+class CalibrationWizard(QtWidgets.QDialog):
+    """Non-modal: the preview keeps running beside it."""
+
+    def __init__(self, window: MainWindow):
+        super().__init__(window)
+        self.setWindowTitle("Calibrate rig")
+        self.setObjectName("calibration-wizard")
+        self.main = window
+        self.streams: dict[str, StreamSpec] = {}
+        self.live: LiveCalibration | None = None
+        self.job: FitJob | None = None
+        self.result: RigCalibration | None = None
+        self.rig: Rig | None = None
+        self.saved_to: Path | None = None
+        self._refit = False
+        self._seen = 0
+        self._disposed = False
+        self.worker = DetectionWorker()
+        # The projected labels use the rig being replaced and compete with the board
+        # search for the CPU (half the search rate on two cores): paused until the
+        # new rig is applied or the wizard closes.
+        window.projected.paused = PAUSED
+        self._build()
+        self.resize(1180, 860)
+        window.frame_sinks.append(self.worker.submit)
+        self.timer = QtCore.QTimer(self)
+        self.timer.timeout.connect(self.poll)
+        self.timer.start(40)
+        self.attach(window.streams, window.info)
+
+    # -- layout -----------------------------------------------------------------------
+    def _build(self) -> None:
+        self.board_edit = QtWidgets.QLineEdit(DEFAULT_BOARD)
+        self.board_edit.setToolTip("checker:COLSxROWS:MM, coded:COLSxROWS:MM or charuco:…")
+        self.restart_button = QtWidgets.QPushButton("Use board")
+        self.open_calib = QtWidgets.QPushButton(f"Open {CALIBRATION_SOURCE}")
+        self.open_calib.setVisible(False)
+        top = QtWidgets.QHBoxLayout()
+        top.addWidget(QtWidgets.QLabel("Board"))
+        top.addWidget(self.board_edit, 1)
+        top.addWidget(self.restart_button)
+        top.addWidget(self.open_calib)
+
+        streams = [(c, CAMERA_STREAMS[c][0]) for c in RIG_CAMERAS]
+        self.views = BoardViews(streams)
+        self.coverage = CoverageBars(list(RIG_CAMERAS))
+        self.auto_check = QtWidgets.QCheckBox("Capture automatically (board still, view new)")
+        self.auto_check.setChecked(True)
+        self.capture_button = QtWidgets.QPushButton("Capture (Space)")
+        self.message = QtWidgets.QLabel("")
+        self.message.setWordWrap(True)
+        self.rate = QtWidgets.QLabel("")
+        self.rate.setStyleSheet(f"color: {MUTED};")
+        capture = QtWidgets.QHBoxLayout()
+        capture.addWidget(self.auto_check)
+        capture.addWidget(self.capture_button)
+        capture.addWidget(self.message, 1)
+        capture.addWidget(self.rate)
+
+        self.fit_button = QtWidgets.QPushButton("Calibrate")
+        self.fit_button.setEnabled(False)
+        self.fit_progress = QtWidgets.QProgressBar()
+        self.fit_progress.setRange(0, 1)
+        self.fit_progress.setValue(0)
+        self.fit_progress.setFormat("")
+        self.restore_button = QtWidgets.QPushButton("Restore dropped views")
+        self.restore_button.setEnabled(False)
+        fit = QtWidgets.QHBoxLayout()
+        fit.addWidget(self.fit_button)
+        fit.addWidget(self.fit_progress, 1)
+        fit.addWidget(self.restore_button)
+        self.summary = QtWidgets.QLabel("Capture views of the board, then calibrate.")
+        self.summary.setWordWrap(True)
+        self.summary.setTextInteractionFlags(QtCore.Qt.TextInteractionFlag.TextSelectableByMouse)
+        self.chart = ErrorChart(list(RIG_CAMERAS))
+        self.save_button = QtWidgets.QPushButton("Save rig…")
+        self.apply_button = QtWidgets.QPushButton("Use in preview")
+        for b in (self.save_button, self.apply_button):
+            b.setEnabled(False)
+        bottom = QtWidgets.QHBoxLayout()
+        bottom.addStretch(1)
+        bottom.addWidget(self.apply_button)
+        bottom.addWidget(self.save_button)
+
+        layout = QtWidgets.QVBoxLayout(self)
+        layout.addLayout(top)
+        layout.addWidget(self.views, 5)
+        layout.addWidget(self.coverage)
+        layout.addLayout(capture)
+        layout.addLayout(fit)
+        layout.addWidget(self.summary)
+        layout.addWidget(self.chart, 3)
+        layout.addLayout(bottom)
+
+        self.restart_button.clicked.connect(self.restart)
+        self.board_edit.returnPressed.connect(self.restart)
+        self.open_calib.clicked.connect(lambda: self.main.open_source(CALIBRATION_SOURCE))
+        self.auto_check.toggled.connect(self._auto_toggled)
+        self.capture_button.clicked.connect(self.capture_now)
+        self.fit_button.clicked.connect(self.calibrate)
+        self.restore_button.clicked.connect(self.restore_views)
+        self.chart.drop.connect(self.drop_view)
+        self.save_button.clicked.connect(lambda: self.save_rig())
+        self.apply_button.clicked.connect(lambda: self.apply_rig())
+        QtGui.QShortcut(QtGui.QKeySequence(QtCore.Qt.Key.Key_Space), self, self.capture_now)
+
+    # -- source and board -------------------------------------------------------------
+    def attach(self, streams: dict[str, StreamSpec], info=None) -> None:
+        """The main window's source changed: restart with its streams (and its board,
+        if it names one)."""
+        self.streams = dict(streams)
+        board = ((info.truth or {}).get("board") if info is not None else None) or ""
+        if board:
+            self.board_edit.setText(board)
+        self.restart()
+
+    def restart(self) -> bool:
+        """Start over with the board in the field: views and coverage are cleared."""
+        self.live = self.worker.live = None
+        self.result = self.rig = None
+        self.job, self._refit = None, False  # a fit still running belongs to the old views
+        self.fit_progress.setRange(0, 1)
+        self.fit_progress.setValue(0)
+        self.fit_progress.setFormat("")
+        self.chart.show_errors([])
+        self._set_done(False)
+        if not self.streams:
+            return self._say(
+                f"no source: open one with the rig's cameras (e.g. {CALIBRATION_SOURCE})"
+            )
+        try:
+            self.live = LiveCalibration(self.board_edit.text().strip(), self.streams)
+        except ThermorigError as exc:
+            self.open_calib.setVisible(CALIBRATION_SOURCE != self.main.spec)
+            return self._say(str(exc))
+        self.open_calib.setVisible(False)
+        self.live.auto = self.auto_check.isChecked()
+        self.worker.live = self.live
+        self.coverage.show_progress({}, {})
+        self.summary.setText("Capture views of the board, then calibrate.")
+        return self._say(f"looking for {self.live.board.spec}: show it to the cameras")
+
+    def _say(self, text: str, warn: bool = False) -> bool:
+        self.message.setText(text)
+        self.message.setStyleSheet(f"color: {WARN};" if warn else "")
+        return self.live is not None
+
+    def _auto_toggled(self, on: bool) -> None:
+        if self.live is not None:
+            self.live.auto = bool(on)
+
+    def capture_now(self) -> None:
+        """Capture the next still view (Space), new or not."""
+        if self.live is not None:
+            self.live.request_capture()
+            self._say("capturing: hold the board still…")
+
+    # -- live -------------------------------------------------------------------------
+    def process_frameset(self, fs: FrameSet) -> LiveState | None:
+        """Search ``fs`` now, on the calling thread, and draw the result (the worker
+        does this for live frames; tests and scripts feed frames this way)."""
+        state = self.worker.process(fs)
+        self.poll()
+        return state
+
+    def poll(self) -> None:
+        """Draw the newest search result and follow the fit (the GUI timer)."""
+        seq, state = self.worker.states.get_newer(self._seen)
+        if state is not None and self.live is not None:
+            self._seen = seq
+            self.views.show_state(state)
+            self.coverage.show_progress(state.progress, state.views)
+            if state.message:
+                self._say(f"{state.message} · {state.poses} poses")
+            self.fit_button.setEnabled(state.poses > 0)
+            self.rate.setText(
+                f"search {self.worker.rate.rate:.1f}/s, {self.worker.busy_ms:.0f} ms each"
+            )
+        self._follow_fit()
+
+    # -- the fit ----------------------------------------------------------------------
+    def calibrate(self) -> None:
+        """Fit the rig to the views so far, on a worker (again after it, if running)."""
+        if self.live is None:
+            return
+        if self.job is not None:
+            self._refit = True
+            return
+        self.job = FitJob(self.live)
+        self.fit_button.setEnabled(False)
+        self.fit_progress.setRange(0, 0)  # busy until the first progress report
+        self.fit_progress.setFormat("fitting…")
+
+    def _follow_fit(self) -> None:
+        job = self.job
+        if job is None:
+            return
+        _, p = job.progress.get()
+        if p is not None and not job.done.is_set():
+            stage, done, total = p
+            self.fit_progress.setRange(0, max(total, 1))
+            self.fit_progress.setValue(done)
+            self.fit_progress.setFormat(f"{stage} %v/%m")
+        if not job.done.is_set():
+            return
+        self.job = None
+        self.fit_progress.setRange(0, 1)
+        self.fit_progress.setValue(1 if job.result is not None else 0)
+        self.fit_progress.setFormat("done" if job.result is not None else "failed")
+        self.fit_button.setEnabled(True)
+        if job.result is None:
+            self.summary.setText(f"Calibration failed: {job.error}")
+            self.summary.setStyleSheet(f"color: {WARN};")
+        else:
+            self.result, self.rig = job.result, job.result.to_rig()
+            self.summary.setStyleSheet("")
+            self.summary.setText(summary_text(self.result))
+            self.chart.show_errors(view_errors(self.result))
+            self._set_done(True)
+        if self._refit:
+            self._refit = False
+            self.calibrate()
+
+    @property
+    def disposed(self) -> bool:
+        return self._disposed
+
+    @property
+    def fitting(self) -> bool:
+        return self.job is not None
+
+    def drop_view(self, camera: str, pose: int) -> None:
+        """Leave one camera's view of one pose out and refit (a click on its bar)."""
+        if self.live is not None and self.live.drop(camera, pose):
+            self.restore_button.setEnabled(True)
+            self._say(f"dropped the {camera} view of pose {pose}; refitting")
+            self.calibrate()
+
+    def restore_views(self) -> None:
+        if self.live is not None and self.live.restore():
+            self.restore_button.setEnabled(False)
+            self.calibrate()
+
+    def _set_done(self, done: bool) -> None:
+        self.save_button.setEnabled(done)
+        self.apply_button.setEnabled(done)
+
+    # -- the result -------------------------------------------------------------------
+    def save_rig(self, path: str | Path | None = None) -> bool:
+        """Write the rig file (a dialog asks where if no ``path``) and use it."""
+        if self.rig is None:
+            return False
+        if path is None:
+            start = self.main.settings.value("rig/dir", str(Path.home()), type=str)
+            chosen, _ = QtWidgets.QFileDialog.getSaveFileName(
+                self, "Save rig", str(Path(start) / "rig.json"), "Rig files (*.json)"
+            )
+            if not chosen:
+                return False
+            path = chosen
+        path = Path(path)
+        try:
+            self.rig.save(path)
+        except OSError as exc:
+            self.main.show_error("Cannot save rig", f"cannot write {path}: {exc.strerror or exc}")
+            return False
+        self.saved_to = path
+        self.main.settings.setValue("rig/dir", str(path.parent))
+        return self.apply_rig(f"calibrated, saved to {path.name}")
+
+    def apply_rig(self, origin: str = "calibrated in the wizard (not saved)") -> bool:
+        """Use the fitted rig in the preview: the projected labels are rebuilt with it."""
+        if self.rig is None or not self.main.use_rig(self.rig, origin):
+            return False
+        self.main.projected.paused = ""
+        self._say(f"the preview now uses this rig ({origin})")
+        return True
+
+    # -- closing ----------------------------------------------------------------------
+    def closeEvent(self, event: QtGui.QCloseEvent) -> None:  # noqa: N802 - Qt API
+        self.dispose()
+        super().closeEvent(event)
+        self.deleteLater()
+
+    def dispose(self) -> None:
+        """Unhook from the capture worker, stop the search thread, free the plots."""
+        if self._disposed:
+            return
+        self._disposed = True
+        self.timer.stop()
+        self.main.projected.paused = ""
+        if self.worker.submit in self.main.frame_sinks:
+            self.main.frame_sinks.remove(self.worker.submit)
+        self.worker.stop()
+        self.views.dispose()
+        self.chart.dispose()
+
+
+def summary_text(result: RigCalibration) -> str:
+    """The fit's figures in a few lines: per camera and per pair, RMS and held-out."""
+    q = result.quality()
+
+    def px(v) -> str:
+        return "–" if v is None else f"{v:.3f}"
+
+    lines = []
+    for name, c in q["intrinsics"].items():
+        lines.append(
+            f"{name}: RMS {px(c['rms'])} px (held-out {px(c['heldout_rms'])}), "
+            f"{c['views_used']} views used, {c['views_rejected']} left out"
+        )
+    pairs = [
+        f"{name}{'' if p['fitted'] else ' (checked)'} {px(p['rms'])} px"
+        for name, p in q["pairs"].items()
+    ]
+    lines.append("pairs: " + ", ".join(pairs))
+    return "\n".join(lines)

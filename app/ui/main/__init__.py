@@ -1,0 +1,1 @@
+"""The main window: the three live views, sources and replay, recording, status, menus."""

@@ -1,0 +1,158 @@
+"""Recording controls: where, what activity, who, notes; record/stop; live figures."""
+
+from __future__ import annotations
+
+import shutil
+import time
+from pathlib import Path
+
+from PySide6 import QtCore, QtWidgets
+
+from app.live.record_cli import check_output
+from app.live.recording import ACTIVITIES, RecordingRequest, RecordingStatus
+from app.ui.views import MUTED
+
+RECORD_STYLE = "QPushButton { background: #b3261e; color: white; font-weight: 600; padding: 6px; }"
+STOP_STYLE = "QPushButton { background: #3a3f4b; color: white; font-weight: 600; padding: 6px; }"
+
+
+def _size(n: float) -> str:
+    for unit in ("B", "kB", "MB", "GB"):
+        if abs(n) < 1000 or unit == "GB":
+            return f"{n:.0f} {unit}" if unit == "B" else f"{n:.1f} {unit}"
+        n /= 1000.0
+    return f"{n:.1f} TB"
+
+
+def _clock(seconds: float) -> str:
+    m, s = divmod(max(seconds, 0.0), 60.0)
+    h, m = divmod(m, 60.0)
+    return f"{int(h):d}:{int(m):02d}:{s:04.1f}"
+
+
+class RecordPanel(QtWidgets.QGroupBox):
+    """Emits ``record_requested(RecordingRequest)``, ``stop_requested()``,
+    ``marker_requested()``. :meth:`request` raises ThermorigError for a bad name."""
+
+    record_requested = QtCore.Signal(object)
+    stop_requested = QtCore.Signal()
+    marker_requested = QtCore.Signal()
+
+    def __init__(self, parent=None):
+        super().__init__("Recording", parent)
+        self.folder = QtWidgets.QLineEdit(str(Path.home()))
+        self.browse = QtWidgets.QPushButton("…")
+        self.browse.setFixedWidth(28)
+        self.browse.setToolTip("Choose the folder for recordings")
+        self.name = QtWidgets.QLineEdit()
+        self.name.setPlaceholderText("automatic: activity-subject-date-time.h5")
+        self.activity = QtWidgets.QComboBox()
+        self.activity.addItems(ACTIVITIES)
+        self.subject = QtWidgets.QLineEdit()
+        self.subject.setPlaceholderText("pseudonym, e.g. S07")
+        self.notes = QtWidgets.QLineEdit()
+        self.notes.setPlaceholderText("protocol, load, room temperature…")
+        self.button = QtWidgets.QPushButton("● Record")
+        self.button.setStyleSheet(RECORD_STYLE)
+        self.marker = QtWidgets.QPushButton("Marker (M)")
+        self.marker.setEnabled(False)
+        self.figures = QtWidgets.QLabel("")
+        self.figures.setStyleSheet(f"color: {MUTED};")
+        self.figures.setTextInteractionFlags(QtCore.Qt.TextInteractionFlag.TextSelectableByMouse)
+
+        folder = QtWidgets.QHBoxLayout()
+        folder.addWidget(self.folder, 1)
+        folder.addWidget(self.browse)
+        form = QtWidgets.QFormLayout()
+        form.addRow("Folder", folder)
+        form.addRow("File", self.name)
+        form.addRow("Activity", self.activity)
+        form.addRow("Subject", self.subject)
+        form.addRow("Notes", self.notes)
+        buttons = QtWidgets.QHBoxLayout()
+        buttons.addWidget(self.button, 2)
+        buttons.addWidget(self.marker, 1)
+        layout = QtWidgets.QVBoxLayout(self)
+        layout.addLayout(form)
+        layout.addLayout(buttons)
+        layout.addWidget(self.figures)
+
+        self.recording = False
+        self._fields = (
+            self.folder,
+            self.browse,
+            self.name,
+            self.activity,
+            self.subject,
+            self.notes,
+        )
+        self.button.clicked.connect(self._clicked)
+        self.marker.clicked.connect(self.marker_requested)
+        self.browse.clicked.connect(self._browse)
+        self.show_idle()
+
+    def _browse(self) -> None:
+        folder = QtWidgets.QFileDialog.getExistingDirectory(self, "Folder", self.folder.text())
+        if folder:
+            self.folder.setText(folder)
+
+    def request(self) -> RecordingRequest:
+        """The recording the fields describe; ThermorigError if the file is unusable."""
+        name = self.name.text().strip()
+        if not name:
+            who = self.subject.text().strip().replace(" ", "_")
+            parts = [self.activity.currentText(), who, time.strftime("%Y%m%d-%H%M%S")]
+            name = "-".join(p for p in parts if p) + ".h5"
+        path = Path(self.folder.text().strip() or ".").expanduser() / name
+        check_output(path, overwrite=False)
+        return RecordingRequest(
+            path=path,
+            activity=self.activity.currentText(),
+            subject=self.subject.text().strip(),
+            notes=self.notes.text().strip(),
+        )
+
+    def _clicked(self) -> None:
+        if self.recording:
+            self.stop_requested.emit()
+        else:
+            self.record_requested.emit(None)
+
+    def set_recording(self, recording: bool) -> None:
+        self.recording = recording
+        self.button.setText("■ Stop" if recording else "● Record")
+        self.button.setStyleSheet(STOP_STYLE if recording else RECORD_STYLE)
+        self.marker.setEnabled(recording)
+        for w in self._fields:
+            w.setEnabled(not recording)
+        if not recording:
+            self.name.clear()  # the next recording gets a fresh automatic name
+
+    def show_status(self, status: RecordingStatus) -> None:
+        free = self._free()
+        lines = [
+            f"{status.state}: {status.path.name}",
+            f"elapsed {_clock(status.seconds)} · {_size(status.bytes_on_disk)} · free {free}",
+            f"{status.total_frames} frames · {status.total_dropped} dropped · "
+            f"{status.markers} markers · {status.queued} queued",
+        ]
+        self.figures.setText("\n".join(lines))
+
+    def show_idle(self, last: RecordingStatus | None = None) -> None:
+        text = f"free disk {self._free()}"
+        if last is not None:
+            text = (
+                f"saved {last.path.name}: {last.total_frames} frames, "
+                f"{_clock(last.seconds)}, {_size(last.bytes_on_disk)}\n" + text
+            )
+        self.figures.setText(text)
+
+    def _free(self) -> str:
+        """Free space where the recording will go (the nearest existing folder)."""
+        folder = Path(self.folder.text().strip() or ".").expanduser().absolute()
+        while not folder.exists() and folder != folder.parent:
+            folder = folder.parent
+        try:
+            return _size(shutil.disk_usage(folder).free)
+        except OSError:
+            return "unknown"

@@ -1,0 +1,391 @@
+"""The review window: go through a session's labels frame by frame, worst first,
+accept, fix or reject them, keyboard first.
+
+The window only wires things together: the session's frames come from
+:class:`~app.review.frames.ReviewFrames`, the labels from a
+:class:`~app.labels.store.LabelStore` (every edit journaled, one undo step each), the
+mouse tools from :class:`~app.ui.review.canvas.ReviewCanvas`, and every command and
+its keys from the table in :mod:`app.ui.review.actions`. Closing saves.
+"""
+
+from __future__ import annotations
+
+import threading
+from pathlib import Path
+
+import numpy as np
+from PySide6 import QtCore, QtGui, QtWidgets
+
+from app.display import THERMAL_MAPS, colormap_lut, label_rgba, raw_to_celsius
+from app.labels.sidecar import STATUS_UNREVIEWED, LabelsError
+from app.labels.store import LabelStore
+from app.review.editor import TOOLS
+from app.review.frames import ReviewFrames
+from app.review.overlay import OPACITY_STEPS
+from app.ui.review import panels as review_panels
+from app.ui.review.actions import install
+from app.ui.review.canvas import ReviewCanvas
+from app.ui.review.help import HelpOverlay
+from app.ui.review.timeline import SOURCE_COLOURS, STATUS_COLOURS, Timeline
+from app.ui.views import StreamView
+from drivers.errors import ThermorigError
+
+STREAM = "thermal"
+
+
+class ReviewWindow(QtWidgets.QMainWindow):
+    """Review of ``store``'s thermal labels over the frames of ``frames``' session;
+    ``curves``: compute the temperature curves at open (in the background)."""
+
+    def __init__(
+        self, frames: ReviewFrames, store: LabelStore, parent=None, *, curves: bool = True
+    ):
+        super().__init__(parent)
+        self.setObjectName("review-window")
+        self.frames, self.store = frames, store
+        if store.count(STREAM) != frames.count:
+            raise LabelsError(
+                f"{store.path} has {store.count(STREAM)} {STREAM} rows but the session has"
+                f" {frames.count} frames; give the labels of this session"
+            )
+        self.index = -1
+        self.errors: list[str] = []
+        self.closed = False
+        self.levels_c = frames.levels_c()
+        self.lut = colormap_lut(THERMAL_MAPS[0])
+        self.confidence = store.frame_confidence(STREAM)
+        self._thermal: np.ndarray | None = None
+        self._opacity = 0
+        self._rgb_pending: int | None = None
+        self._build()
+        self.actions_by_name = install(self)
+        self._tool_group()
+        self.set_class(1 if len(store.classes) > 1 else 0)
+        self._refresh_rows()
+        threading.Thread(target=frames.prepare_cursor, daemon=True).start()
+        self.go_to(int(self.store.queue(STREAM)[0]) if frames.count else 0)
+        if curves:
+            QtCore.QTimer.singleShot(0, self.plot.update_curves)
+        if parent is not None:  # a window opened from the main window closes (saves) with it
+            parent.installEventFilter(self)
+
+    def eventFilter(self, obj: QtCore.QObject, event: QtCore.QEvent) -> bool:  # noqa: N802
+        if obj is self.parentWidget() and event.type() == QtCore.QEvent.Type.Close:
+            self.close()
+        return super().eventFilter(obj, event)
+
+    # -- layout -----------------------------------------------------------------------
+    def _build(self) -> None:
+        self.canvas = ReviewCanvas()
+        self.canvas.set_colour_bar(self.lut, *self.levels_c)
+        self.rgb = StreamView("color", "RGB")
+        split = QtWidgets.QSplitter(QtCore.Qt.Orientation.Horizontal)
+        split.addWidget(self.canvas)
+        split.addWidget(self.rgb)
+        split.setStretchFactor(0, 3)
+        split.setStretchFactor(1, 2)
+        self.info = QtWidgets.QLabel("")
+        self.info.setObjectName("review-info")
+        self.timeline = Timeline()
+        central = QtWidgets.QWidget()
+        layout = QtWidgets.QVBoxLayout(central)
+        layout.setContentsMargins(6, 4, 6, 2)
+        layout.addWidget(split, 1)
+        layout.addWidget(self.info)
+        layout.addWidget(self.timeline)
+        self.setCentralWidget(central)
+        self.help = HelpOverlay(central, self.store.classes)
+        self.toolbar = review_panels.tool_bar(self, self.store.classes)
+        self.addToolBar(self.toolbar)
+        self.readout = QtWidgets.QLabel("")
+        self.statusBar().addPermanentWidget(self.readout)
+        self.plot = review_panels.temperature_dock(self)
+        self.canvas.edited.connect(self._commit)
+        self.canvas.hovered.connect(self._hovered)
+        self.canvas.left.connect(lambda _s: self.rgb.show_marker(None))
+        self.timeline.seek.connect(self.go_to)
+        self.rgb.note.setText(self.frames.rig_note)
+        for w in (self.canvas, self.canvas.glw):
+            w.setFocusPolicy(QtCore.Qt.FocusPolicy.StrongFocus)
+
+    def _tool_group(self) -> None:
+        group = QtGui.QActionGroup(self)
+        for tool in TOOLS:
+            action = self.actions_by_name[tool]
+            action.setCheckable(True)
+            group.addAction(action)
+        self.actions_by_name["brush"].setChecked(True)
+        for name in ("accept", "reject", "unreview", "propagate", "undo", "redo", "save"):
+            self.toolbar.addAction(self.actions_by_name[name])
+        review_panels.add_tools(self.toolbar, self.actions_by_name, TOOLS)
+
+    # -- frames -----------------------------------------------------------------------
+    def go_to(self, i: int) -> None:
+        """Show frame ``i``: thermogram, mask, RGB partner, timeline mark, figures."""
+        if not 0 <= i < self.frames.count:
+            return
+        self.canvas.release()  # a stroke under way commits to its frame: before index moves
+        self.index = i
+        try:
+            self._thermal = self.frames.thermal(i)
+            mask = self.store.mask(STREAM, i)
+        except (ThermorigError, OSError) as exc:
+            self.show_error(f"cannot show frame {i}: {exc}")
+            return
+        first = self.canvas.image_shape is None
+        self.canvas.show_frame(self._thermal, mask, self.levels_c, self.lut)
+        # The RGB frame (a 1280x720 decode, the costliest read) follows once the thermal
+        # view is drawn; while a key repeats, only the newest frame's RGB is read.
+        if self._rgb_pending is None:
+            QtCore.QTimer.singleShot(0, self._show_pending_rgb)
+        self._rgb_pending = i
+        if first:
+            self.reset_zoom()
+        self.timeline.set_current(i)
+        self.plot.set_current(i)
+        self._show_info()
+
+    def _show_pending_rgb(self) -> None:
+        i, self._rgb_pending = self._rgb_pending, None
+        if i is not None and not self.closed:
+            try:
+                self._show_rgb(i)
+            except (ThermorigError, OSError) as exc:
+                self.rgb.clear(f"cannot show the RGB frame: {exc}")
+
+    def _show_rgb(self, i: int) -> None:
+        rgb = self.frames.color(i)
+        if rgb is None:
+            self.rgb.clear("no RGB stream in this session")
+            return
+        self.rgb.show_image(rgb, levels=None)
+        j = self.frames.partner("color", i)
+        labels = None
+        if "color" in self.store.streams and j < self.store.count("color"):
+            labels = self.store.mask("color", j)
+        self.rgb.show_overlay(label_rgba(labels) if labels is not None else None)
+        self.rgb.info.setText(f"frame {j}" + ("" if labels is not None else " · no RGB labels"))
+
+    def step(self, delta: int) -> None:
+        self.go_to(int(np.clip(self.index + delta, 0, self.frames.count - 1)))
+
+    def go_first(self) -> None:
+        self.go_to(0)
+
+    def go_last(self) -> None:
+        self.go_to(self.frames.count - 1)
+
+    def next_unreviewed(self) -> None:
+        j = self.store.next_unreviewed(STREAM, self.index)
+        if j is None:
+            self.statusBar().showMessage("every frame is reviewed", 4000)
+        else:
+            self.go_to(j)
+
+    def next_in_queue(self) -> None:
+        """The worst unreviewed frame other than this one (lowest transfer confidence)."""
+        status = self.store.status(STREAM)
+        for j in self.store.queue(STREAM):
+            if int(j) != self.index and status[j] == STATUS_UNREVIEWED:
+                self.go_to(int(j))
+                return
+        self.statusBar().showMessage("no other unreviewed frame", 4000)
+
+    # -- review -----------------------------------------------------------------------
+    def accept(self) -> None:
+        self._edit(lambda: self.store.accept(STREAM, self.index), "accepted")
+
+    def reject(self) -> None:
+        self._edit(lambda: self.store.reject(STREAM, self.index), "rejected")
+
+    def unreview(self) -> None:
+        self._edit(
+            lambda: self.store.set_status(STREAM, self.index, STATUS_UNREVIEWED), "unreviewed"
+        )
+
+    def propagate(self) -> None:
+        if self.index < 1:
+            self.statusBar().showMessage("the first frame has no previous frame", 4000)
+            return
+        if self._edit(lambda: self.store.propagate(STREAM, self.index - 1, self.index), ""):
+            self._reload_mask()
+            self.statusBar().showMessage(f"mask of frame {self.index - 1} copied", 3000)
+
+    def _commit(self, name: str) -> None:
+        """A finished stroke or fill: the working copy becomes one step of the store."""
+        work = self.canvas.editor.work  # the store keeps only a copy of the changed box
+        if work is not None and not self._edit(
+            lambda: self.store.set_mask(STREAM, self.index, work, label=name), ""
+        ):
+            self._reload_mask()  # refused: show what the store holds
+
+    def _edit(self, change, message: str) -> bool:
+        try:
+            changed = change()
+        except (ThermorigError, OSError) as exc:
+            self.show_error(str(exc))
+            return False
+        self._refresh_rows()
+        self._show_info()
+        if message:
+            self.statusBar().showMessage(f"frame {self.index} {message}", 3000)
+        return changed
+
+    def undo(self) -> None:
+        self._history(self.store.undo, "nothing to undo")
+
+    def redo(self) -> None:
+        self._history(self.store.redo, "nothing to redo")
+
+    def _history(self, step, empty: str) -> None:
+        self.canvas.release()  # a stroke under way is one step of its own first
+        try:
+            where = step()
+        except (ThermorigError, OSError) as exc:
+            self.show_error(str(exc))
+            return
+        if where is None:
+            self.statusBar().showMessage(empty, 3000)
+            return
+        stream, frame = where
+        self._refresh_rows()
+        if stream == STREAM and frame != self.index:
+            self.go_to(frame)
+        else:
+            self._reload_mask()
+            self._show_info()
+
+    def _reload_mask(self) -> None:
+        self.canvas.editor.load(self.store.mask(STREAM, self.index), self._thermal)
+        self.canvas.redraw()
+
+    def save(self) -> None:
+        try:
+            self.store.save()
+        except (ThermorigError, OSError) as exc:
+            self.show_error(f"could not save: {exc}; every edit stays in the journal")
+            return
+        self._refresh_rows()
+        self.statusBar().showMessage(f"saved {self.store.path}", 4000)
+
+    # -- tools and view ---------------------------------------------------------------
+    def set_tool(self, tool: str) -> None:
+        self.canvas.set_tool(tool)
+        self.actions_by_name[tool].setChecked(True)
+        self._show_info()
+
+    def set_class(self, k: int) -> None:
+        if not 0 <= k < len(self.store.classes):
+            self.statusBar().showMessage(f"no class {k}: this file has {self.store.classes}", 4000)
+            return
+        self.canvas.editor.value = k
+        review_panels.show_class(self.toolbar, k)
+        self._show_info()
+
+    def grow(self, steps: int) -> None:
+        self.statusBar().showMessage(self.canvas.editor.grow(steps), 2000)
+        self._show_info()
+
+    def close_polygon(self) -> None:
+        self.canvas.close_polygon()
+
+    def cancel(self) -> None:
+        if self.help.isVisible():
+            self.help.hide()
+        self.canvas.cancel()
+
+    def cycle_opacity(self) -> None:
+        self._opacity = (self._opacity + 1) % len(OPACITY_STEPS)
+        self.canvas.set_look(OPACITY_STEPS[self._opacity], self.canvas.mask_overlay.contour)
+
+    def toggle_contour(self) -> None:
+        look = self.canvas.mask_overlay
+        self.canvas.set_look(look.fill_alpha, not look.contour)
+
+    def reset_zoom(self) -> None:
+        """Fit the frames to their views again (and keep them fitted while resizing)."""
+        for view in (self.canvas, self.rgb):
+            view.vb.enableAutoRange()
+
+    def toggle_help(self) -> None:
+        self.help.toggle()
+
+    # -- text -------------------------------------------------------------------------
+    def _refresh_rows(self) -> None:
+        self.timeline.set_data(
+            self.store.status(STREAM), self.store.source(STREAM), self.confidence
+        )
+        self._title()
+
+    def _title(self) -> None:
+        mark = " (edited, journaled — not yet saved)" if self.store.dirty else ""
+        self.setWindowTitle(f"{Path(self.store.path).name}{mark} — thermorig review")
+
+    def _show_info(self) -> None:
+        i = self.index
+        if i < 0:
+            return
+        status, source = self.store.status(STREAM)[i], self.store.source(STREAM)[i]
+        conf = self.confidence[i]
+        ed = self.canvas.editor
+        size = f"±{ed.tolerance_c:g} °C" if ed.tool == "wand" else f"radius {ed.radius} px"
+        cls = self.store.classes[ed.value] if ed.value < len(self.store.classes) else ed.value
+        self.info.setText(
+            f"frame {i} of {self.frames.count} · {STATUS_COLOURS[int(status)][1]}"
+            f" · {SOURCE_COLOURS.get(int(source), ('', '?'))[1]}"
+            f" · confidence {'—' if np.isnan(conf) else f'{conf:.2f}'}"
+            f"      tool {ed.tool} ({size}) · class {ed.value} {cls}"
+        )
+
+    def _hovered(self, _stream: str, vx: float, vy: float) -> None:
+        x, y = vx - 0.5, vy - 0.5
+        col, row = int(round(x)), int(round(y))
+        work, thermal = self.canvas.editor.work, self._thermal
+        if (
+            work is None
+            or thermal is None
+            or not (0 <= row < work.shape[0] and 0 <= col < work.shape[1])
+        ):
+            return
+        c = raw_to_celsius(thermal[row, col])
+        k = int(work[row, col])
+        name = self.store.classes[k] if k < len(self.store.classes) else "unlabeled"
+        uv, z = self.frames.cursor(self.index, x, y)
+        self.rgb.show_marker(None if uv is None else (uv[0] + 0.5, uv[1] + 0.5))
+        depth = "" if np.isnan(z) else f"   z {z:.3f} m"
+        self.readout.setText(f"x {col}  y {row}   {c:.2f} °C   {name}{depth}")
+
+    def show_error(self, message: str) -> None:
+        """Tell the person (status bar and a window-modal box); never raise."""
+        self.errors.append(message)
+        self.statusBar().showMessage(message, 15000)
+        box = QtWidgets.QMessageBox(self)
+        box.setIcon(QtWidgets.QMessageBox.Icon.Warning)
+        box.setWindowTitle("Review")
+        box.setText(message)
+        box.setAttribute(QtCore.Qt.WidgetAttribute.WA_DeleteOnClose)
+        box.open()
+
+    # -- closing ----------------------------------------------------------------------
+    def closeEvent(self, event: QtGui.QCloseEvent) -> None:  # noqa: N802 - Qt API
+        self.dispose()
+        super().closeEvent(event)
+
+    def dispose(self) -> None:
+        """Save (or keep the journal and say so), close the files, free the views."""
+        if self.closed:
+            return
+        self.closed = True
+        self.plot.stop_curves()
+        self.canvas.release()
+        try:
+            self.store.close()
+        except (ThermorigError, OSError) as exc:
+            QtWidgets.QMessageBox.warning(
+                self, "Review", f"could not save: {exc}; every edit stays in the journal "
+                "and comes back the next time these labels are opened",
+            )  # fmt: skip
+        self.frames.close()
+        self.plot.dispose()
+        self.canvas.dispose()
+        self.rgb.dispose()
