@@ -1,10 +1,11 @@
-"""Records a source into a session file without ever making the source wait.
+"""``thermorig record``'s read loop: a driver read on the calling thread, every frame
+handed to a :class:`~drivers.recording.Recording` (the one recording engine, which the
+window's capture worker feeds too), until a limit, ``stop``, or the source's end.
 
-:func:`record` reads the driver on the calling thread and hands frames to a writer
-thread (:class:`~drivers.session_writer.SessionWriter`) through a bounded queue. A live
-camera's frame that finds the queue full is dropped and counted in the summary, never
-silently lost and never allowed to stall capture; sources that are not real-time
-(replay, offline simulation) wait for the writer instead, so nothing is dropped.
+A live camera's frame that finds the writer's queue full is dropped and counted in the
+summary, never silently lost and never allowed to stall capture; sources that are not
+real-time (replay, offline simulation) wait for the writer instead, so nothing is
+dropped.
 """
 
 from __future__ import annotations
@@ -14,13 +15,13 @@ import queue
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 from drivers.base import Driver
 from drivers.errors import EndOfStream, SessionError, SourceError
+from drivers.recording import Recording, RecordingRequest
 from drivers.session_writer import CODECS, SessionWriter, resolve_codec
-from drivers.writer_thread import GapWatch, Mark, WriterThread
 
 __all__ = ["CODECS", "RecordingSummary", "SessionWriter", "record", "resolve_codec"]
 
@@ -37,19 +38,6 @@ class RecordingSummary:
     ms_per_frame: float
     wall_seconds: float = 0.0
     stopped_by: str = ""  # end | duration | frames | stop | error
-
-
-@dataclass
-class _Tally:
-    read: dict[str, int]
-    dropped: dict[str, int] = field(default_factory=dict)
-    first_ts: float | None = None
-    last_ts: float | None = None
-    total: int = 0
-
-    @property
-    def elapsed(self) -> float:
-        return 0.0 if self.first_ts is None else self.last_ts - self.first_ts
 
 
 def _is_realtime(driver: Driver) -> bool:
@@ -97,43 +85,41 @@ def record(
     if seconds is not None and seconds <= 0:
         raise SessionError(f"recording length must be positive, got {seconds} s")
     streams = dict(driver.streams)
-    writer = SessionWriter(
-        path,
-        streams,
-        driver.info,
+    request = RecordingRequest(
+        Path(path),
         activity=activity,
         subject=subject,
         notes=notes,
         codec=codec,
-        flush_interval=flush_interval,
         min_free_bytes=min_free_bytes,
+        queue_bytes=queue_bytes,
         overwrite=overwrite,
     )
-    if lossless is None:
-        lossless = not _is_realtime(driver)
-    if queue_frames is None:
-        mean = sum(s.frame_bytes for s in streams.values()) / len(streams)
-        queue_frames = max(4, int(queue_bytes // max(mean, 1)))
-    worker = WriterThread(writer, queue_frames, flush_interval)
-    tally = _Tally(read=dict.fromkeys(streams, 0), dropped=dict.fromkeys(streams, 0))
-    gaps = GapWatch(driver)
+    rec = Recording(
+        request,
+        streams,
+        driver.info,
+        lossless=not _is_realtime(driver) if lossless is None else lossless,
+        flush_interval=flush_interval,
+        queue_frames=queue_frames,
+    )
 
     def report() -> None:
         fractions = []
         if seconds:
-            fractions.append(tally.elapsed / seconds)
+            fractions.append(rec.seconds / seconds)
         if max_frames:
-            fractions.append(tally.total / max_frames)
+            fractions.append(rec.total_offered / max_frames)
         stats = {
-            "frames": dict(tally.read),
-            "written": writer.counts(),
-            "dropped": dict(tally.dropped),
-            "queued": worker.queue.qsize(),
-            "elapsed": tally.elapsed,
-            "bytes": writer.bytes_written,
-            "ms_per_frame": 1e3 * writer.write_seconds / max(writer.frames_written, 1),
+            "frames": dict(rec.offered),
+            "written": rec.writer.counts(),
+            "dropped": dict(rec.dropped),
+            "queued": rec.queued,
+            "elapsed": rec.seconds,
+            "bytes": rec.writer.bytes_written,
+            "ms_per_frame": rec.ms_per_frame,
         }
-        progress(min(1.0, max(fractions)) if fractions else tally.elapsed, stats)
+        progress(min(1.0, max(fractions)) if fractions else rec.seconds, stats)
 
     wall0 = last_frame_wall = last_progress = time.monotonic()
     stopped_by = ""
@@ -143,7 +129,7 @@ def record(
             if stop is not None and stop.is_set():
                 stopped_by = "stop"
                 break
-            if worker.failed.is_set():
+            if rec.failed:
                 stopped_by = "error"
                 break
             try:
@@ -154,8 +140,7 @@ def record(
             now = time.monotonic()
             if now - last_progress >= 0.25:
                 last_progress = now
-                for gap in gaps.collect(final=False):
-                    worker.offer(gap, wait=True)
+                rec.collect_gaps(driver)
                 if progress is not None:
                     report()
             if frame is None:
@@ -168,39 +153,35 @@ def record(
             last_frame_wall = now
             if frame.stream not in streams:
                 continue
-            if tally.first_ts is None:
-                tally.first_ts = tally.last_ts = frame.timestamp
-            if seconds is not None and frame.timestamp - tally.first_ts >= seconds:
+            if (
+                seconds is not None
+                and rec.first_ts is not None
+                and frame.timestamp - rec.first_ts >= seconds
+            ):
                 stopped_by = "duration"
                 break
-            tally.last_ts = frame.timestamp
-            tally.read[frame.stream] += 1
-            tally.total += 1
-            if not worker.offer(frame, wait=lossless):
-                tally.dropped[frame.stream] += 1
+            rec.offer(frame)
             while marks is not None and not marks.empty():
                 t, text = marks.get_nowait()
-                worker.offer(Mark(tally.last_ts if t is None else t, text), wait=True)
-            if max_frames is not None and tally.total >= max_frames:
+                rec.mark(text, t)
+            if max_frames is not None and rec.total_offered >= max_frames:
                 stopped_by = "frames"
     finally:
-        if not worker.failed.is_set():
-            for gap in gaps.collect(final=True):
-                worker.offer(gap, wait=True)
-        worker.finish()
+        rec.collect_gaps(driver, final=True)
+        rec.finish(wait=True)
     summary = RecordingSummary(
-        path=writer.path,
-        frames=writer.counts(),
-        dropped=tally.dropped,
-        seconds=tally.elapsed,
-        bytes=writer.path.stat().st_size if writer.path.exists() else 0,
-        ms_per_frame=1e3 * writer.write_seconds / max(writer.frames_written, 1),
+        path=rec.path,
+        frames=rec.writer.counts(),
+        dropped=dict(rec.dropped),
+        seconds=rec.seconds,
+        bytes=rec.path.stat().st_size if rec.path.exists() else 0,
+        ms_per_frame=rec.ms_per_frame,
         wall_seconds=time.monotonic() - wall0,
         stopped_by=stopped_by,
     )
-    if worker.error is not None:
-        worker.error.summary = summary
-        raise worker.error
+    if rec.error is not None:
+        rec.error.summary = summary
+        raise rec.error
     if progress is not None:
         report()
     return summary

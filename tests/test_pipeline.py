@@ -16,7 +16,6 @@ from app.live.capture import (
     SourceFailed,
     SourceOpened,
 )
-from app.live.recording import RecordingRequest, RecordingTee
 from app.live.stages import (
     LatestSlot,
     Overlay,
@@ -30,6 +29,7 @@ from app.live.stages import (
 from calibration.rig import Rig, RigError
 from calibration.rig_streams import check_rig, rig_problem, source_rig
 from drivers.errors import DiskFullError, SourceError
+from drivers.recording import Recording, RecordingRequest
 from drivers.replay import ReplayDriver
 from drivers.session import SessionReader
 from drivers.session_writer import SessionWriter
@@ -332,7 +332,7 @@ def test_write_error_mid_recording_keeps_the_file_and_says_why(tmp_path, monkeyp
 def test_tee_drops_and_counts_when_a_live_queue_is_full(tmp_path):
     rig = _opened(FakeRig(duration=None))
     request = RecordingRequest(tmp_path / "q.h5", min_free_bytes=0, queue_bytes=1)
-    tee = RecordingTee(request, rig.streams, rig.info, lossless=False)
+    tee = Recording(request, rig.streams, rig.info, lossless=False)
     gate = threading.Event()
     real = tee.writer.write
     tee.writer.write = lambda f: (gate.wait(5), real(f))  # a disk that stalls

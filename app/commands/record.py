@@ -6,12 +6,12 @@ import argparse
 from pathlib import Path
 
 from app.commands.arguments import positive
-from app.live.record_cli import check_output, format_summary, record_with_progress
+from app.commands.recording import format_summary, record_with_progress
 from app.progress import progress_bar
 from drivers.errors import SourceError
+from drivers.recording import check_output
+from drivers.session import ACTIVITIES
 from drivers.sources import SCHEME_HELP, open_source
-
-ACTIVITIES = ("cycling", "treadmill", "calibration", "other")
 
 
 def register(sub: argparse._SubParsersAction) -> None:

@@ -6,7 +6,8 @@ import argparse
 from pathlib import Path
 
 from app.commands.arguments import positive
-from app.live.record_cli import check_output, format_summary, record_with_progress
+from app.commands.recording import format_summary, record_with_progress
+from drivers.recording import check_output
 from drivers.sources import open_source
 
 SCENES = ("cycling", "treadmill", "calibration")

@@ -28,10 +28,10 @@ from app.live.events import (
     SourceOpened,
     SourceProgress,
 )
-from app.live.recording import RecordingRequest, RecordingTee
 from app.live.stages import LatestSlot, RateMeter
 from drivers.base import Driver
-from drivers.errors import EndOfStream, ThermorigError
+from drivers.errors import EndOfStream, ThermorigError, one_line
+from drivers.recording import Recording, RecordingRequest
 from drivers.sync import Synchronizer
 from drivers.types import Frame, FrameSet
 
@@ -47,12 +47,6 @@ __all__ = [
     "SourceOpened",
     "SourceProgress",
 ]
-
-
-def _message(exc: BaseException) -> str:
-    if isinstance(exc, ThermorigError):
-        return " ".join(str(exc).split())
-    return f"{type(exc).__name__}: {' '.join(str(exc).split())}"
 
 
 class CaptureWorker:
@@ -86,8 +80,8 @@ class CaptureWorker:
         self.driver: Driver | None = None
         self.replay: ReplayInfo | None = None
         self._sync: Synchronizer | None = None
-        self._tee: RecordingTee | None = None
-        self._finishing: list[RecordingTee] = []
+        self._tee: Recording | None = None
+        self._finishing: list[Recording] = []
         self._playing = True
         self._ended = False
         self._frames_read = 0
@@ -146,7 +140,7 @@ class CaptureWorker:
             if hasattr(self.driver, "seek") and hasattr(self.driver, "path"):
                 self.replay = ReplayInfo.read(Path(self.driver.path), self._sync.pivot)
         except BaseException as exc:  # noqa: BLE001 - reported, the app keeps running
-            self.events.put(SourceFailed(self.spec, _message(exc)))
+            self.events.put(SourceFailed(self.spec, one_line(exc, with_type=True)))
             self._close_driver()
             return
         self.events.put(SourceOpened(self.spec, streams, self.driver.info, self.replay))
@@ -159,7 +153,7 @@ class CaptureWorker:
                 self._check_recordings()
                 self._publish_stats()
         except BaseException as exc:  # noqa: BLE001 - a driver bug must not kill the app
-            self.events.put(SourceFailed(self.spec, _message(exc)))
+            self.events.put(SourceFailed(self.spec, one_line(exc, with_type=True)))
         finally:
             self._stop_recording(wait=True)
             self._close_driver()
@@ -189,7 +183,7 @@ class CaptureWorker:
             self._end()
             return
         except ThermorigError as exc:  # a camera unplugged, a damaged file
-            self.events.put(SourceFailed(self.spec, _message(exc)))
+            self.events.put(SourceFailed(self.spec, one_line(exc, with_type=True)))
             self._ended = True
             self._stop_recording(wait=False)
             return
@@ -233,7 +227,11 @@ class CaptureWorker:
             except ThermorigError as exc:
                 what = "recording" if cmd[0] in ("record", "mark") else "source"
                 event = RecordingFailed if what == "recording" else SourceFailed
-                args = (_message(exc),) if what == "recording" else (self.spec, _message(exc))
+                args = (
+                    (one_line(exc, with_type=True),)
+                    if what == "recording"
+                    else (self.spec, one_line(exc, with_type=True))
+                )
                 self.events.put(event(*args))
             try:
                 cmd = self._commands.get_nowait()
@@ -293,7 +291,7 @@ class CaptureWorker:
         if self._ended and self.replay is None:
             raise ThermorigError(f"{self.spec} delivers no frames; choose another source")
         lossless = not bool(getattr(self.driver, "realtime", True))
-        self._tee = RecordingTee(
+        self._tee = Recording(
             request, dict(self.driver.streams), self.driver.info, lossless=lossless
         )
         self.events.put(RecordingStarted(self._tee.path))

@@ -12,8 +12,8 @@ from typing import Any
 
 import numpy as np
 
-from app.live.recording import RecordingStatus
 from drivers.base import SourceInfo
+from drivers.recording import RecordingStatus
 from drivers.session import SessionReader
 from drivers.types import StreamHealth, StreamSpec
 

@@ -8,9 +8,9 @@ from pathlib import Path
 
 from PySide6 import QtCore, QtWidgets
 
-from app.live.record_cli import check_output
-from app.live.recording import ACTIVITIES, RecordingRequest, RecordingStatus
 from app.ui.views import MUTED
+from drivers.recording import RecordingRequest, RecordingStatus, check_output
+from drivers.session import ACTIVITIES
 
 RECORD_STYLE = "QPushButton { background: #b3261e; color: white; font-weight: 600; padding: 6px; }"
 STOP_STYLE = "QPushButton { background: #3a3f4b; color: white; font-weight: 600; padding: 6px; }"

@@ -1,5 +1,5 @@
-"""Recording from any source to a session file, with a progress bar: shared by
-``thermorig simulate`` and ``thermorig record``."""
+"""``thermorig simulate`` and ``thermorig record``: a recording with a progress bar on
+stderr and its one-line summary (the engine is :mod:`drivers.recording`)."""
 
 from __future__ import annotations
 
@@ -7,18 +7,7 @@ from pathlib import Path
 from typing import Any
 
 from app.progress import progress_bar
-from drivers.errors import ThermorigError
 from drivers.recorder import RecordingSummary, record
-
-
-def check_output(path: Path, overwrite: bool) -> None:
-    """Refuse to clobber a recording; a session is raw data that must never be lost."""
-    if path.exists() and not overwrite:
-        raise ThermorigError(f"{path} exists; choose another name or pass --overwrite")
-    if not path.parent.exists():
-        raise ThermorigError(f"folder {path.parent} does not exist; create it first")
-    if path.suffix.lower() not in (".h5", ".hdf5"):
-        raise ThermorigError(f"session files end in .h5, got '{path.name}'")
 
 
 def record_with_progress(

@@ -1,0 +1,226 @@
+"""One recording: the engine both ``thermorig record`` and the window record through.
+
+Whoever reads the source — :func:`drivers.recorder.record`'s loop on the command line,
+the capture worker (``app.live.capture``) in the window — hands each frame to a
+:class:`Recording` and goes on. The recording owns a
+:class:`~drivers.session_writer.SessionWriter` on its own thread
+(:class:`~drivers.writer_thread.WriterThread`) behind a bounded queue sized in bytes: a
+live camera's frame that finds it full is dropped and counted (the camera must never
+wait for the disk); files and simulations wait instead (``lossless``), so nothing is
+lost. It keeps the figures a person watches (frames written and dropped, source time
+covered, markers, size on disk) and forwards a driver's outages as gaps and a person's
+markers as events.
+
+Stopping never loses frames: :meth:`Recording.finish` only asks the writer to close
+once it has written everything already queued. A write error (disk full, the drive
+gone) stops the writer, keeps everything written so far in a valid file, and is
+reported through :attr:`Recording.error` and :attr:`RecordingStatus.error`.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import threading
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from drivers.base import SourceInfo
+from drivers.errors import SessionError, one_line
+from drivers.session_writer import SessionWriter
+from drivers.types import Frame, StreamSpec
+from drivers.writer_thread import GapWatch, Mark, WriterThread
+
+
+def check_output(path: Path, overwrite: bool) -> None:
+    """Refuse to clobber a recording; a session is raw data that must never be lost."""
+    if path.exists() and not overwrite:
+        raise SessionError(f"{path} exists; choose another name or pass --overwrite")
+    if not path.parent.exists():
+        raise SessionError(f"folder {path.parent} does not exist; create it first")
+    if path.suffix.lower() not in (".h5", ".hdf5"):
+        raise SessionError(f"session files end in .h5, got '{path.name}'")
+
+
+@dataclass
+class RecordingRequest:
+    """What a person asked to record; ``rig`` is the rig in force (stored in /rig).
+    ``activity``, ``subject`` and ``notes`` left None take the source's own (a replayed
+    session passes its subject and notes on)."""
+
+    path: Path
+    activity: str | None = None
+    subject: str | None = None
+    notes: str | None = None
+    codec: str = "blosc2-lz4"
+    rig: dict[str, Any] | None = None
+    min_free_bytes: int = 512 * 2**20
+    queue_bytes: int = 256 * 2**20
+    overwrite: bool = False
+
+
+@dataclass
+class RecordingStatus:
+    """A recording as a person watches it. ``state``: recording, finishing, done or
+    failed; ``seconds`` is source time from the first frame to the last."""
+
+    path: Path
+    state: str
+    frames: dict[str, int] = field(default_factory=dict)
+    dropped: dict[str, int] = field(default_factory=dict)
+    queued: int = 0
+    seconds: float = 0.0
+    bytes_on_disk: int = 0
+    markers: int = 0
+    error: str = ""
+
+    @property
+    def total_frames(self) -> int:
+        return sum(self.frames.values())
+
+    @property
+    def total_dropped(self) -> int:
+        return sum(self.dropped.values())
+
+
+class Recording:
+    """A SessionWriter on its own thread, fed by :meth:`offer` from the reading thread.
+
+    Raises a ThermorigError (file exists, folder missing, disk full) before anything
+    runs. ``queue_frames`` overrides the queue's size in frames (else about
+    ``request.queue_bytes`` of the streams' mean frame).
+    """
+
+    def __init__(
+        self,
+        request: RecordingRequest,
+        streams: dict[str, StreamSpec],
+        info: SourceInfo,
+        *,
+        lossless: bool = False,
+        flush_interval: float = 0.5,
+        queue_frames: int | None = None,
+    ):
+        self.request = request
+        self.lossless = lossless
+        if request.rig is not None:
+            info = dataclasses.replace(info, rig=request.rig)
+        self.writer = SessionWriter(
+            request.path,
+            streams,
+            info,
+            activity=request.activity,
+            subject=request.subject,
+            notes=request.notes,
+            codec=request.codec,
+            flush_interval=flush_interval,
+            min_free_bytes=request.min_free_bytes,
+            overwrite=request.overwrite,
+        )
+        self.path = self.writer.path
+        if queue_frames is None:
+            mean = sum(s.frame_bytes for s in streams.values()) / max(len(streams), 1)
+            queue_frames = max(4, int(request.queue_bytes // max(mean, 1)))
+        self._worker = WriterThread(self.writer, queue_frames, flush_interval)
+        self.done = self._worker.done
+        self._lock = threading.Lock()
+        self.offered = dict.fromkeys(streams, 0)
+        self.dropped = dict.fromkeys(streams, 0)
+        self.first_ts: float | None = None
+        self.last_ts: float | None = None
+        self._markers = 0
+        self._gaps: GapWatch | None = None
+
+    # -- the reading side -------------------------------------------------------------
+    @property
+    def failed(self) -> bool:
+        return self._worker.failed.is_set()
+
+    @property
+    def error(self) -> BaseException | None:
+        return self._worker.error
+
+    @property
+    def seconds(self) -> float:
+        """Source time covered so far, first frame to newest."""
+        return 0.0 if self.first_ts is None else self.last_ts - self.first_ts
+
+    @property
+    def total_offered(self) -> int:
+        return sum(self.offered.values())
+
+    def offer(self, frame: Frame) -> bool:
+        """Queue one frame; False if it was dropped (queue full, or the writer failed)."""
+        if frame.stream not in self.offered or self._worker.finishing:
+            return False
+        with self._lock:
+            if self.first_ts is None:
+                self.first_ts = frame.timestamp
+            self.last_ts = frame.timestamp
+            self.offered[frame.stream] += 1
+        if self._worker.offer(frame, wait=self.lossless):
+            return True
+        with self._lock:
+            self.dropped[frame.stream] += 1
+        return False
+
+    def mark(self, text: str, timestamp: float | None = None) -> None:
+        """An event marker at ``timestamp`` (default: the newest frame's time)."""
+        t = timestamp if timestamp is not None else self.last_ts
+        if t is None:
+            t = time.time()
+        with self._lock:
+            self._markers += 1
+        self._worker.offer(Mark(float(t), str(text)), wait=True)
+
+    def collect_gaps(self, driver: Any, final: bool = False) -> None:
+        """Record the intervals a stream delivered nothing, for drivers that report
+        them (``fault_intervals()``, see drivers.faults); open ones only at the end."""
+        if self.failed:
+            return
+        if self._gaps is None:
+            self._gaps = GapWatch(driver)
+        for gap in self._gaps.collect(final):
+            self._worker.offer(gap, wait=True)
+
+    def finish(self, wait: bool = False) -> None:
+        """Stop taking frames; the writer writes what is queued, then closes the file.
+        With ``wait`` return once the file is closed, else at once (see :attr:`done`)."""
+        self._worker.finish(wait=wait)
+
+    def wait(self, timeout: float | None = None) -> bool:
+        return self.done.wait(timeout)
+
+    # -- figures ----------------------------------------------------------------------
+    @property
+    def queued(self) -> int:
+        return self._worker.queue.qsize()
+
+    @property
+    def ms_per_frame(self) -> float:
+        """Mean time the writer took per frame (compression and disk)."""
+        return 1e3 * self.writer.write_seconds / max(self.writer.frames_written, 1)
+
+    def status(self) -> RecordingStatus:
+        if self.done.is_set():
+            state = "failed" if self.failed else "done"
+        else:
+            state = "finishing" if self._worker.finishing else "recording"
+        try:
+            size = os.path.getsize(self.path)
+        except OSError:
+            size = 0
+        with self._lock:
+            return RecordingStatus(
+                path=self.path,
+                state=state,
+                frames=self.writer.counts(),
+                dropped=dict(self.dropped),
+                queued=self.queued,
+                seconds=self.seconds,
+                bytes_on_disk=size,
+                markers=self._markers,
+                error=one_line(self.error) if self.error else "",
+            )
