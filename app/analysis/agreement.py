@@ -26,10 +26,15 @@ import numpy as np
 from app.labels.sidecar import SOURCE_NONE, STATUS_REJECTED, LabelReader, LabelsError
 from drivers.session import SessionReader
 from drivers.truth import UNKNOWN_LABEL
+from models.metrics import dice, iou, joint_histogram
 
 
 def _ratio(num: float, den: float) -> float | None:
     return round(float(num) / float(den), 6) if den > 0 else None
+
+
+def _rounded(v: float) -> float | None:
+    return round(float(v), 6) if np.isfinite(v) else None
 
 
 def _check_pair(
@@ -103,22 +108,21 @@ def compare_labels(
             unknown_b += int(np.count_nonzero(~kb))
             known += int(np.count_nonzero(ok))
             agree += int(np.count_nonzero(ok & (ma == mb)))
-            # Class k pixels where both know the pixel: a joint histogram in one pass.
-            joint = np.bincount((ma[ok].astype(np.int64) * c + mb[ok]).ravel(), minlength=c * c)[
-                : c * c
-            ].reshape(c, c)
+            joint = joint_histogram(ma, mb, c)[:c, :c]  # pixels both files know
             frame_tp = np.diag(joint)
             tp += frame_tp
             pix_a += joint.sum(axis=1)
             pix_b += joint.sum(axis=0)
-            den = joint.sum(axis=1) + joint.sum(axis=0) - frame_tp
-            with np.errstate(invalid="ignore", divide="ignore"):
-                per_frame.append(np.nanmean(np.where(den > 0, frame_tp / den, np.nan)[1:]))
-        union = pix_a + pix_b - tp
-        iou = [_ratio(tp[k], union[k]) for k in range(c)]
-        dice = [_ratio(2 * tp[k], pix_a[k] + pix_b[k]) for k in range(c)]
-        fg_iou = [v for v in iou[1:] if v is not None]
-        fg_dice = [v for v in dice[1:] if v is not None]
+            with np.errstate(invalid="ignore"):
+                frame_iou = iou(
+                    frame_tp, joint.sum(axis=1) - frame_tp, joint.sum(axis=0) - frame_tp
+                )
+                per_frame.append(np.nanmean(frame_iou[1:]))
+        fp, fn = pix_a - tp, pix_b - tp
+        iou_c = [_rounded(v) for v in iou(tp, fp, fn)]
+        dice_c = [_rounded(v) for v in dice(tp, fp, fn)]
+        fg_iou = [v for v in iou_c[1:] if v is not None]
+        fg_dice = [v for v in dice_c[1:] if v is not None]
         pf = np.asarray(per_frame, float)
         order = np.argsort(np.nan_to_num(pf, nan=-1.0))
         return {
@@ -138,8 +142,8 @@ def compare_labels(
             "frames_left_out_by_status": int(np.count_nonzero(both & ~chosen)),
             "mean_iou": round(float(np.mean(fg_iou)), 6) if fg_iou else None,
             "mean_dice": round(float(np.mean(fg_dice)), 6) if fg_dice else None,
-            "iou": dict(zip(classes, iou, strict=True)),
-            "dice": dict(zip(classes, dice, strict=True)),
+            "iou": dict(zip(classes, iou_c, strict=True)),
+            "dice": dict(zip(classes, dice_c, strict=True)),
             "pixels_labels": {k: int(v) for k, v in zip(classes, pix_a, strict=True)},
             "pixels_reference": {k: int(v) for k, v in zip(classes, pix_b, strict=True)},
             "pixel_agreement": _ratio(agree, known),

@@ -25,12 +25,7 @@ import numpy as np
 
 from app.labels.sidecar import SOURCE_NONE, LabelReader, LabelsError
 from drivers.session import SessionReader
-from drivers.truth import UNKNOWN_LABEL
-
-
-def _iou(tp: np.ndarray, fp: np.ndarray, fn: np.ndarray) -> np.ndarray:
-    den = tp + fp + fn
-    return np.where(den > 0, tp / np.maximum(den, 1), np.nan)
+from models.metrics import class_counts, iou, joint_histogram
 
 
 def _spearman(a: np.ndarray, b: np.ndarray) -> float | None:
@@ -72,33 +67,29 @@ def evaluate_labels(
         rows = np.nonzero(source != SOURCE_NONE)[0]
         c = len(classes)
         tp, fp, fn_wrong, fn_unknown = (np.zeros(c, np.int64) for _ in range(4))
-        fp_known = np.zeros(c, np.int64)
         unknown = pixels = unknown_fg = truth_fg = 0
         per_frame = []
         for i in rows:
             pred = lr.mask(stream, int(i))
             truth = s.frame(stream, int(i)).truth["labels"]
-            known = pred != UNKNOWN_LABEL
-            unknown += int(np.count_nonzero(~known))
+            joint = joint_histogram(truth, pred, c)  # rows truth, columns labels
+            u = c  # the unknown bin
             pixels += pred.size
-            fg = (truth > 0) & (truth != UNKNOWN_LABEL)
-            truth_fg += int(np.count_nonzero(fg))
-            unknown_fg += int(np.count_nonzero(fg & ~known))
-            frame_tp = np.zeros(c)
-            frame_den = np.zeros(c)
-            for k in range(c):
-                t, p = truth == k, pred == k
-                a = np.count_nonzero(t & p)
-                tp[k] += a
-                fp[k] += (b := np.count_nonzero(p & ~t & (truth != UNKNOWN_LABEL)))
-                fp_known[k] += b
-                fn_unknown[k] += (u := np.count_nonzero(t & ~known))
-                fn_wrong[k] += (w := np.count_nonzero(t & known & ~p))
-                frame_tp[k], frame_den[k] = a, a + b + u + w
-            with np.errstate(invalid="ignore", divide="ignore"):
-                per_frame.append(np.nanmean((frame_tp / frame_den)[1:]) if c > 1 else np.nan)
-        strict = _iou(tp, fp, fn_wrong + fn_unknown)
-        known_iou = _iou(tp, fp_known, fn_wrong)
+            unknown += int(joint[:, u].sum())
+            truth_fg += int(joint[1:c].sum() + joint[c + 1].sum())
+            unknown_fg += int(joint[1:c, u].sum() + joint[c + 1, u])
+            frame_tp, frame_fp, frame_fn = class_counts(joint, c)
+            frame_fp = frame_fp - joint[u, :c]  # a pixel the truth does not know is no one's
+            frame_fn_unknown = joint[:c, u]
+            tp += frame_tp
+            fp += frame_fp
+            fn_unknown += frame_fn_unknown
+            fn_wrong += frame_fn - frame_fn_unknown
+            with np.errstate(invalid="ignore"):
+                frame_iou = iou(frame_tp, frame_fp, frame_fn)
+                per_frame.append(np.nanmean(frame_iou[1:]) if c > 1 else np.nan)
+        strict = iou(tp, fp, fn_wrong + fn_unknown)
+        known_iou = iou(tp, fp, fn_wrong)  # the same FP: unknown labels are no one's
         per_frame_a = np.asarray(per_frame, float)
         fg_strict = strict[1:] if c > 1 else strict
         fg_known = known_iou[1:] if c > 1 else known_iou

@@ -18,7 +18,14 @@ from pathlib import Path
 import numpy as np
 
 from drivers.session import SessionReader
+from models.metrics import class_counts, iou, joint_histogram
 from models.runner import ModelRunner
+
+
+def _iou(counts: np.ndarray) -> np.ndarray:
+    """Per class IoU of (3, C) pooled TP, FP, FN; 0 for a class in neither (as before:
+    a model that never predicts an absent class is not rewarded with NaN)."""
+    return np.nan_to_num(iou(*counts), nan=0.0)
 
 
 def _r(v: float, digits: int = 4) -> float | None:
@@ -41,17 +48,13 @@ def segmentation_iou(
                 f = s.frame(stream, i)
                 truth = f.truth["labels"]
                 pred = runner.run(f.array).mask
-                for k in range(c):
-                    t, p = truth == k, pred == k
-                    counts[0, k] += np.count_nonzero(t & p)
-                    counts[1, k] += np.count_nonzero(p & ~t)
-                    counts[2, k] += np.count_nonzero(t & ~p)
+                counts += np.stack(class_counts(joint_histogram(truth, pred, c), c))
         total += counts
-        iou = counts[0] / np.maximum(counts.sum(axis=0), 1)
+        iou = _iou(counts)
         per_session.append(
             {"session": Path(path).stem, "frames": n, "mean_iou": _r(iou[1:].mean())}
         )
-    iou = total[0] / np.maximum(total.sum(axis=0), 1)
+    iou = _iou(total)
     return {
         "iou": {k: _r(v) for k, v in zip(classes, iou, strict=True)},
         "mean_iou": _r(iou[1:].mean()),

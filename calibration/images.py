@@ -1,0 +1,110 @@
+"""One camera's intrinsics from a folder of board images (``thermorig calibrate-images``).
+
+Images are PNG, JPEG or TIFF, 8 or 16 bit. The board is found in each (thermal-aware,
+:func:`calibration.detect.detect`), the camera model fitted with outlier views dropped
+and checked on held-out views (:func:`calibration.intrinsics.calibrate_intrinsics`). A
+folder may hold images of another size (a print file, another camera mode): the size
+most views share is calibrated and the others are named, not silently mixed in.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import cv2
+
+from calibration.boards import Board
+from calibration.detect import Detection, detect
+from calibration.intrinsics import IntrinsicsResult, calibrate_intrinsics
+from calibration.rig import Rig
+from drivers.errors import ThermorigError
+
+IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".tif", ".tiff")
+
+
+class CalibrateImagesError(ThermorigError):
+    """A folder, image set or output path that cannot be calibrated from or written."""
+
+
+@dataclass
+class FolderCalibration:
+    """What calibrating a folder gave: the fit, its views, and what was left out."""
+
+    camera: str
+    result: IntrinsicsResult
+    detections: list[Detection]
+    images: int
+    #: Views of another image size than the calibrated one (file names).
+    other_size: list[str] = field(default_factory=list)
+    #: Files OpenCV could not read.
+    unreadable: list[str] = field(default_factory=list)
+
+    @property
+    def quality(self) -> dict:
+        found = len(self.detections) + len(self.other_size)
+        return self.result.quality() | {"images": self.images, "board_found": found}
+
+    def to_rig(self, board: Board) -> Rig:
+        """A one-camera rig of this camera (its reference)."""
+        return Rig(
+            cameras={self.camera: self.result.to_camera()},
+            reference=self.camera,
+            board=board.spec,
+            quality={"intrinsics": {self.camera: self.quality}},
+        )
+
+
+def board_images(folder: Path) -> list[Path]:
+    """The image files of ``folder`` in name order; a one-line error if there are none."""
+    if not folder.is_dir():
+        raise CalibrateImagesError(f"folder not found: {folder}; give a folder of board images")
+    files = sorted(
+        p for p in folder.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES and p.is_file()
+    )
+    if not files:
+        raise CalibrateImagesError(
+            f"no images in {folder} (looked for {', '.join(IMAGE_SUFFIXES)}); "
+            "point DIR at the folder that holds the board images"
+        )
+    return files
+
+
+def calibrate_folder(
+    folder: str | Path,
+    board: Board,
+    camera: str,
+    kind: str,
+    progress: Callable[[int, int], None] | None = None,
+) -> FolderCalibration:
+    """Detect ``board`` in every image of ``folder`` (read as ``kind``) and fit
+    ``camera``'s intrinsics; ``progress(done, total)`` after each image."""
+    folder = Path(folder)
+    files = board_images(folder)
+    detections: list[Detection] = []
+    unreadable: list[str] = []
+    for i, path in enumerate(files):
+        image = cv2.imread(str(path), cv2.IMREAD_UNCHANGED)
+        if image is None:
+            unreadable.append(path.name)
+        else:
+            if image.ndim == 3:  # OpenCV reads BGR(A); the detector expects RGB
+                image = cv2.cvtColor(image[:, :, :3], cv2.COLOR_BGR2RGB)
+            det = detect(image, board, kind=kind, source=str(path))
+            if det is not None:
+                detections.append(det)
+        if progress is not None:
+            progress(i + 1, len(files))
+    if not detections:
+        raise CalibrateImagesError(
+            f"board {board.spec} not found in any of {len(files)} images in {folder}; "
+            "check --board (checker and coded count inner corners, charuco counts squares)"
+        )
+    size, _ = Counter(d.image_size for d in detections).most_common(1)[0]
+    other = [Path(d.source).name for d in detections if d.image_size != size]
+    detections = [d for d in detections if d.image_size == size]
+    return FolderCalibration(
+        camera, calibrate_intrinsics(detections), detections, len(files), other, unreadable
+    )
