@@ -143,21 +143,17 @@ def celsius_to_raw_levels(lo_c: float, hi_c: float) -> tuple[float, float]:
     return (lo_c + KELVIN_OFFSET) * 100.0, (hi_c + KELVIN_OFFSET) * 100.0
 
 
-def raw_to_celsius(value: float) -> float:
-    return float(value) / 100.0 - KELVIN_OFFSET
-
-
 def thermal_auto_levels(frame_ck: np.ndarray, lo_pct: float = 1.0, hi_pct: float = 99.5):
     """Percentile levels of a thermal frame in °C (None for an empty frame)."""
     levels = percentile_levels(frame_ck, lo_pct, hi_pct)
     if levels is None:
         return None
-    return raw_to_celsius(levels[0]), raw_to_celsius(levels[1])
+    return centikelvin_to_celsius(levels[0]), centikelvin_to_celsius(levels[1])
 
 
 def thermal_extremes(frame_ck: np.ndarray) -> tuple[float, float]:
     """Exact coldest and hottest pixel of the whole frame, °C (a hot pixel included)."""
-    return raw_to_celsius(frame_ck.min()), raw_to_celsius(frame_ck.max())
+    return centikelvin_to_celsius(frame_ck.min()), centikelvin_to_celsius(frame_ck.max())
 
 
 # -- depth ----------------------------------------------------------------------------

@@ -22,8 +22,11 @@ STREAM_KINDS = ("thermal", "depth", "color", "ir")
 KELVIN_OFFSET = 273.15
 
 
-def centikelvin_to_celsius(values: np.ndarray) -> np.ndarray:
-    """Thermal pixels (uint16 centikelvin) to float32 °C."""
+def centikelvin_to_celsius(values: np.ndarray | float) -> np.ndarray | float:
+    """Thermal pixels (uint16 centikelvin) to float32 °C; one value (a pixel under the
+    cursor, a level) to a float, exact in float64."""
+    if np.ndim(values) == 0:
+        return float(values) / 100.0 - KELVIN_OFFSET
     return values.astype(np.float32) / 100.0 - np.float32(KELVIN_OFFSET)
 
 

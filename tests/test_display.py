@@ -13,12 +13,11 @@ from app.display import (
     label_rgba,
     percentile_levels,
     pixel_readout,
-    raw_to_celsius,
     subsample,
     thermal_auto_levels,
     thermal_extremes,
 )
-from drivers.types import celsius_to_centikelvin
+from drivers.types import celsius_to_centikelvin, centikelvin_to_celsius
 
 
 @pytest.mark.parametrize("name", [*THERMAL_MAPS, "turbo"])
@@ -76,7 +75,8 @@ def test_level_tracker_smooths_small_changes_and_jumps_on_big_ones():
 def test_celsius_levels_round_trip_through_centikelvin():
     lo, hi = celsius_to_raw_levels(20.0, 38.0)
     assert (lo, hi) == pytest.approx((29315.0, 31115.0))
-    assert raw_to_celsius(lo) == pytest.approx(20.0)
+    assert centikelvin_to_celsius(lo) == pytest.approx(20.0)
+    assert isinstance(centikelvin_to_celsius(lo), float)  # one value: exact, not float32
 
 
 def test_depth_zero_is_black_and_range_spreads_over_the_rest():

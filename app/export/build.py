@@ -31,7 +31,7 @@ from pathlib import Path
 
 import numpy as np
 
-from app.display import THERMAL_MAPS, colormap_lut, raw_to_celsius
+from app.display import THERMAL_MAPS, colormap_lut
 from app.export.coco import CocoSplit
 from app.export.files import imwrite, preview, sha256, write_json, write_mask
 from app.export.inputs import (
@@ -44,6 +44,7 @@ from app.export.inputs import (
 from app.export.split import SplitRule
 from app.labels.sidecar import SOURCE_NAMES, STATUS_NAMES
 from drivers.truth import UNKNOWN_LABEL
+from drivers.types import centikelvin_to_celsius
 
 FORMATS = ("png", "coco")
 MANIFEST_FORMAT = "thermorig-export"
@@ -225,7 +226,7 @@ def _session_entry(it: ExportInput, window: tuple[float, float], opts: ExportOpt
     spec = it.session.streams[opts.stream]
     view = {"colormap": opts.colormap, "window": list(window)}
     if spec.units == "centikelvin":
-        view["window_celsius"] = [round(raw_to_celsius(v), 3) for v in window]
+        view["window_celsius"] = [round(centikelvin_to_celsius(v), 3) for v in window]
     return {
         "key": it.key,
         "path": str(it.session_path.absolute()),

@@ -18,7 +18,7 @@ from pathlib import Path
 
 import numpy as np
 
-from app.display import percentile_levels, raw_to_celsius
+from app.display import percentile_levels
 from calibration.depth_render import DepthRenderer
 from calibration.rig import Rig, RigError
 from calibration.rig_points import RigPoints
@@ -26,6 +26,7 @@ from calibration.rig_streams import rig_problem
 from drivers.errors import SessionError
 from drivers.session import SessionReader, open_h5
 from drivers.sync import nearest_rows
+from drivers.types import centikelvin_to_celsius
 
 #: Frames sampled for the session's display levels (one colour scale for the session,
 #: so the same colour is the same temperature on every frame reviewed).
@@ -124,7 +125,7 @@ class ReviewFrames:
         levels = percentile_levels(sample, 1.0, 99.5, target=1 << 30)
         if levels is None:
             return 20.0, 38.0
-        lo, hi = raw_to_celsius(levels[0]), raw_to_celsius(levels[1])
+        lo, hi = centikelvin_to_celsius(levels[0]), centikelvin_to_celsius(levels[1])
         return lo, max(hi, lo + 1.0)
 
     # -- linked cursor ----------------------------------------------------------------

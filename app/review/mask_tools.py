@@ -27,8 +27,9 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
-from app.display import celsius_to_raw_levels, raw_to_celsius
+from app.display import celsius_to_raw_levels
 from drivers.truth import UNKNOWN_LABEL
+from drivers.types import centikelvin_to_celsius
 
 Point = tuple[float, float]
 
@@ -204,7 +205,7 @@ def seed_celsius(thermal_ck: np.ndarray, seed: Point) -> float | None:
     at = _seed(thermal_ck.shape, seed)
     if at is None:
         return None
-    return raw_to_celsius(thermal_ck[at[1], at[0]])
+    return centikelvin_to_celsius(thermal_ck[at[1], at[0]])
 
 
 def wand_range(thermal_ck: np.ndarray, seed: Point, tolerance_c: float) -> tuple[float, float]:

@@ -16,7 +16,7 @@ from pathlib import Path
 import numpy as np
 from PySide6 import QtCore, QtGui, QtWidgets
 
-from app.display import THERMAL_MAPS, colormap_lut, label_rgba, raw_to_celsius
+from app.display import THERMAL_MAPS, colormap_lut, label_rgba
 from app.labels.sidecar import STATUS_UNREVIEWED, LabelsError
 from app.labels.store import LabelStore
 from app.review.editor import TOOLS
@@ -29,6 +29,7 @@ from app.ui.review.help import HelpOverlay
 from app.ui.review.timeline import SOURCE_COLOURS, STATUS_COLOURS, Timeline
 from app.ui.views import StreamView
 from drivers.errors import ThermorigError
+from drivers.types import centikelvin_to_celsius
 
 STREAM = "thermal"
 
@@ -347,7 +348,7 @@ class ReviewWindow(QtWidgets.QMainWindow):
             or not (0 <= row < work.shape[0] and 0 <= col < work.shape[1])
         ):
             return
-        c = raw_to_celsius(thermal[row, col])
+        c = centikelvin_to_celsius(thermal[row, col])
         k = int(work[row, col])
         name = self.store.classes[k] if k < len(self.store.classes) else "unlabeled"
         uv, z = self.frames.cursor(self.index, x, y)
