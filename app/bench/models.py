@@ -42,10 +42,11 @@ def _torch_peer(
     """Torch eager run times of the same network, or None and why not (torch lives
     under models/training only)."""
     try:
-        from models.training.bench_peer import torch_eager_times
+        from models.training.bench_peer import torch_eager_call
     except ImportError:
         return None, "torch not installed (pip install -e .[train])"
-    return torch_eager_times(pkg, tensor, repeat)
+    call, why = torch_eager_call(pkg, tensor)
+    return (None, why) if call is None else (time_calls(call, repeat, warmup=3), "")
 
 
 @benchmark("models")

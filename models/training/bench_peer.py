@@ -1,23 +1,23 @@
-"""The torch-eager twin of a bundled ONNX network, timed for ``thermorig bench``.
+"""The torch-eager twin of a bundled ONNX network, for ``thermorig bench`` to time.
 
-Kept here because torch may be imported only under models/training.
+Kept here because torch may be imported only under models/training; the timing itself
+is the bench's (``app.bench.time_calls``), which this layer must not import.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import numpy as np
 import torch
 
-from app.bench import time_calls
 from models.package import ModelPackage
 from models.training.nets import TinyUNet, UNetConfig
 
 
-def torch_eager_times(
-    pkg: ModelPackage, tensor: np.ndarray, repeat: int
-) -> tuple[np.ndarray | None, str]:
-    """Seconds per call of the same architecture in eager mode (random weights: the
-    run time does not depend on them), or None and why not."""
+def torch_eager_call(pkg: ModelPackage, tensor: np.ndarray) -> tuple[Callable | None, str]:
+    """One call of the same architecture in eager mode on ``tensor`` (random weights:
+    the run time does not depend on them), or None and why not."""
     arch = pkg.manifest.provenance.get("architecture", {})
     if arch.get("name") != "TinyUNet":
         return None, "no torch twin for this architecture"
@@ -25,5 +25,9 @@ def torch_eager_times(
     net = TinyUNet(UNetConfig.from_dict(arch))
     net.train(False)
     x = torch.from_numpy(tensor)
-    with torch.no_grad():
-        return time_calls(lambda: net(x), repeat, warmup=3), ""
+
+    def call() -> None:
+        with torch.no_grad():
+            net(x)
+
+    return call, ""
