@@ -24,8 +24,8 @@ import numpy as np
 
 from calibration.boards import Board, CharucoBoard, CheckerBoard, CodedBoard, parse_board
 from calibration.coded import detect_coded
+from calibration.detector_input import noise_sigma, to_gray, variants
 from calibration.gridfit import apply, homographies
-from calibration.preprocess import noise_sigma, to_gray, variants
 from calibration.subpixel import fit_radius, fit_x_junctions
 
 #: Images wider than this are searched for a plain checkerboard at half size first

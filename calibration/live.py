@@ -32,8 +32,8 @@ import numpy as np
 from calibration.boards import Board, parse_board
 from calibration.coverage import STILL_PX, Coverage, accept_view, corner_motion, view_params
 from calibration.detect import DETECTORS, Detection, detect, validate
+from calibration.detector_input import VARIANTS_BY_KIND, to_gray, variants
 from calibration.intrinsics import CalibrationError
-from calibration.preprocess import VARIANTS_BY_KIND, to_gray, variants
 from calibration.rig import REFERENCE_STREAM
 from calibration.rig_calibration import RIG_CAMERAS, RigCalibration, calibrate_views
 from calibration.still import Progress, View, agreeing, average, camera_streams

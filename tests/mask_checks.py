@@ -1,4 +1,4 @@
-"""Mask figures the tests compute by hand (independently of app.analysis.evaluate)."""
+"""Mask figures the tests compute by hand (independently of app.analysis.quality)."""
 
 from __future__ import annotations
 

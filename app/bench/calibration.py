@@ -41,7 +41,7 @@ def bench_calibration(quick: bool) -> list[Result]:
 
     from calibration.boards import parse_board
     from calibration.detect import detect
-    from calibration.preprocess import to_gray
+    from calibration.detector_input import to_gray
     from calibration.rig_calibration import calibrate_views
     from calibration.still import View, average
 

@@ -8,8 +8,12 @@ import argparse
 import json
 from pathlib import Path
 
-from app.analysis.agreement import compare_labels, format_agreement
-from app.analysis.evaluate import evaluate_labels, format_evaluation
+from app.analysis.quality import (
+    compare_labels,
+    evaluate_labels,
+    format_agreement,
+    format_evaluation,
+)
 from app.commands.arguments import statuses
 from drivers.errors import ThermorigError
 

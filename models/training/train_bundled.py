@@ -10,7 +10,7 @@
    bit-identical to a full-size session's).
 2. Trains the calf segmenter and the leg keypoint model (:mod:`models.training.train`).
 3. Exports both to ONNX, checks torch-vs-onnxruntime parity, and measures held-out
-   figures through the app's own runner (:mod:`models.training.evaluate`).
+   figures through the app's own runner (:mod:`models.training.heldout`).
 4. Writes ``NAME.onnx`` + ``NAME.json`` with those figures and how they were measured.
 
 About 8-10 minutes on a 2-core CPU. ``--quick`` is a smoke run (minutes less, worse
@@ -43,9 +43,9 @@ from models.preprocess import prepare
 from models.runner import ModelRunner
 from models.spec import InputSpec, Manifest, OutputSpec
 from models.training.dataset import Examples, load_session
-from models.training.evaluate import keypoint_errors, segmentation_iou
-from models.training.export import OPSET, export_onnx, parity
+from models.training.heldout import keypoint_errors, segmentation_iou
 from models.training.nets import UNetConfig, count_parameters
+from models.training.onnx_export import OPSET, export_onnx, parity
 from models.training.train import TrainConfig, train
 
 SEG_NAME = BUNDLED_SEGMENTER

@@ -7,7 +7,7 @@ import json
 import numpy as np
 import pytest
 
-from app.analysis.evaluate import evaluate_labels
+from app.analysis.quality import evaluate_labels
 from app.cli import main
 from app.labels.sidecar import SOURCE_PROJECTED, LabelsError, LabelWriter
 from drivers.session import SessionReader

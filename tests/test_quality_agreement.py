@@ -7,7 +7,7 @@ import json
 import numpy as np
 import pytest
 
-from app.analysis.agreement import compare_labels
+from app.analysis.quality import compare_labels
 from app.cli import main
 from app.labels.sidecar import (
     SOURCE_MANUAL,

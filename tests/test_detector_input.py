@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from calibration.preprocess import VARIANTS_BY_KIND, is_inverted, noise_sigma, to_gray, variants
+from calibration.detector_input import VARIANTS_BY_KIND, is_inverted, noise_sigma, to_gray, variants
 
 
 def test_stretch_ignores_a_hot_pixel_and_keeps_the_contrast():
