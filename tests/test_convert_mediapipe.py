@@ -59,7 +59,25 @@ PHOTOS = ("bus", "zidane")
 
 @pytest.fixture(scope="module")
 def sessions() -> dict[str, ort.InferenceSession]:
-    return {name: open_session(MEDIAPIPE_DIR / f"{name}.onnx", 1) for name in MODELS}
+    """The shipped graphs as converted: onnxruntime's basic optimisations only.
+
+    Parity asks whether the ONNX file computes the .tflite's function. onnxruntime's
+    full optimisation (what the app runs, :func:`models.package.open_session`) fuses
+    kernels and so re-associates float32 sums: on the zidane crop that alone moves the
+    mask's worst pixel from 3.6e-4 to 9.5e-4 off TFLite — the rounding-order effect
+    models/convert/README.md measures, not a conversion error, and too close to the
+    1e-3 tolerance to gate on. The app's own runtime is exercised by the labeler tests,
+    whose decisions must not move under far larger input changes.
+    """
+    opts = ort.SessionOptions()
+    opts.intra_op_num_threads = 1
+    opts.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_BASIC
+    return {
+        name: ort.InferenceSession(
+            str(MEDIAPIPE_DIR / f"{name}.onnx"), opts, providers=["CPUExecutionProvider"]
+        )
+        for name in MODELS
+    }
 
 
 def run(sess: ort.InferenceSession, x: np.ndarray) -> dict[str, np.ndarray]:
