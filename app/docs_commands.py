@@ -252,6 +252,9 @@ def main(argv: list[str] | None = None) -> int:
     except StaleError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
+    except FileNotFoundError as exc:
+        print(f"error: {exc.filename} not found; run this in a thermorig checkout", file=sys.stderr)
+        return 2
     return 0
 
 
