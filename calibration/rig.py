@@ -1,6 +1,6 @@
 """The rig: every camera's intrinsics and pose relative to the reference camera.
 
-The JSON form is the contract of DESIGN.md (cameras by stream name with ``width``,
+The JSON form is documented in docs/formats/rig.md (cameras by stream name with ``width``,
 ``height``, ``K``, ``dist``, ``T_ref_cam``; ``reference`` is ``depth``). Drivers produce
 rig dicts of this schema (device defaults, the synthetic rig's truth) without importing
 this module; everything that computes with a rig goes through :class:`Rig`.

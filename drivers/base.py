@@ -22,7 +22,7 @@ from drivers.types import Frame, StreamHealth, StreamSpec
 class SourceInfo:
     """What a source knows about itself, beyond its streams; recorded into sessions.
 
-    ``rig`` is the rig JSON (DESIGN.md) in force if the source knows one (a device's
+    ``rig`` is the rig JSON (docs/formats/rig.md) in force if the source knows one (a device's
     factory calibration, the rig a session was recorded with). ``truth`` is set by
     synthetic sources and by replay of synthetic sessions: ``{"rig": dict, "classes":
     [...], "keypoints": [...], "board": spec-or-None}``.

@@ -7,7 +7,7 @@ it exists. Callbacks map device timestamps onto the host clock, copy the pixels 
 librealsense's frame pool and hand them over through a drop-oldest queue, so a slow
 consumer never stalls the camera. Drops are counted from the device's frame numbers.
 
-The device's factory calibration becomes ``info.rig`` (rig JSON schema of DESIGN.md,
+The device's factory calibration becomes ``info.rig`` (rig JSON schema of docs/formats/rig.md,
 reference ``depth``), intrinsics go into each StreamSpec, the depth scale comes from
 the depth sensor. A sensor that stops delivering is restarted with back-off while the
 other sensors go on; the outage is reported per stream (``fault_intervals``).

@@ -133,7 +133,7 @@ def transform_of(extrinsics: Any) -> np.ndarray:
 
 
 def rig_from_profiles(profiles: dict[str, Any], source: str) -> dict[str, Any] | None:
-    """The device's own calibration as a rig dict (DESIGN.md), reference ``depth``.
+    """The device's own calibration as a rig dict (docs/formats/rig.md), reference ``depth``.
 
     ``T_ref_cam`` of a camera is the extrinsics *from* it *to* depth (it maps the
     camera's points into the depth frame). Streams without intrinsics or extrinsics to

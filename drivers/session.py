@@ -1,7 +1,8 @@
 """The session file (HDF5, format ``thermorig-session`` version 1) and its reader.
 
-DESIGN.md fixes the layout; this module adds what a recorder needs to survive being
-killed and what replay needs to reproduce a source exactly:
+The layout (documented for people in docs/formats/session.md; tests/test_docs.py keeps
+the two in step). Besides frames and timestamps it holds what a recorder needs to
+survive being killed and what replay needs to reproduce a source exactly:
 
 ```
 /                              attrs format, version, created, activity, subject, notes,

@@ -1,6 +1,6 @@
 """Names of label classes and keypoints shared by ground truth, label files and models."""
 
-#: Class ids are indices into this list (DESIGN.md, label sidecar).
+#: Class ids are indices into this list (docs/formats/labels.md).
 DEFAULT_CLASSES = ("background", "left_calf", "right_calf")
 
 #: Keypoint order of /truth/<stream>/keypoints and of keypoint models. Left and right
@@ -14,5 +14,5 @@ DEFAULT_KEYPOINTS = (
     "right_heel",
 )
 
-#: Label value for "not labeled / unknown" in masks (DESIGN.md).
+#: Label value for "not labeled / unknown" in masks (docs/formats/labels.md).
 UNKNOWN_LABEL = 255

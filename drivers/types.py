@@ -12,7 +12,7 @@ from typing import Any
 
 import numpy as np
 
-#: Stream names fixed by DESIGN.md. ``ir`` is the depth camera's amplitude image.
+#: Stream names (docs/formats/session.md). ``ir`` is the depth camera's amplitude image.
 STREAM_NAMES = ("thermal", "depth", "color", "ir")
 
 #: Kinds of streams; a stream's kind says how its pixels are to be read.

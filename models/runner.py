@@ -2,7 +2,7 @@
 
 The runner keeps the latency of its recent runs so that whoever drives it (the preview,
 ``thermorig infer``, the benchmark) can show the model's own rate beside the camera's;
-capture never waits for it (DESIGN.md, data flow).
+capture never waits for it (docs/architecture.md, threads).
 """
 
 from __future__ import annotations

@@ -1,4 +1,5 @@
-"""The real coded-target images in ``../shared/data`` and their detections, cached.
+"""The real coded-target images in the shared data folder beside the checkout
+(``shared/data``) and their detections, cached.
 
 Several test modules use the 48 real thermal images; detecting them once per test
 run (≈ 2 s) keeps the suite fast. Tests call :func:`require` to skip, with the

@@ -63,7 +63,7 @@ def test_synthetic_cycling_calves_reach_iou_095(synthetic, tmp_path, capsys):
     assert d["mean_iou_strict"] >= 0.95, d
     assert d["mean_iou_known"] >= d["mean_iou_strict"]
     assert d["unknown_share_of_labeled_classes"] < 0.05
-    # The label file: DESIGN.md's layout plus validity, confidence and time gaps.
+    # The label file (docs/formats/labels.md) with validity, confidence and time gaps.
     with h5py.File(out, "r") as f:
         assert f.attrs["format"] == "thermorig-labels" and f.attrs["version"] == 1
         assert json.loads(f.attrs["classes"]) == ["background", "left_calf", "right_calf"]

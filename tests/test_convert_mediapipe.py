@@ -3,9 +3,12 @@ own pieces that run without TensorFlow.
 
 Parity: the shipped ONNX files in onnxruntime against reference outputs the conversion
 script saved from the TFLite interpreter (tests/data/mediapipe_*.npz) — no TensorFlow at
-test time. The inputs are rebuilt here exactly as the script built them (a sha256 of
-each input proves it): the fixed pattern, and real photos from the ultralytics 8.4.190
-wheel (the ``photo_wheel`` fixture, tests/conftest.py) as thermorig feeds them to each model.
+test time. The inputs are rebuilt here exactly as the script built them: the fixed
+pattern, and real photos from the ultralytics 8.4.190 wheel (the ``photo_wheel`` fixture,
+tests/conftest.py) resampled in float64 numpy the way thermorig feeds them to each model.
+Three digests keep the failures apart: the decoded photo's (the JPEG decoder changed),
+each rebuilt input's (the input builder changed), and only then the outputs (the model
+changed).
 """
 
 from __future__ import annotations
@@ -13,6 +16,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import cv2
 import numpy as np
 import onnx
 import onnxruntime as ort
@@ -31,8 +35,10 @@ from models.convert.mediapipe_parity import (
     read_photo,
     selfie_frame,
     sigmoid,
+    stretch,
     to_fixed,
     unit,
+    warp_bilinear,
 )
 from models.convert.onnx_tools import canonical_names, compact_float16, drop_final_sigmoid
 from models.convert.tflite_tools import (
@@ -45,7 +51,7 @@ from models.convert.tflite_tools import (
     transpose_conv_reference,
 )
 from models.package import open_session, read_manifest
-from models.visual_labeler import MEDIAPIPE_DIR
+from models.visual_labeler import MEDIAPIPE_DIR, _letterbox
 
 DATA = Path(__file__).resolve().parent / "data"
 PHOTOS = ("bus", "zidane")
@@ -53,7 +59,25 @@ PHOTOS = ("bus", "zidane")
 
 @pytest.fixture(scope="module")
 def sessions() -> dict[str, ort.InferenceSession]:
-    return {name: open_session(MEDIAPIPE_DIR / f"{name}.onnx", 1) for name in MODELS}
+    """The shipped graphs as converted: onnxruntime's basic optimisations only.
+
+    Parity asks whether the ONNX file computes the .tflite's function. onnxruntime's
+    full optimisation (what the app runs, :func:`models.package.open_session`) fuses
+    kernels and so re-associates float32 sums: on the zidane crop that alone moves the
+    mask's worst pixel from 3.6e-4 to 9.5e-4 off TFLite — the rounding-order effect
+    models/convert/README.md measures, not a conversion error, and too close to the
+    1e-3 tolerance to gate on. The app's own runtime is exercised by the labeler tests,
+    whose decisions must not move under far larger input changes.
+    """
+    opts = ort.SessionOptions()
+    opts.intra_op_num_threads = 1
+    opts.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_BASIC
+    return {
+        name: ort.InferenceSession(
+            str(MEDIAPIPE_DIR / f"{name}.onnx"), opts, providers=["CPUExecutionProvider"]
+        )
+        for name in MODELS
+    }
 
 
 def run(sess: ort.InferenceSession, x: np.ndarray) -> dict[str, np.ndarray]:
@@ -61,27 +85,47 @@ def run(sess: ort.InferenceSession, x: np.ndarray) -> dict[str, np.ndarray]:
     return {o.name: v for o, v in zip(sess.get_outputs(), outs, strict=True)}
 
 
+def photo(ref, wheel: Path, key: str) -> np.ndarray:
+    """The decoded photo, checked against the digest stored at conversion."""
+    return decoded(ref, key, read_photo(wheel, f"{key}.jpg"))
+
+
+def decoded(ref, key: str, rgb: np.ndarray) -> np.ndarray:
+    assert str(ref[f"{key}_photo_sha256"]) == digest(rgb), (
+        f"{key}.jpg: the JPEG decoder changed (cv2.imdecode gives other pixels than at"
+        " conversion), so the stored references no longer apply; this is not a model change:"
+        " regenerate them with python -m models.convert.convert_mediapipe"
+    )
+    return rgb
+
+
 def same_input(ref, key: str, img: np.ndarray) -> None:
     assert str(ref[f"{key}_input_sha256"]) == digest(img), (
-        f"{key}: this OpenCV builds another input than the conversion did; the stored"
-        " reference no longer applies"
+        f"{key}: the parity input builder (models/convert/mediapipe_parity.py) made another"
+        " input from the same decoded photo than at conversion; not a model change"
     )
+
+
+MODEL_CHANGED = "the ONNX model's output differs from the TFLite reference: the model changed"
 
 
 # --------------------------------------------------------------- pose_landmark_full
 def check_landmarks(ref, key: str, outs, mask_limit: float) -> None:
     lm = outs["Identity"].reshape(39, 5)
-    assert np.abs(lm[:, :3] - ref[f"{key}_landmarks"][:, :3]).max() <= LANDMARK_TOL_PX
-    assert np.abs(outs["Identity_1"].reshape(-1) - ref[f"{key}_pose_presence"]).max() < 1e-4
+    err = np.abs(lm[:, :3] - ref[f"{key}_landmarks"][:, :3]).max()
+    assert err <= LANDMARK_TOL_PX, f"{key} landmarks {err:.3g} px: {MODEL_CHANGED}"
+    err = np.abs(outs["Identity_1"].reshape(-1) - ref[f"{key}_pose_presence"]).max()
+    assert err < 1e-4, f"{key} pose presence {err:.3g}: {MODEL_CHANGED}"
     mask = sigmoid(outs["Identity_2"][0, :, :, 0])
-    assert np.abs(mask - from_fixed(ref[f"{key}_mask_sigmoid"])).max() <= mask_limit
+    err = np.abs(mask - from_fixed(ref[f"{key}_mask_sigmoid"])).max()
+    assert err <= mask_limit, f"{key} mask {err:.3g}: {MODEL_CHANGED}"
 
 
 def test_landmark_model_matches_tflite_on_person_crops(sessions, photo_wheel):
     """The Done-when tolerance at every pixel, on the crops the labeler itself makes."""
     ref = np.load(DATA / "mediapipe_pose_landmark_full.npz")
     for key in PHOTOS:
-        crop = person_crop(read_photo(photo_wheel, f"{key}.jpg"), ref[f"{key}_crop_matrix"])
+        crop = person_crop(photo(ref, photo_wheel, key), ref[f"{key}_crop_matrix"])
         same_input(ref, key, crop)
         check_landmarks(ref, key, run(sessions["pose_landmark_full"], unit(crop)), MASK_TOL)
 
@@ -100,9 +144,11 @@ def test_landmark_model_matches_tflite_on_the_pattern(sessions):
 
 # ------------------------------------------------------------------- pose_detection
 def check_detector(ref, key: str, boxes: np.ndarray, logits: np.ndarray) -> None:
-    assert np.abs(logits.reshape(-1) - ref[f"{key}_score_logits"]).max() < 1e-2
+    err = np.abs(logits.reshape(-1) - ref[f"{key}_score_logits"]).max()
+    assert err < 1e-2, f"{key} score logits {err:.3g}: {MODEL_CHANGED}"
     top = ref[f"{key}_top_index"]
-    assert np.abs(boxes.reshape(-1, 12)[top] - ref[f"{key}_top_boxes"]).max() <= LANDMARK_TOL_PX
+    err = np.abs(boxes.reshape(-1, 12)[top] - ref[f"{key}_top_boxes"]).max()
+    assert err <= LANDMARK_TOL_PX, f"{key} boxes {err:.3g} px: {MODEL_CHANGED}"
 
 
 def test_detector_matches_tflite(sessions, photo_wheel):
@@ -110,7 +156,7 @@ def test_detector_matches_tflite(sessions, photo_wheel):
     out = run(sessions["pose_detection"], parity_pattern(224, 224) * 2 - 1)
     check_detector(ref, "pattern", out["Identity"], out["Identity_1"])
     for key in PHOTOS:
-        lb = letterboxed(read_photo(photo_wheel, f"{key}.jpg"))
+        lb = letterboxed(photo(ref, photo_wheel, key))
         same_input(ref, key, lb)
         out = run(sessions["pose_detection"], (lb.astype(np.float32) / 127.5 - 1.0)[None])
         check_detector(ref, key, out["Identity"], out["Identity_1"])
@@ -121,17 +167,18 @@ def test_selfie_matches_tflite_on_the_pattern(sessions):
     ref = np.load(DATA / "mediapipe_selfie_segmentation.npz")
     logits = run(sessions["selfie_segmentation"], parity_pattern(256, 256))["mask_logits"]
     diff = np.abs(sigmoid(logits[0, :, :, 0]) - from_fixed(ref["pattern_mask_sigmoid"]))
-    assert diff.max() <= MASK_TOL
+    assert diff.max() <= MASK_TOL, f"pattern mask {diff.max():.3g}: {MODEL_CHANGED}"
 
 
 def test_selfie_matches_tflite_on_photos_and_finds_people(sessions, photo_wheel):
     ref = np.load(DATA / "mediapipe_selfie_segmentation.npz")
     for key in PHOTOS:
-        frame = selfie_frame(read_photo(photo_wheel, f"{key}.jpg"))
+        frame = selfie_frame(photo(ref, photo_wheel, key))
         same_input(ref, key, frame)
         logits = run(sessions["selfie_segmentation"], unit(frame))["mask_logits"]
         mask = sigmoid(logits[0, :, :, 0])
-        assert np.abs(mask - from_fixed(ref[f"{key}_mask_sigmoid"])).max() <= MASK_TOL
+        err = np.abs(mask - from_fixed(ref[f"{key}_mask_sigmoid"])).max()
+        assert err <= MASK_TOL, f"{key} mask {err:.3g}: {MODEL_CHANGED}"
         person = mask > 0.5
         assert 0.05 < person.mean() < 0.95, key  # people, and background
     # zidane.jpg: two men filling most of the frame's middle, the top corners are wall.
@@ -161,6 +208,78 @@ def test_shipped_figures_meet_the_tolerance_on_photos():
     assert det["parity"]["boxes_px"] <= LANDMARK_TOL_PX
     notice = (MEDIAPIPE_DIR / "NOTICE.md").read_text()
     assert notice == NOTICE and "selfie_segmentation" in notice
+
+
+# ------------------------------------------------------------------- parity inputs
+def _builders(rgb: np.ndarray, m: np.ndarray) -> list[np.ndarray]:
+    return [letterboxed(rgb), person_crop(rgb, m), selfie_frame(rgb)]
+
+
+def test_parity_inputs_do_not_depend_on_opencv_resampling(monkeypatch):
+    """Same bytes with every OpenCV resampler made to raise: the inputs the references
+    store digests of are numpy's alone, whatever OpenCV release is installed."""
+    rgb = (parity_pattern(90, 120) * 255).astype(np.uint8)[0]
+    m = np.array([[0.9, -0.4, 40.0], [0.4, 0.9, -10.0]])
+    before = _builders(rgb, m)
+
+    def refuse(*args, **kwargs):
+        raise AssertionError("a parity input builder called OpenCV's resampling")
+
+    for name in ("warpAffine", "warpPerspective", "remap", "resize"):
+        monkeypatch.setattr(cv2, name, refuse)
+    after = _builders(rgb, m)
+    assert [digest(a) for a in after] == [digest(b) for b in before]
+    assert [a.shape for a in after] == [(224, 224, 3), (256, 256, 3), (256, 256, 3)]
+
+
+def test_each_failure_names_its_cause(photo_wheel):
+    """Another decoder's pixels, another input builder, another model: three messages."""
+    ref = np.load(DATA / "mediapipe_pose_detection.npz")
+    rgb = read_photo(photo_wheel, "bus.jpg")
+    decoded(ref, "bus", rgb)
+    other = rgb.copy()
+    other[0, 0, 0] ^= 1
+    with pytest.raises(AssertionError, match="the JPEG decoder changed"):
+        decoded(ref, "bus", other)
+    lb = letterboxed(rgb)
+    same_input(ref, "bus", lb)
+    with pytest.raises(AssertionError, match="input builder"):
+        same_input(ref, "bus", lb[::-1])
+    boxes = ref["bus_top_boxes"].copy()
+    full = np.zeros((len(ref["bus_score_logits"]), 12), np.float32)
+    full[ref["bus_top_index"]] = boxes + 0.02
+    with pytest.raises(AssertionError, match="the model changed"):
+        check_detector(ref, "bus", full, ref["bus_score_logits"])
+
+
+def test_warp_bilinear_interpolates_rounds_half_up_and_reads_zero_outside():
+    img = np.array([[[0], [1], [10]], [[20], [30], [40]]], np.uint8)
+    assert np.array_equal(warp_bilinear(img, np.array([[1.0, 0, 0], [0, 1, 0]]), (3, 2)), img)
+    # Half a pixel left: averages of neighbours, 0.5 and 5.5 round up, 35 stays.
+    half = warp_bilinear(img, np.array([[1.0, 0, -0.5], [0, 1, 0]]), (2, 2))
+    assert half[..., 0].tolist() == [[1, 6], [25, 35]]
+    # Half a pixel right: the first column mixes with the zero outside the image.
+    out = warp_bilinear(img, np.array([[1.0, 0, 0.5], [0, 1, 0]]), (1, 2))
+    assert out[..., 0].tolist() == [[0], [10]]
+
+
+def test_warp_bilinear_samples_where_opencv_does(photo_wheel):
+    """Same geometry as the labeler's cv2.warpAffine (pixel centres, direction of the
+    matrix, zero border): OpenCV's 1/32-pixel fixed-point weights may move a value at
+    a sharp edge by a few levels (at most 255/32 across both axes, plus rounding), a
+    half-pixel slip would move edges by tens of levels over many pixels."""
+    rgb = read_photo(photo_wheel, "bus.jpg")
+    h, w = rgb.shape[:2]
+    rot = np.array([[0.3, -0.2, 140.0], [0.2, 0.3, -40.0]])
+    for m, size in (
+        (_letterbox(w, h, 224), 224),
+        (rot, 256),
+        (stretch(w, h, 256, 256), 256),
+    ):
+        ours = warp_bilinear(rgb, m, (size, size)).astype(int)
+        theirs = cv2.warpAffine(rgb, m, (size, size), flags=cv2.INTER_LINEAR)
+        diff = np.abs(ours - theirs)
+        assert diff.max() <= 9 and diff.mean() < 0.05, (diff.max(), diff.mean())
 
 
 # ------------------------------------------------------- Convolution2DTransposeBias

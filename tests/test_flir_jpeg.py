@@ -16,7 +16,8 @@ from drivers.types import centikelvin_to_celsius
 DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
 REAL = DATA / "real" / "flir-radiometric-jpeg" / "IR_2412.jpg"
 needs_real = pytest.mark.skipif(
-    not REAL.is_file(), reason=f"real FLIR JPEG not found at {REAL} (../shared is absent)"
+    not REAL.is_file(),
+    reason=f"real FLIR JPEG not found at {REAL} (the shared data folder is absent)",
 )
 EXIF_TIME = b"2013:05:09 20:22:23"  # DateTime, DateTimeOriginal and -Digitized in IR_2412.jpg
 

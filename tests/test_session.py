@@ -1,4 +1,4 @@
-"""The session file: layout as DESIGN.md fixes it, exact round trip, bad files."""
+"""The session file: layout as docs/formats/session.md documents it, exact round trip, bad files."""
 
 from __future__ import annotations
 
@@ -206,7 +206,7 @@ def test_reader_uses_the_consistent_minimum_of_counts(tmp_path, recorded):
 
 
 def test_minimal_design_layout_without_counts_is_trimmed(tmp_path):
-    """A file with only DESIGN.md's datasets (no count/indices) still reads."""
+    """A file with only the original contract's datasets (no count/indices) still reads."""
     path = tmp_path / "minimal.h5"
     with h5py.File(path, "w") as f:
         f.attrs.update(format=FORMAT, version=1, activity="treadmill")

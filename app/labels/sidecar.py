@@ -1,6 +1,6 @@
 """The label sidecar (HDF5, format ``thermorig-labels`` version 1): read and write.
 
-DESIGN.md fixes the layout; this module adds what auto-labeling produces beside it:
+The layout (documented in docs/formats/labels.md, kept in step by tests/test_docs.py):
 
 ```
 /                       attrs format, version, classes (json list), session (path of

@@ -59,7 +59,7 @@ class ReviewFrames:
                 if name in self.session.streams
             }
             self.rig, self.rig_note = self._rig(rig_path)
-            # Frames are read straight from the datasets DESIGN.md fixes: the reader's
+            # Frames are read straight from the session's datasets (docs/formats/session.md): the reader's
             # frame() also decodes every truth row (a 1280x720 label image per RGB
             # frame), which would double the time a frame switch takes.
             self._h5 = open_h5(self.path)

@@ -240,7 +240,7 @@ def true_cameras(sizes: dict[str, tuple[int, int]]) -> dict[str, CameraModel]:
 
 
 def rig_dict(cameras: dict[str, CameraModel], board: str | None) -> dict[str, Any]:
-    """The true rig in the rig-JSON schema of DESIGN.md (what calibration should find)."""
+    """The true rig in the rig-JSON schema of docs/formats/rig.md (what calibration should find)."""
     return {
         "reference": "depth",
         "created": TRUTH_CREATED,

@@ -56,8 +56,12 @@ from models.convert.mediapipe_parity import PHOTO_WHEEL, PHOTOS
 CONVERT_REQUIREMENTS = (
     "tensorflow-cpu==2.21.0",
     "tf2onnx==1.17.0",
-    "onnxruntime>=1.16",
-    # The photo inputs must be decoded and resampled exactly as thermorig does it.
+    # Pinned, like OpenCV below, so that a rerun gives byte-identical files: the JSON
+    # names the version, and the parity figures are measured with it.
+    "onnxruntime==1.31.1",
+    # OpenCV no longer builds the parity inputs (mediapipe_parity.warp_bilinear does,
+    # in numpy), but it still decodes the JPEG photos (pinned by a sha256 in the
+    # references) and runs the labeler's detector, which picks the stored crop transforms.
     "opencv-python-headless==5.0.0.93",
 )
 ROOT = Path(__file__).resolve().parents[2]
@@ -210,6 +214,7 @@ def _parity(files: dict[str, Path], work: Path, stage: Path):
     """Figures, reference arrays and verdict per model, all measured on the staged files."""
     from models.convert.mediapipe_parity import (
         detector_parity,
+        digest,
         landmark_parity,
         person_crop,
         read_photo,
@@ -227,7 +232,7 @@ def _parity(files: dict[str, Path], work: Path, stage: Path):
             raise SystemExit(f"the converted detector finds nobody in {name}")
         m = labeler.crop_transform(found[1][0], found[1][1])
         crops[name] = (m, person_crop(rgb, m))
-    return {
+    results = {
         "pose_detection": detector_parity(
             files["pose_detection"], stage / "pose_detection.onnx", photos
         ),
@@ -241,6 +246,11 @@ def _parity(files: dict[str, Path], work: Path, stage: Path):
             photos,
         ),
     }
+    # The decoded photos' digests: a test that rebuilds an input from another decoder's
+    # pixels then says so, instead of blaming the model.
+    for _, ref, _ in results.values():
+        ref.update({f"{k}_photo_sha256": np.array(digest(rgb)) for k, rgb in photos.items()})
+    return results
 
 
 def _publish(src: Path, dst: Path) -> None:

@@ -19,6 +19,14 @@ Two kinds of input, on purpose:
   TFLite's own XNNPACK and reference kernels differ from its built-in kernels by that
   much. On these inputs the ONNX file must stay within that spread (and within 1e-3
   where the spread is smaller).
+
+The photo inputs are built here in float64 numpy (:func:`warp_bilinear`), not with
+OpenCV: the stored references must test the model, and OpenCV's fixed-point resampling
+changes in its last bit between releases (5.0 → 5.1 did). The labeler keeps using
+OpenCV at run time; parity needs only an input like the ones it makes, the same bytes
+on every machine. What remains machine-dependent is the JPEG decoder: the references
+store a sha256 of each decoded photo, so a test can tell "the decoder changed" from
+"the model changed".
 """
 
 from __future__ import annotations
@@ -97,32 +105,86 @@ def synthetic_inputs(size: int, signed: bool) -> list[np.ndarray]:
 
 
 def read_photo(wheel: Path, name: str) -> np.ndarray:
-    """(H, W, 3) uint8 RGB photo straight out of the wheel (a zip)."""
+    """(H, W, 3) uint8 RGB photo straight out of the wheel (a zip), decoded by OpenCV's
+    bundled libjpeg-turbo (accurate integer IDCT: stable across releases, but not
+    promised; the references pin its output with a sha256, :func:`digest`)."""
     with zipfile.ZipFile(wheel) as z:
         data = np.frombuffer(z.read(f"ultralytics/assets/{name}"), np.uint8)
     return cv2.cvtColor(cv2.imdecode(data, cv2.IMREAD_COLOR), cv2.COLOR_BGR2RGB)
 
 
+def _inverse(m: np.ndarray) -> tuple[float, ...]:
+    """The 2×3 affine ``m`` inverted in closed form (Python floats: IEEE double, no
+    library whose summation order could vary)."""
+    (a, b, c), (d, e, f) = (tuple(float(v) for v in row) for row in np.asarray(m))
+    det = a * e - b * d
+    ia, ib, id_, ie = e / det, -b / det, -d / det, a / det
+    return ia, ib, -(ia * c + ib * f), id_, ie, -(id_ * c + ie * f)
+
+
+def warp_bilinear(img: np.ndarray, m: np.ndarray, size: tuple[int, int]) -> np.ndarray:
+    """(h, w, C) uint8: ``img`` (H, W, C) uint8 through the 2×3 affine ``m`` (source
+    pixels → output pixels, pixel centres at integers: OpenCV's convention), ``size``
+    = (w, h); bilinear, 0 outside the source (as ``cv2.warpAffine(img, m, size,
+    flags=INTER_LINEAR, borderMode=BORDER_CONSTANT)``, up to OpenCV's 1/32-pixel
+    fixed-point weights).
+
+    Why not OpenCV: the parity references store these inputs' digests, so they must be
+    the same bytes on every machine and every OpenCV. Every step is an elementwise
+    IEEE-754 double operation (no reduction, no BLAS, no fused multiply-add), so the
+    result is exact-rounding deterministic. Rounding to uint8 is explicit: round half
+    up, ``floor(v + 0.5)``, clipped to [0, 255].
+    """
+    ia, ib, ic, id_, ie, if_ = _inverse(m)
+    w, h = size
+    x = np.arange(w, dtype=np.float64)[None, :]
+    y = np.arange(h, dtype=np.float64)[:, None]
+    sx, sy = (ia * x + ib * y) + ic, (id_ * x + ie * y) + if_
+    x0, y0 = np.floor(sx), np.floor(sy)
+    fx, fy = (sx - x0)[..., None], (sy - y0)[..., None]
+    # A 1-pixel zero border; indices clipped onto it read 0, as BORDER_CONSTANT does.
+    pad = np.pad(img.astype(np.float64), ((1, 1), (1, 1), (0, 0)))
+    hi_y, hi_x = img.shape[0], img.shape[1]
+    cx0 = np.clip(x0, -1, hi_x).astype(np.intp) + 1
+    cx1 = np.clip(x0 + 1, -1, hi_x).astype(np.intp) + 1
+    cy0 = np.clip(y0, -1, hi_y).astype(np.intp) + 1
+    cy1 = np.clip(y0 + 1, -1, hi_y).astype(np.intp) + 1
+    top = pad[cy0, cx0] * (1.0 - fx) + pad[cy0, cx1] * fx
+    bottom = pad[cy1, cx0] * (1.0 - fx) + pad[cy1, cx1] * fx
+    v = top * (1.0 - fy) + bottom * fy
+    return np.clip(np.floor(v + 0.5), 0, 255).astype(np.uint8)
+
+
 def letterboxed(rgb: np.ndarray, size: int = 224) -> np.ndarray:
-    """(size, size, 3) uint8: the frame as the visual labeler's detector sees it."""
+    """(size, size, 3) uint8: the frame letterboxed with the visual labeler's own
+    transform, for the detector (the labeler resamples with OpenCV; this, for parity,
+    with :func:`warp_bilinear`)."""
     from models.visual_labeler import _letterbox
 
     h, w = rgb.shape[:2]
-    return cv2.warpAffine(rgb, _letterbox(w, h, size), (size, size), flags=cv2.INTER_LINEAR)
+    return warp_bilinear(rgb, _letterbox(w, h, size), (size, size))
 
 
 def person_crop(rgb: np.ndarray, m: np.ndarray) -> np.ndarray:
-    """(256, 256, 3) uint8 rotated person crop for the crop transform ``m`` (2×3), made
-    exactly as :meth:`MediaPipeVisualLabeler.landmarks` makes it."""
-    return cv2.warpAffine(
-        rgb, m, (CROP_SIZE, CROP_SIZE), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_CONSTANT
-    )
+    """(256, 256, 3) uint8 rotated person crop for the crop transform ``m`` (2×3), the
+    crop :meth:`MediaPipeVisualLabeler.landmarks` makes, resampled by
+    :func:`warp_bilinear`."""
+    return warp_bilinear(rgb, m, (CROP_SIZE, CROP_SIZE))
+
+
+def stretch(frame_w: int, frame_h: int, width: int, height: int) -> np.ndarray:
+    """2×3 affine frame pixels → (width, height) pixels of the whole frame, aspect not
+    kept, pixel centres aligned."""
+    sx, sy = width / frame_w, height / frame_h
+    return np.array([[sx, 0, 0.5 * sx - 0.5], [0, sy, 0.5 * sy - 0.5]], np.float64)
 
 
 def selfie_frame(rgb: np.ndarray) -> np.ndarray:
-    """(256, 256, 3) uint8: the whole frame stretched to the input, as MediaPipe's
-    selfie graph does (ImageToTensor, keep_aspect_ratio false)."""
-    return cv2.resize(rgb, (SELFIE_SIZE, SELFIE_SIZE), interpolation=cv2.INTER_AREA)
+    """(256, 256, 3) uint8: the whole frame stretched to the input, bilinear, as
+    MediaPipe's selfie graph does (ImageToTensor, keep_aspect_ratio false; its OpenCV
+    converter samples with INTER_LINEAR)."""
+    h, w = rgb.shape[:2]
+    return warp_bilinear(rgb, stretch(w, h, SELFIE_SIZE, SELFIE_SIZE), (SELFIE_SIZE, SELFIE_SIZE))
 
 
 def unit(img_u8: np.ndarray) -> np.ndarray:
