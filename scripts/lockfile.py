@@ -159,7 +159,7 @@ def check(lock_path: Path) -> int:
     _, tag = read_lock(lock_path)
     if tag and tag != python_tag():
         print(
-            f"note: {lock_path} was made for Python {tag}, this is {python_tag()}: installing "
+            f"note: {lock_path} was made for Python {tag}, this is Python {python_tag()}: installing "
             "from it anyway; if pip cannot, use bash scripts/install --latest [EXTRAS] (and "
             "bash scripts/lock to lock for this Python, see docs/install.md)",
             file=sys.stderr,
