@@ -109,58 +109,56 @@ def test_uses_xcb_follows_how_qt_picks_its_platform(env, xcb):
     assert qt_libraries.uses_xcb(env) is xcb
 
 
+#: A library no system has, given a table entry for these tests: a real library of the
+#: table (libxcb-icccm.so.4) cannot be hidden from the loader where it is installed.
+ABSENT, ABSENT_PACKAGE = "libthermorig-absent.so.4", "libthermorig-absent4"
+
+
 @pytest.fixture
-def plugin_missing_icccm(tmp_path) -> Path:
-    """A real shared object that needs libxcb-icccm.so.4 from a folder that is then
-    emptied: ldd reports it "not found" just as on a machine without libxcb-icccm4."""
+def plugin_missing_a_library(tmp_path, monkeypatch) -> Path:
+    """A real shared object that needs :data:`ABSENT` from a folder that is then
+    emptied: ldd reports it "not found", as it does a missing libxcb-icccm.so.4."""
     cc = shutil.which("cc") or shutil.which("gcc")
     if cc is None:
         pytest.skip("needs a C compiler to build a plugin with a missing library")
+    monkeypatch.setitem(LIBRARY_PACKAGES, ABSENT, ABSENT_PACKAGE)
     stub = tmp_path / "stub"
     stub.mkdir()
     (tmp_path / "s.c").write_text("int stub_symbol(void) { return 1; }\n")
     (tmp_path / "p.c").write_text("int stub_symbol(void);\nint f(void) { return stub_symbol(); }\n")
-    lib = stub / "libxcb-icccm.so.4"
+    lib = stub / ABSENT
     subprocess.run(
-        [cc, "-shared", "-fPIC", "-Wl,-soname,libxcb-icccm.so.4", "-o", lib, tmp_path / "s.c"],
-        check=True,
+        [cc, "-shared", "-fPIC", f"-Wl,-soname,{ABSENT}", "-o", lib, tmp_path / "s.c"], check=True
     )
     platforms = tmp_path / "Qt" / "plugins" / "platforms"
     platforms.mkdir(parents=True)
     plugin = platforms / "libqxcb.so"
     subprocess.run(
-        [
-            cc,
-            "-shared",
-            "-fPIC",
-            "-o",
-            plugin,
-            tmp_path / "p.c",
-            "-L",
-            stub,
-            "-l:libxcb-icccm.so.4",
-        ],
+        [cc, "-shared", "-fPIC", "-o", plugin, tmp_path / "p.c", "-L", stub, f"-l:{ABSENT}"],
         check=True,
     )
     lib.unlink()
     return plugin
 
 
-def test_a_missing_library_is_named_with_its_package_and_the_apt_command(plugin_missing_icccm):
-    assert qt_libraries.missing_libraries(plugin_missing_icccm) == ["libxcb-icccm.so.4"]
-    line = qt_libraries.xcb_problem({"DISPLAY": ":0"}, plugin_missing_icccm)
+def test_a_missing_library_is_named_with_its_package_and_the_apt_command(
+    plugin_missing_a_library,
+):
+    assert qt_libraries.missing_libraries(plugin_missing_a_library) == [ABSENT]
+    line = qt_libraries.xcb_problem({"DISPLAY": ":0"}, plugin_missing_a_library)
     assert "\n" not in line
-    assert "libxcb-icccm.so.4" in line
-    assert "apt-get install -y libxcb-icccm4 " in line
+    assert ABSENT in line
+    assert f"apt-get install -y {ABSENT_PACKAGE} " in line
     assert "QT_QPA_PLATFORM=offscreen" in line and "simulate, record, info" in line
     # Not asked where Qt will not use xcb.
-    assert qt_libraries.xcb_problem({"DISPLAY": ":0", "QT_QPA_PLATFORM": "offscreen"}) == ""
+    offscreen = {"DISPLAY": ":0", "QT_QPA_PLATFORM": "offscreen"}
+    assert qt_libraries.xcb_problem(offscreen, plugin_missing_a_library) == ""
 
 
 def test_thermorig_refuses_in_one_line_before_qt_loads_a_broken_xcb_plugin(
-    plugin_missing_icccm, monkeypatch, capsys
+    plugin_missing_a_library, monkeypatch, capsys
 ):
-    monkeypatch.setattr(qt_libraries, "qt_dir", lambda: plugin_missing_icccm.parents[2])
+    monkeypatch.setattr(qt_libraries, "qt_dir", lambda: plugin_missing_a_library.parents[2])
     monkeypatch.setattr(app.ui.app, "run_gui", lambda *a: pytest.fail("Qt was started"))
     monkeypatch.setenv("DISPLAY", ":99")
     for key in ("QT_QPA_PLATFORM", "WAYLAND_DISPLAY", "XDG_SESSION_TYPE"):
@@ -168,7 +166,7 @@ def test_thermorig_refuses_in_one_line_before_qt_loads_a_broken_xcb_plugin(
     assert main([]) == 2
     err = capsys.readouterr().err.strip()
     assert len(err.splitlines()) == 1
-    assert "apt-get install -y libxcb-icccm4" in err
+    assert f"apt-get install -y {ABSENT_PACKAGE}" in err
 
 
 def test_a_library_outside_the_table_is_named_for_apt_file(tmp_path):
