@@ -9,6 +9,7 @@ import argparse
 import os
 import sys
 
+from app.qt_libraries import import_problem, xcb_problem
 from drivers.errors import ThermorigError
 
 DEFAULT_SOURCE = "synthetic:cycling"
@@ -42,18 +43,26 @@ def display_problem(env: dict[str, str] | None = None, platform: str | None = No
     )
 
 
-def run(args: argparse.Namespace) -> int:
-    problem = display_problem()
+def check_window_can_open() -> None:
+    """Refuse in one line where no window can open: no display, or Qt's xcb platform
+    plugin missing system libraries (Qt itself would abort with a raw multi-line
+    message); shared by ``thermorig gui`` and ``thermorig review``."""
+    problem = display_problem() or xcb_problem()
     if problem:
         raise ThermorigError(problem)
+
+
+def qt_import_error(exc: ImportError) -> ThermorigError:
+    """The error for a Qt import that failed on a missing system library."""
+    return ThermorigError(import_problem(exc))
+
+
+def run(args: argparse.Namespace) -> int:
+    check_window_can_open()
     try:
         from app.ui.app import run_gui
     except ImportError as exc:  # Qt's system libraries missing: say which to install
-        raise ThermorigError(
-            f"the window cannot start: {exc}; install Qt's system libraries "
-            "(Debian/Ubuntu: apt-get install libegl1 libxkbcommon0 libfontconfig1 libdbus-1-3 "
-            "libgl1 libglib2.0-0, or run bash scripts/install as root)"
-        ) from None
+        raise qt_import_error(exc) from None
     return run_gui(args.source, args.rig)
 
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from app.commands.gui import display_problem
+from app.commands.gui import check_window_can_open, qt_import_error
 from drivers.errors import ThermorigError
 
 
@@ -41,15 +41,11 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    problem = display_problem()
-    if problem:
-        raise ThermorigError(problem)
+    check_window_can_open()
     if not args.session.is_file():
         raise ThermorigError(f"session file not found: {args.session}; check the path")
     try:
         from app.ui.review.launch import run_review
     except ImportError as exc:  # Qt's system libraries missing
-        raise ThermorigError(
-            f"the window cannot start: {exc}; install Qt's system libraries (see thermorig gui)"
-        ) from None
+        raise qt_import_error(exc) from None
     return run_review(args.session, args.labels, args.rig)
