@@ -301,3 +301,22 @@ def test_the_window_tells_how_to_repair_a_session_it_opens(qtbot, damaged, tmp_p
     window = make_window(qtbot, tmp_path, None)
     assert window.open_source(replay_spec(damaged))
     assert f"run: thermorig repair {damaged}" in window.statusBar().currentMessage()
+
+
+def test_without_hard_links_the_original_is_copied_beside(damaged, monkeypatch):
+    from drivers import session_repair
+
+    def no_link(src, dst):  # FAT, some network drives
+        raise PermissionError(1, "Operation not permitted")
+
+    monkeypatch.setattr(session_repair.os, "link", no_link)
+    original = _sha(damaged)
+    repair_session(damaged)
+    backup = backup_path(damaged)
+    assert _sha(backup) == original and not backup.samefile(damaged)
+    assert sorted(p.name for p in damaged.parent.iterdir()) == [
+        "session.h5",
+        "session.h5.unrepaired",
+    ]
+    with h5py.File(damaged, "r") as f:
+        assert f["events/text"][-1].decode().startswith(EVENT_PREFIX)
