@@ -19,6 +19,7 @@ COMMANDS = (
     "app.commands.simulate",
     "app.commands.record",
     "app.commands.info",
+    "app.commands.repair",
     "app.commands.bench",
     "app.commands.devices",
     "app.commands.calibrate_images",

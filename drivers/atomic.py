@@ -10,6 +10,7 @@ is written once. ``drivers`` is the lowest layer, so ``calibration``, ``models``
 
 from __future__ import annotations
 
+import errno
 import os
 import tempfile
 from collections.abc import Iterator
@@ -32,6 +33,26 @@ def replace_durably(tmp: str | os.PathLike, path: str | os.PathLike) -> None:
     with open(tmp, "rb+") as fh:
         os.fsync(fh.fileno())
     os.replace(tmp, path)
+    fsync_dir(Path(path).parent)
+
+
+def publish_new(tmp: str | os.PathLike, path: str | os.PathLike) -> None:
+    """Like :func:`replace_durably`, but never replaces an existing ``path``: a hard
+    link makes ``tmp`` appear as ``path`` only if no such name exists (FileExistsError
+    otherwise; ``tmp`` stays). File systems without hard links (FAT) get a plain
+    rename after a last check."""
+    with open(tmp, "rb+") as fh:
+        os.fsync(fh.fileno())
+    try:
+        os.link(tmp, path)
+    except FileExistsError:
+        raise
+    except OSError:
+        if os.path.lexists(path):
+            raise FileExistsError(errno.EEXIST, "file exists", str(path)) from None
+        os.replace(tmp, path)
+    else:
+        os.unlink(tmp)
     fsync_dir(Path(path).parent)
 
 

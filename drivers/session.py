@@ -35,7 +35,8 @@ rewritten only after the frames it counts were flushed, so ``count`` rows are al
 complete. Readers take the minimum of ``count`` and every per-stream dataset's length.
 A recorder that closed normally trims every dataset to ``count``, so plain h5py sees
 exact lengths. A file whose recorder died can only be opened with ``swmr=True`` (HDF5
-still marks it as open for writing); :class:`SessionReader` does that by itself.
+still marks it as open for writing); :class:`SessionReader` does that by itself, and
+``thermorig repair`` (:mod:`drivers.session_repair`) makes it a normal closed file.
 """
 
 from __future__ import annotations

@@ -13,6 +13,13 @@ from typing import Any
 import numpy as np
 
 from drivers.session import SessionReader
+from drivers.session_state import (
+    NEEDS_REPAIR,
+    RECORDING,
+    repair_advice,
+    repair_command,
+    session_state,
+)
 from drivers.sync import match_timestamps
 
 
@@ -27,6 +34,7 @@ def describe_session(path: str | os.PathLike) -> dict[str, Any]:
     """Everything ``thermorig info`` reports, as a JSON-ready dict."""
     path = Path(path)
     with SessionReader(path) as reader:
+        state = session_state(path)
         streams: dict[str, Any] = {}
         stamps: dict[str, np.ndarray] = {}
         for name, spec in reader.streams.items():
@@ -68,6 +76,9 @@ def describe_session(path: str | os.PathLike) -> dict[str, Any]:
             "notes": reader.attrs.get("notes", ""),
             "source": reader.attrs.get("source", ""),
             "file_bytes": path.stat().st_size,
+            "state": state,
+            "needs_repair": state == NEEDS_REPAIR,
+            "repair_command": repair_command(path) if state == NEEDS_REPAIR else None,
             "duration_s": round(duration, 6),
             "streams": streams,
             "sync": sync,
@@ -94,6 +105,12 @@ def format_session(d: dict[str, Any]) -> str:
         f"{d['path']}  ({d['format']} v{d['version']}, {d['file_bytes'] / 1e6:.1f} MB)",
         f"created {d['created']}  activity {d['activity']}  subject {d['subject'] or '-'}",
         f"duration {d['duration_s']:.2f} s   source {d['source'] or '-'}",
+    ]
+    if d.get("needs_repair"):
+        lines.append(f"needs repair: {repair_advice(d['path'])}")
+    elif d.get("state") == RECORDING:
+        lines.append("being recorded: a running thermorig is writing it; figures are as of now")
+    lines += [
         "",
         f"{'stream':<8} {'shape':<14} {'dtype':<7} {'units':<12} {'frames':>6} "
         f"{'fps':>6} {'meas.':>7} {'max gap':>8}",

@@ -4,7 +4,8 @@ A recording killed at any moment (crash, power button, ``kill -9``) keeps everyt
 flushed before: the file is written in HDF5's SWMR mode, every dataset and attribute is
 created up front (SWMR allows no new ones later), datasets grow in blocks, and frames
 are flushed every ``flush_interval`` seconds. Free disk space is checked before every
-frame, so a filling disk stops the recording with a closed, valid file.
+frame, so a filling disk stops the recording with a closed, valid file. A writer lock
+(:mod:`drivers.session_state`) tells a live recording from a killed one.
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ import numpy as np
 from drivers.base import SourceInfo
 from drivers.errors import DiskFullError, SessionError
 from drivers.session import ACTIVITIES, FORMAT, TRUTH_DTYPES, VERSION
+from drivers.session_state import WriterLock
 from drivers.truth import DEFAULT_CLASSES, DEFAULT_KEYPOINTS, UNKNOWN_LABEL
 from drivers.types import Frame, StreamSpec
 
@@ -81,8 +83,10 @@ def _utc_now() -> str:
     return datetime.now(timezone.utc).isoformat(timespec="seconds")
 
 
-def _mb(n: float) -> int:
-    return int(n // 2**20)
+def _disk_full(folder: Path, free: int) -> DiskFullError:
+    return DiskFullError(
+        f"disk nearly full: {free // 2**20} MB free in {folder}; free space or record elsewhere"
+    )
 
 
 @dataclass
@@ -137,6 +141,7 @@ class SessionWriter:
         self.write_seconds = 0.0
         self.frames_written = 0
         self._file: h5py.File | None = None
+        self._lock: WriterLock | None = None  # tells a live recording from a killed one
         activity = activity or info.activity or "other"
         # A replayed session passes its subject and notes on unless told otherwise.
         subject = info.extra.get("subject", "") if subject is None else subject
@@ -158,6 +163,7 @@ class SessionWriter:
         try:
             self._create(streams, info, activity, subject, notes, note)
             self._file.swmr_mode = True
+            self._lock = WriterLock.hold(self.path)
         except BaseException:
             self._file.close()
             self._file = None
@@ -182,10 +188,7 @@ class SessionWriter:
         free = shutil.disk_usage(self.path.parent).free
         if free - incoming < self.min_free_bytes:
             self.close()
-            raise DiskFullError(
-                f"disk nearly full: {_mb(free)} MB free in {self.path.parent};"
-                " free space or record elsewhere"
-            )
+            raise _disk_full(self.path.parent, free)
 
     def _create(self, streams, info, activity, subject, notes, codec_note) -> None:
         f = self._file
@@ -415,10 +418,7 @@ class SessionWriter:
             self._file = None
         full = getattr(exc, "errno", None) == 28 or "no space left" in str(exc).lower()
         if free < self.min_free_bytes or full:
-            raise DiskFullError(
-                f"disk nearly full: {_mb(free)} MB free in {self.path.parent};"
-                " free space or record elsewhere"
-            ) from exc
+            raise _disk_full(self.path.parent, free) from exc
         raise SessionError(f"writing {self.path} failed: {' '.join(str(exc).split())}") from exc
 
     def counts(self) -> dict[str, int]:
@@ -440,6 +440,8 @@ class SessionWriter:
             self._gap_count[0] = self._gap_n
         finally:
             f.close()
+            if self._lock is not None:
+                self._lock.release()
 
     def __enter__(self) -> SessionWriter:
         return self

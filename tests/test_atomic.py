@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from drivers.atomic import atomic_path, atomic_write, replace_durably, temp_beside
+from drivers import atomic
+from drivers.atomic import atomic_path, atomic_write, publish_new, replace_durably, temp_beside
 
 
 class Boom(Exception):
@@ -69,3 +70,22 @@ def test_atomic_write_refuses_append_and_update_modes(tmp_path):
     with pytest.raises(ValueError, match="whole file"), atomic_write(tmp_path / "x", "a"):
         pass
     assert list(tmp_path.iterdir()) == []
+
+
+@pytest.mark.parametrize("hard_links", [True, False], ids=["hard-link", "no-hard-links"])
+def test_publish_new_never_replaces_an_existing_file(tmp_path, monkeypatch, hard_links):
+    if not hard_links:  # FAT and some network drives: link() fails, a checked rename follows
+
+        def no_link(src, dst):
+            raise PermissionError(1, "Operation not permitted")
+
+        monkeypatch.setattr(atomic.os, "link", no_link)
+    taken = tmp_path / "taken.h5"
+    taken.write_bytes(b"precious")
+    tmp = temp_beside(taken)
+    tmp.write_bytes(b"new")
+    with pytest.raises(FileExistsError):
+        publish_new(tmp, taken)
+    assert taken.read_bytes() == b"precious" and tmp.read_bytes() == b"new"
+    publish_new(tmp, tmp_path / "free.h5")
+    assert (tmp_path / "free.h5").read_bytes() == b"new" and not tmp.exists()

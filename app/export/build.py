@@ -26,7 +26,6 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
-from importlib import metadata
 from pathlib import Path
 
 import numpy as np
@@ -45,6 +44,7 @@ from app.export.split import SplitRule
 from app.labels.sidecar import SOURCE_NAMES, STATUS_NAMES
 from drivers.truth import UNKNOWN_LABEL
 from drivers.types import centikelvin_to_celsius
+from drivers.version import thermorig_version
 
 FORMATS = ("png", "coco")
 MANIFEST_FORMAT = "thermorig-export"
@@ -139,7 +139,11 @@ def _write_all(
 ) -> dict:
     classes = items[0].labels.classes
     split_names = list(dict.fromkeys([*opts.split.names, *(it.split for it in items)]))
-    info = {"description": "thermorig export", "version": _version(), "date_created": _now()}
+    info = {
+        "description": "thermorig export",
+        "version": thermorig_version(),
+        "date_created": _now(),
+    }
     coco = {s: CocoSplit(classes, info) for s in split_names} if "coco" in opts.formats else {}
     lut = colormap_lut(opts.colormap)  # RGB; imwrite stores colour PNGs as RGB
     frames, done = [], 0
@@ -258,7 +262,7 @@ def _manifest(
     return {
         "format": MANIFEST_FORMAT,
         "version": 1,
-        "thermorig": _version(),
+        "thermorig": thermorig_version(),
         "created": _now(),
         "command": opts.command,
         "stream": opts.stream,
@@ -271,13 +275,6 @@ def _manifest(
         "counts": counts,
         "frames": frames,
     }
-
-
-def _version() -> str:
-    try:
-        return metadata.version("thermorig")
-    except metadata.PackageNotFoundError:
-        return "unknown"
 
 
 def _now() -> str:

@@ -17,6 +17,7 @@ from calibration.rig import Rig
 from calibration.rig_streams import load_rig, rig_problem, source_rig
 from drivers.errors import ThermorigError
 from drivers.session import SessionReader
+from drivers.session_state import NEEDS_REPAIR, repair_advice, session_state
 from drivers.sources import open_source, parse_spec
 
 
@@ -36,6 +37,8 @@ class SourcesMixin:
             scheme, arg = parse_spec(spec)
             if scheme == "replay":
                 SessionReader(arg).close()
+                if session_state(arg) == NEEDS_REPAIR:  # it replays; other programs refuse it
+                    self.statusBar().showMessage(repair_advice(arg), 60000)
         except ThermorigError as exc:
             self.show_error("Cannot open source", str(exc))
             self.source_panel.set_current(self.spec)

@@ -1,0 +1,155 @@
+"""Whether a session file was closed, is being recorded, or was left open by a recorder
+that died, and the lock that tells the last two apart.
+
+HDF5 marks a file opened for writing in its superblock's file-consistency flags and
+clears them on close. A recorder killed mid-way (``kill -9``, a crash, power loss)
+leaves them set, and HDF5 then refuses every plain open with "file is already open for
+write" (h5py, HDFView, MATLAB and pandas alike); only SWMR readers, which thermorig
+uses, still open it. :func:`open_flags` reads those flags straight from the superblock
+(HDF5 file format specification, superblock versions 2 and 3, byte 11) rather than
+parsing an error message that differs between HDF5 versions.
+
+The flags cannot tell a live recorder from a dead one, and HDF5 cannot either: it drops
+its own lock once SWMR writing starts, and every reader takes a shared ``flock``, so a
+flock does not tell a writer from a viewer. So :class:`WriterLock` holds a POSIX record
+lock on one byte far beyond the end of the file for as long as a recorder writes it.
+The kernel releases it when the process dies, however it dies; HDF5's flock locks never
+conflict with it. On Linux it is an open-file-description lock, which closing another
+descriptor of the same file in the recording process does not release. Windows has
+neither: there, a live writer is caught when the file changes during a repair or the
+final rename fails.
+"""
+
+from __future__ import annotations
+
+import errno
+import os
+import shlex
+import struct
+import sys
+from pathlib import Path
+
+try:
+    import fcntl
+except ImportError:  # pragma: no cover - Windows
+    fcntl = None
+
+CLOSED = "closed"
+RECORDING = "recording"
+NEEDS_REPAIR = "needs repair"
+
+#: Superblock file-consistency flags (HDF5 H5Fpkg.h): opened for writing, for SWMR writing.
+WRITE_ACCESS = 0x01
+SWMR_WRITE_ACCESS = 0x04
+
+_SIGNATURE = b"\x89HDF\r\n\x1a\n"
+#: The locked byte: far past any file's end, so that no I/O ever touches it.
+_LOCK_OFFSET = 2**62
+_OFD = (
+    fcntl is not None
+    and sys.platform.startswith("linux")
+    and hasattr(fcntl, "F_OFD_SETLK")
+    and struct.calcsize("P") == 8
+)
+#: Files this process is recording, by (device, inode): POSIX record locks never
+#: conflict within one process, so a check from the recording process asks here.
+_WRITING: set[tuple[int, int]] = set()
+
+
+def open_flags(path: str | os.PathLike) -> int:
+    """The superblock's file-consistency flags; 0 for a file closed normally and for
+    superblock versions 0 and 1 (which HDF5 never marks). The superblock sits at byte 0
+    or, after a user block, at 512, 1024, 2048, ..."""
+    with open(path, "rb") as fh:
+        size = os.fstat(fh.fileno()).st_size
+        offset = 0
+        while offset + 12 <= size:
+            fh.seek(offset)
+            head = fh.read(12)
+            if head[:8] == _SIGNATURE:
+                return head[11] if head[8] >= 2 else 0
+            offset = 512 if offset == 0 else offset * 2
+    return 0
+
+
+def _key(path: str | os.PathLike) -> tuple[int, int]:
+    st = os.stat(path)
+    return st.st_dev, st.st_ino
+
+
+class WriterLock:
+    """Held by a recorder on its session file while it writes (see the module doc)."""
+
+    def __init__(self, fd: int, key: tuple[int, int]):
+        self._fd: int | None = fd
+        self._key = key
+
+    @classmethod
+    def hold(cls, path: str | os.PathLike) -> WriterLock | None:
+        """Take the lock; None where the platform or file system has no such locks
+        (recording goes on: the lock only guards against repairing a live file)."""
+        if fcntl is None:
+            return None
+        try:
+            fd = os.open(path, os.O_RDWR)
+        except OSError:
+            return None
+        try:
+            if _OFD:  # struct flock on 64-bit Linux: type, whence, start, len, pid
+                lock = struct.pack("hhxxxxqqixxxx", fcntl.F_WRLCK, os.SEEK_SET, _LOCK_OFFSET, 1, 0)
+                fcntl.fcntl(fd, fcntl.F_OFD_SETLK, lock)
+            else:
+                fcntl.lockf(fd, fcntl.LOCK_EX | fcntl.LOCK_NB, 1, _LOCK_OFFSET, os.SEEK_SET)
+            key = _key(path)
+        except OSError:
+            os.close(fd)
+            return None
+        _WRITING.add(key)
+        return cls(fd, key)
+
+    def release(self) -> None:
+        """Give the lock up (closing the descriptor does); safe to call twice."""
+        fd, self._fd = self._fd, None
+        if fd is not None:
+            _WRITING.discard(self._key)
+            os.close(fd)
+
+
+def being_recorded(path: str | os.PathLike) -> bool:
+    """True while a recorder (this process or another) holds ``path``'s writer lock."""
+    try:
+        if _key(path) in _WRITING:
+            return True
+        if fcntl is None:
+            return False
+        fd = os.open(path, os.O_RDONLY)
+    except OSError:
+        return False
+    try:
+        fcntl.lockf(fd, fcntl.LOCK_SH | fcntl.LOCK_NB, 1, _LOCK_OFFSET, os.SEEK_SET)
+    except OSError as exc:  # another error: a file system without locks cannot tell
+        return exc.errno in (errno.EACCES, errno.EAGAIN)
+    finally:
+        os.close(fd)  # releases the probe's lock too
+    return False
+
+
+def session_state(path: str | os.PathLike) -> str:
+    """CLOSED (HDF5 marks it closed), RECORDING (a live recorder holds it) or
+    NEEDS_REPAIR (marked open for writing, and no recorder holds it)."""
+    if being_recorded(path):
+        return RECORDING
+    return NEEDS_REPAIR if open_flags(path) & WRITE_ACCESS else CLOSED
+
+
+def repair_command(path: str | os.PathLike) -> str:
+    """The command line that repairs ``path``, ready to paste into a shell."""
+    return f"thermorig repair {shlex.quote(str(path))}"
+
+
+def repair_advice(path: str | os.PathLike) -> str:
+    """One line for a session that needs repair: what happened, what it means, the fix."""
+    return (
+        f"{Path(path).name} was not closed by its recorder (killed or crashed): thermorig"
+        f" reads it, other HDF5 programs refuse it until you run: {repair_command(path)}"
+    )
