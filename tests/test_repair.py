@@ -295,7 +295,7 @@ def test_a_recording_in_this_process_is_being_recorded(tmp_path):
 
 
 def test_the_window_tells_how_to_repair_a_session_it_opens(qtbot, damaged, tmp_path):
-    from app.ui.source_panel import replay_spec
+    from app.ui.main.source_panel import replay_spec
     from tests.ui_support import make_window
 
     window = make_window(qtbot, tmp_path, None)
