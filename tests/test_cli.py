@@ -12,6 +12,7 @@ import numpy as np
 import pytest
 
 from app.cli import main
+from tests.real_data import unavailable
 
 THERMORIG = [sys.executable, "-m", "app.cli"]
 
@@ -159,7 +160,7 @@ def test_help_lists_commands():
 def test_cli_runs_as_console_script():
     exe = Path(sys.executable).with_name("thermorig")
     if not exe.exists():
-        pytest.skip(
+        unavailable(
             f"console script not installed beside {sys.executable} (pip install -e . makes it)"
         )
     r = subprocess.run([str(exe), "--help"], capture_output=True, text=True, env=os.environ.copy())

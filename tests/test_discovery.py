@@ -30,6 +30,7 @@ from drivers.discovery import (
     list_realsense,
     list_v4l2,
 )
+from tests.real_data import import_or_unavailable
 
 
 def fourcc(s: str) -> int:
@@ -142,7 +143,7 @@ def test_unanswering_nodes_are_listed_without_modes(fake_v4l2):
 
 
 def test_realsense_modes_per_stream():
-    rs = pytest.importorskip("pyrealsense2", reason="pyrealsense2 is a dependency of thermorig")
+    rs = import_or_unavailable("pyrealsense2", "it is a dependency of thermorig")
     sd = rs.software_device()
     sd.register_info(rs.camera_info.name, "Software D435")
     sd.register_info(rs.camera_info.serial_number, "77")
