@@ -10,6 +10,7 @@ import errno
 import json
 import os
 import struct
+from pathlib import Path
 
 import pytest
 
@@ -203,5 +204,23 @@ def test_devices_command_lists_devices(monkeypatch, capsys):
     assert json.loads(capsys.readouterr().out)["devices"][0]["spec"] == "uvc:0"
 
 
-def test_discover_runs_on_this_machine():
-    assert isinstance(discovery.discover(), list)
+def test_discover_runs_on_this_machine(capsys):
+    """The real code paths on this machine's /sys and librealsense: nothing raises,
+    every RealSense librealsense sees is listed once, every V4L2 entry names one of
+    this machine's nodes with the matching index, and ``thermorig devices --json``
+    lists exactly what discover() found. (On a machine without cameras the lists are
+    empty and only the first and last checks bite.)"""
+    found = discovery.discover()
+    rs = import_or_unavailable("pyrealsense2", "it is a dependency of thermorig")
+    realsense = [d for d in found if d.kind == "realsense"]
+    assert len(realsense) == len(rs.context().query_devices())
+    sysfs = Path("/sys/class/video4linux")
+    nodes = {p.name for p in sysfs.glob("video*")} if sysfs.is_dir() else set()
+    for d in found:
+        if d.kind != "realsense":
+            node = Path(d.path).name
+            assert node in nodes and d.spec.split(":")[1] == node[len("video") :], d
+    assert len({d.spec for d in found}) == len(found), "two devices with one spec"
+    assert main(["devices", "--json"]) == 0
+    listed = json.loads(capsys.readouterr().out)["devices"]
+    assert [d["spec"] for d in listed] == [d.spec for d in found]
