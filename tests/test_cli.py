@@ -87,6 +87,7 @@ def test_info_json_agrees_with_file(cycling_session):
     assert table.returncode == 0 and "thermal" in table.stdout and "ground truth" in table.stdout
 
 
+@pytest.mark.slow
 def test_record_from_replay_is_bit_exact(cycling_session, tmp_path):
     out = tmp_path / "r.h5"
     assert (

@@ -52,6 +52,7 @@ def _click_bar(qtbot, chart, camera: str, pose: int) -> None:
     qtbot.mouseClick(chart.plot.viewport(), QtCore.Qt.MouseButton.LeftButton, pos=pos)
 
 
+@pytest.mark.slow
 def test_wizard_calibrates_drops_a_view_refits_and_puts_the_rig_to_use(
     qtbot, tmp_path, calibration_driver
 ):

@@ -8,6 +8,7 @@ then skipped: see tests/screenshots.py).
 from pathlib import Path
 
 import numpy as np
+import pytest
 
 from tests.screenshots import as_array, compare_with_reference, region
 from tests.ui_support import make_window, wait_frames
@@ -16,6 +17,7 @@ REFERENCE = Path(__file__).resolve().parents[1] / "resources" / "screenshot-main
 SIZE = (1440, 900)
 
 
+@pytest.mark.slow
 def test_main_window_screenshot(qtbot, tmp_path):
     # Full-size images; a coarser motion cycle only makes the one-off render shorter.
     options = {"synthetic": {"phases_per_cycle": 30}}
