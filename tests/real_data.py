@@ -2,8 +2,9 @@
 is missing.
 
 The shared data folder beside the checkout (``shared/data``) holds real camera files:
-the 48 MRT thermal images of a coded target and a FLIR radiometric JPEG. Several test modules use the MRT
-images; detecting them once per test run (≈ 2 s) keeps the suite fast.
+the 48 MRT thermal images of a coded target and a FLIR radiometric JPEG. Several test
+modules use the MRT images; detecting them once per test run (≈ 2 s) keeps the suite
+fast.
 
 Where real data is missing, :func:`unavailable` decides: on a person's machine the
 test is skipped with the reason (the data may simply not be fetched yet), but under
@@ -39,10 +40,8 @@ def unavailable(reason: str, *, module_level: bool = False) -> NoReturn:
     """Leave the calling test (or, with ``module_level``, its module) out with
     ``reason``: skipped locally, failed under CI."""
     if in_ci():
-        pytest.fail(
-            f"{reason} [CI=true: a test whose data or dependency is missing fails instead of skipping]",
-            pytrace=False,
-        )
+        why = "CI=true: a test whose data or dependency is missing fails, not skips"
+        pytest.fail(f"{reason} [{why}]", pytrace=False)
     pytest.skip(reason, allow_module_level=module_level)
 
 
