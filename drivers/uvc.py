@@ -16,14 +16,17 @@ Which camera it is follows from the frame size, through a small registry of
   as is; ``boson-lowres`` for TLinear's 0.1 K mode. A non-radiometric Boson sends
   counts, which no conversion can turn into temperatures.
 
-Lepton telemetry row A (Lepton engineering datasheet, "Telemetry Row A"; 16-bit words,
-32-bit values least significant word first): word 0 revision; 1–2 time since boot in
-ms; 3–4 status bits — bit 3 FFC desired, bits 4–5 FFC state (0 never commanded,
-1 imminent, 2 in progress, 3 done), bit 12 AGC on, bit 15 shutter lockout, bit 20
-over-temperature shutdown imminent; 20–21 frame counter; 22 frame mean; 24 FPA
-temperature (centikelvin); 26 housing temperature (centikelvin); 30–31 time of the
-last FFC in ms. With a 160-wide image, rows A and B share the first telemetry line
-(row A = its first 80 words). PureThermal hands the words over in host order. A frame
+Lepton telemetry row A (Lepton engineering datasheet 500-0659-00-09, "Telemetry Row A"
+and Table 3; 16-bit words, 32-bit values least significant word first): word 0
+revision; 1–2 time since boot in ms; 3–4 status bits — bit 3 FFC desired, bits 4–5 FFC
+state (0 never commanded, 1 imminent, 2 in progress, 3 done), bit 12 AGC on, bit 15
+shutter lockout, bit 20 over-temperature shutdown imminent; 20–21 frame counter; 22
+frame mean; 24 FPA temperature (centikelvin); 30–31 time of the last FFC in ms. Only
+the Lepton 2.x has a housing temperature (word 26, centikelvin); on the Lepton 3.x
+words 25–28 are reserved (the PureThermal firmware's ``telemetry_data_l2`` and
+``_l3`` in Inc/lepton.h), so it is not reported there. With a 160-wide image, rows A
+and B share the first telemetry line (row A = its first 80 words). PureThermal hands
+the words over in host order. A frame
 whose FFC state is "in progress" is flagged (``meta["ffc"]``): the shutter is closed
 and the image is frozen. The Lepton exports ~9 new images/s but the board sends 27/s,
 so two of three frames repeat the one before; the health monitor counts them as
@@ -54,8 +57,9 @@ def _times_ten(raw: np.ndarray) -> np.ndarray:
     return np.clip(raw.astype(np.uint32) * 10, 0, 65535).astype(np.uint16)
 
 
-def parse_lepton_row_a(words: np.ndarray) -> dict[str, Any]:
-    """Decode Lepton telemetry row A (80 uint16 words) into plain values."""
+def parse_lepton_row_a(words: np.ndarray, housing: bool = False) -> dict[str, Any]:
+    """Decode Lepton telemetry row A (80 uint16 words) into plain values; ``housing``
+    adds the housing temperature, which only a Lepton 2.x sends (reserved on 3.x)."""
     w = words.astype(np.uint32)
 
     def dword(i: int) -> int:
@@ -64,7 +68,7 @@ def parse_lepton_row_a(words: np.ndarray) -> dict[str, Any]:
     status = dword(3)
     ffc_state = FFC_STATES[(status >> 4) & 0x3]
     ms = dword(1)
-    return {
+    out = {
         "telemetry_revision": int(w[0]),
         "uptime_ms": ms,
         "ffc_desired": bool(status & (1 << 3)),
@@ -76,9 +80,11 @@ def parse_lepton_row_a(words: np.ndarray) -> dict[str, Any]:
         "frame_counter": dword(20),
         "frame_mean": int(w[22]),
         "fpa_temp_ck": int(w[24]),
-        "housing_temp_ck": int(w[26]),
         "ms_since_ffc": ms - dword(30),
     }
+    if housing:
+        out["housing_temp_ck"] = int(w[26])
+    return out
 
 
 @dataclass(frozen=True)
@@ -113,8 +119,12 @@ class DeviceProfile:
         return raw[: self.height], raw[self.height :]
 
 
-def _lepton_telemetry(rows: np.ndarray) -> dict[str, Any]:
+def _lepton3_telemetry(rows: np.ndarray) -> dict[str, Any]:
     return parse_lepton_row_a(rows.reshape(-1)[:80])
+
+
+def _lepton2_telemetry(rows: np.ndarray) -> dict[str, Any]:
+    return parse_lepton_row_a(rows.reshape(-1)[:80], housing=True)
 
 
 _LEPTON_NOTE = "radiometric Lepton with TLinear on: centikelvin as sent"
@@ -130,7 +140,7 @@ PROFILES: dict[str, DeviceProfile] = {
             160,
             120,
             2,
-            parse_telemetry=_lepton_telemetry,
+            parse_telemetry=_lepton3_telemetry,
             fps=27.0,
             note=_LEPTON_NOTE,
         ),
@@ -140,7 +150,7 @@ PROFILES: dict[str, DeviceProfile] = {
             80,
             60,
             3,
-            parse_telemetry=_lepton_telemetry,
+            parse_telemetry=_lepton2_telemetry,
             fps=27.0,
             note=_LEPTON_NOTE,
         ),

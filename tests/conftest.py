@@ -34,8 +34,10 @@ def user_dir(tmp_path, monkeypatch):
 def photo_wheel() -> Path:
     """The wheel holding real photos (``bus.jpg``, ``zidane.jpg``; read them with
     ``models.convert.mediapipe_parity.read_photo``), fetched at install time
-    (``scripts/install test``), never during the tests."""
+    (``scripts/install test``), never during the tests. Missing, the tests that need
+    it are skipped, or failed under ``CI=true`` (:func:`tests.real_data.unavailable`)."""
     from models.convert.mediapipe_parity import PHOTO_WHEEL
+    from tests.real_data import unavailable
 
     cache = Path(
         os.environ.get("THERMORIG_TEST_WHEELS")
@@ -43,7 +45,7 @@ def photo_wheel() -> Path:
     )
     found = sorted(cache.glob("ultralytics-8.4.190-*.whl"))
     if not found:
-        pytest.skip(
+        unavailable(
             f"real photos not found in {cache}: run `bash scripts/install test`, which "
             f"downloads {PHOTO_WHEEL} (no dependencies) from PyPI for these tests"
         )

@@ -4,6 +4,7 @@ one-line errors for what a user can get wrong."""
 from __future__ import annotations
 
 import cv2
+import pytest
 
 from app.cli import main
 from calibration.rig import Rig
@@ -13,6 +14,7 @@ from drivers.session import SessionReader
 from tests.synthetic_sessions import session
 
 
+@pytest.mark.slow
 def test_session_to_rig_yaml_and_report(tmp_path, capsys):
     path = session("calibration", 20.0)
     out, yaml, rep = tmp_path / "rig.json", tmp_path / "rig.yaml", tmp_path / "report"
@@ -50,6 +52,7 @@ def _error(capsys, argv) -> str:
     return err
 
 
+@pytest.mark.slow
 def test_bad_inputs_are_one_line_errors(tmp_path, capsys):
     out = str(tmp_path / "rig.json")
     err = _error(capsys, ["calibrate", str(tmp_path / "nope.h5"), "--out", out])

@@ -12,6 +12,7 @@ import numpy as np
 import pytest
 
 from app.cli import main
+from tests.real_data import unavailable
 
 THERMORIG = [sys.executable, "-m", "app.cli"]
 
@@ -86,6 +87,7 @@ def test_info_json_agrees_with_file(cycling_session):
     assert table.returncode == 0 and "thermal" in table.stdout and "ground truth" in table.stdout
 
 
+@pytest.mark.slow
 def test_record_from_replay_is_bit_exact(cycling_session, tmp_path):
     out = tmp_path / "r.h5"
     assert (
@@ -159,7 +161,7 @@ def test_help_lists_commands():
 def test_cli_runs_as_console_script():
     exe = Path(sys.executable).with_name("thermorig")
     if not exe.exists():
-        pytest.skip(
+        unavailable(
             f"console script not installed beside {sys.executable} (pip install -e . makes it)"
         )
     r = subprocess.run([str(exe), "--help"], capture_output=True, text=True, env=os.environ.copy())

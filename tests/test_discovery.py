@@ -10,6 +10,7 @@ import errno
 import json
 import os
 import struct
+from pathlib import Path
 
 import pytest
 
@@ -30,6 +31,7 @@ from drivers.discovery import (
     list_realsense,
     list_v4l2,
 )
+from tests.real_data import import_or_unavailable
 
 
 def fourcc(s: str) -> int:
@@ -142,7 +144,7 @@ def test_unanswering_nodes_are_listed_without_modes(fake_v4l2):
 
 
 def test_realsense_modes_per_stream():
-    rs = pytest.importorskip("pyrealsense2", reason="pyrealsense2 is a dependency of thermorig")
+    rs = import_or_unavailable("pyrealsense2", "it is a dependency of thermorig")
     sd = rs.software_device()
     sd.register_info(rs.camera_info.name, "Software D435")
     sd.register_info(rs.camera_info.serial_number, "77")
@@ -202,5 +204,23 @@ def test_devices_command_lists_devices(monkeypatch, capsys):
     assert json.loads(capsys.readouterr().out)["devices"][0]["spec"] == "uvc:0"
 
 
-def test_discover_runs_on_this_machine():
-    assert isinstance(discovery.discover(), list)
+def test_discover_runs_on_this_machine(capsys):
+    """The real code paths on this machine's /sys and librealsense: nothing raises,
+    every RealSense librealsense sees is listed once, every V4L2 entry names one of
+    this machine's nodes with the matching index, and ``thermorig devices --json``
+    lists exactly what discover() found. (On a machine without cameras the lists are
+    empty and only the first and last checks bite.)"""
+    found = discovery.discover()
+    rs = import_or_unavailable("pyrealsense2", "it is a dependency of thermorig")
+    realsense = [d for d in found if d.kind == "realsense"]
+    assert len(realsense) == len(rs.context().query_devices())
+    sysfs = Path("/sys/class/video4linux")
+    nodes = {p.name for p in sysfs.glob("video*")} if sysfs.is_dir() else set()
+    for d in found:
+        if d.kind != "realsense":
+            node = Path(d.path).name
+            assert node in nodes and d.spec.split(":")[1] == node[len("video") :], d
+    assert len({d.spec for d in found}) == len(found), "two devices with one spec"
+    assert main(["devices", "--json"]) == 0
+    listed = json.loads(capsys.readouterr().out)["devices"]
+    assert [d["spec"] for d in listed] == [d.spec for d in found]

@@ -12,14 +12,19 @@ from drivers.errors import EndOfStream, SourceError
 from drivers.flir_jpeg import FlirJpegDriver, kelvin_to_centikelvin
 from drivers.sources import open_source
 from drivers.types import centikelvin_to_celsius
+from tests import real_data
 
-DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
-REAL = DATA / "real" / "flir-radiometric-jpeg" / "IR_2412.jpg"
-needs_real = pytest.mark.skipif(
-    not REAL.is_file(),
-    reason=f"real FLIR JPEG not found at {REAL} (the shared data folder is absent)",
-)
+REAL = real_data.FLIR_JPEG
 EXIF_TIME = b"2013:05:09 20:22:23"  # DateTime, DateTimeOriginal and -Digitized in IR_2412.jpg
+
+
+@pytest.fixture
+def real_jpeg() -> Path:
+    """The real FLIR file; missing, the test is skipped (failed under CI=true)."""
+    return real_data.require(REAL)
+
+
+needs_real = pytest.mark.usefixtures("real_jpeg")
 
 
 def _copy_with_time(dst: Path, stamp: str) -> Path:

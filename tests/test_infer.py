@@ -1,5 +1,6 @@
-"""``thermorig infer``: the bundled models over a fresh synthetic session, scored by
-``thermorig evaluate`` against the figures the models' JSON claims."""
+"""``thermorig infer``: the bundled models over fresh synthetic sessions of both scenes,
+scored by ``thermorig evaluate`` (and the keypoints against the sessions' truth) against
+the figures the models' JSON claims for that scene."""
 
 from __future__ import annotations
 
@@ -26,45 +27,77 @@ from tests.synthetic_sessions import session
 #: 1000-1105 and 2000-2101); 2 s like the held-out sessions the JSON's figures are from.
 FRESH_SEED = 31337
 SECONDS = 2.0
+SCENES = ("cycling", "treadmill")
+
+#: How far one fresh 2 s session's median keypoint error may be from the scene's
+#: claim. Measured with models.training.heldout on 2 s sessions of seeds 31337 and
+#: 40001-40007: cycling medians 0.61-0.83 px (claim 0.844, sd 0.07 px over 8
+#: sessions), treadmill 0.70-0.97 px (claim 0.714, sd 0.10 px over 6). 0.3 px is
+#: three standard deviations of that scatter, where the old bound (claim + 1 px)
+#: let a median of twice the claim pass.
+KEYPOINT_MEDIAN_TOLERANCE_PX = 0.3
 
 
 @pytest.fixture(scope="module")
-def fresh(tmp_path_factory):
-    """A fresh cycling session and the label file both bundled models made of it."""
-    path = session("cycling", SECONDS, seed=FRESH_SEED)
-    out = tmp_path_factory.mktemp("infer") / "labels.h5"
-    rc = main(
-        [
-            "infer",
-            str(path),
-            "--model",
-            BUNDLED_SEGMENTER,
-            "--model",
-            BUNDLED_KEYPOINTS,
-            "--out",
-            str(out),
-            "--quiet",
-        ]
-    )
-    assert rc == 0
-    return path, out
+def inferred(tmp_path_factory):
+    """``inferred(scene)``: a fresh session of that scene and the label file both
+    bundled models made of it (each made once per module)."""
+    made: dict[str, tuple] = {}
+
+    def get(scene: str):
+        if scene not in made:
+            path = session(scene, SECONDS, seed=FRESH_SEED)
+            out = tmp_path_factory.mktemp(f"infer-{scene}") / "labels.h5"
+            models = ["--model", BUNDLED_SEGMENTER, "--model", BUNDLED_KEYPOINTS]
+            assert main(["infer", str(path), *models, "--out", str(out), "--quiet"]) == 0
+            made[scene] = (path, out)
+        return made[scene]
+
+    return get
+
+
+@pytest.fixture(scope="module")
+def fresh(inferred):
+    """The fresh cycling session and its label file."""
+    return inferred("cycling")
+
+
+def _package_json(name: str) -> dict:
+    return json.loads((BUNDLED_DIR / f"{name}.json").read_text())
 
 
 def _claim(name: str) -> dict:
-    return json.loads((BUNDLED_DIR / f"{name}.json").read_text())["provenance"]
+    return _package_json(name)["provenance"]
 
 
-def test_infer_reaches_the_iou_the_segmenter_claims(fresh, capsys):
-    path, labels = fresh
+@pytest.mark.slow
+@pytest.mark.parametrize("scene", SCENES)
+def test_infer_reaches_the_iou_the_segmenter_claims(inferred, capsys, scene):
+    path, labels = inferred(scene)
     capsys.readouterr()
     assert main(["evaluate", str(labels), "--truth", str(path), "--json"]) == 0
     measured = json.loads(capsys.readouterr().out)
-    claim = _claim(BUNDLED_SEGMENTER)["heldout"]["by_scene"]["cycling"]
+    claim = _claim(BUNDLED_SEGMENTER)["heldout"]["by_scene"][scene]
     assert measured["frames_evaluated"] == measured["frames"] > 0
     assert measured["unknown_share"] == 0.0
     assert measured["mean_iou_strict"] == pytest.approx(claim["mean_iou"], abs=0.02)
     for cls in ("left_calf", "right_calf"):
         assert measured["iou_strict"][cls] == pytest.approx(claim["iou"][cls], abs=0.03)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("scene", SCENES)
+def test_infer_finds_keypoints_as_close_as_the_keypoint_model_claims(inferred, scene):
+    path, labels = inferred(scene)
+    with LabelReader(labels) as lr, SessionReader(path) as s:
+        kp = lr.array("thermal", "keypoints")
+        truth = np.stack([s.frame("thermal", i).truth["keypoints"] for i in range(len(kp))])
+    err = np.linalg.norm(kp - truth, axis=-1)
+    present = np.isfinite(truth).all(axis=-1)
+    assert present.any() and np.isfinite(kp[present]).all(), "a keypoint the truth has is missed"
+    claim = _claim(BUNDLED_KEYPOINTS)["heldout"]["by_scene"][scene]["median_px"]
+    median = float(np.nanmedian(err))
+    assert median == pytest.approx(claim, abs=KEYPOINT_MEDIAN_TOLERANCE_PX), (scene, median)
 
 
 def test_infer_writes_model_rows_with_keypoints(fresh):
@@ -78,12 +111,9 @@ def test_infer_writes_model_rows_with_keypoints(fresh):
         assert conf.shape == (n, 3) and np.isfinite(conf).all()
         kp = lr.array("thermal", "keypoints")
         assert kp.shape == (n, 6, 2)
-        truth = np.stack([s.frame("thermal", i).truth["keypoints"] for i in range(n)])
     with h5py.File(labels, "r") as f:
-        assert json.loads(f["thermal/keypoints"].attrs["names"])[0] == "left_knee"
-    err = np.linalg.norm(kp - truth, axis=-1)
-    claim = _claim(BUNDLED_KEYPOINTS)["heldout"]["by_scene"]["cycling"]
-    assert np.nanmedian(err) <= claim["median_px"] + 1.0
+        names = json.loads(f["thermal/keypoints"].attrs["names"])
+    assert names == _package_json(BUNDLED_KEYPOINTS)["keypoints"]
 
 
 def test_infer_keeps_rows_a_person_reviewed(fresh, tmp_path):

@@ -43,12 +43,33 @@ def test_bundled_packages_load_and_describe_themselves():
     assert seg.names == ("background", "left_calf", "right_calf")
     assert (seg.input_name, seg.output_name) == ("thermal", "logits")
     assert seg.manifest.input.stream == "thermal"
-    assert "mean_iou" in seg.manifest.figures
     assert seg.size_bytes < 5 * 2**20
     kp = load_package(BUNDLED_DIR / f"{BUNDLED_KEYPOINTS}.json", threads=1)
     assert kp.task == "keypoints" and kp.manifest.output.kind == "heatmaps"
     assert kp.names[:2] == ("left_knee", "right_knee")
-    assert "median_error_px" in kp.manifest.figures
+
+
+def test_bundled_headline_figures_are_the_held_out_measurements():
+    """The figures a package shows (``thermorig models``) are the ones its held-out
+    evaluation recorded, read from the JSON on disk independently of the parser."""
+    seg = load_package(BUNDLED_DIR / BUNDLED_SEGMENTER, threads=1).manifest
+    held = json.loads((BUNDLED_DIR / f"{BUNDLED_SEGMENTER}.json").read_text())["provenance"]
+    held = held["heldout"]
+    assert seg.figures == {
+        "mean_iou": held["mean_iou"],
+        "iou_left_calf": held["iou"]["left_calf"],
+        "iou_right_calf": held["iou"]["right_calf"],
+    }
+    # The mean is over the labeled classes (background left out), as evaluate reports it.
+    calves = (held["iou"]["left_calf"] + held["iou"]["right_calf"]) / 2
+    assert seg.figures["mean_iou"] == pytest.approx(calves, abs=1e-4)
+    assert 0.5 < seg.figures["mean_iou"] <= 1.0
+
+    kp = load_package(BUNDLED_DIR / BUNDLED_KEYPOINTS, threads=1).manifest
+    held = json.loads((BUNDLED_DIR / f"{BUNDLED_KEYPOINTS}.json").read_text())["provenance"]
+    held = held["heldout"]["all"]
+    assert kp.figures == {"median_error_px": held["median_px"], "p95_error_px": held["p95_px"]}
+    assert 0 < kp.figures["median_error_px"] < kp.figures["p95_error_px"]
 
 
 def test_package_paths_accept_either_file_or_the_bare_name(tmp_path):

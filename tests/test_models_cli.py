@@ -34,7 +34,10 @@ def test_models_lists_the_bundled_models_with_figures(user_dir, capsys):
         line = next(ln for ln in out.splitlines() if ln.startswith(name))
         assert "thermal 320x256 grayscale 15-40°C" in line
         assert str(BUNDLED_DIR / f"{name}.onnx") in line
-    assert "mean_iou 0." in out and "median_error_px" in out
+        # Each headline figure of the package's JSON, read here without the app's code.
+        figures = json.loads((BUNDLED_DIR / f"{name}.json").read_text())["provenance"]["figures"]
+        assert len(figures) >= 2
+        assert f"  {', '.join(f'{k} {v}' for k, v in figures.items())}  " in line, line
     assert str(user_dir) in out
 
 

@@ -318,6 +318,7 @@ def test_cylinder_scene_helper_is_consistent(rig):
     assert np.allclose(d * DEPTH_SCALE, pts[..., 2], atol=DEPTH_SCALE)
 
 
+@pytest.mark.slow
 def test_benchmark_times_the_transfer_beside_rs_align_on_the_same_frames():
     from app.bench import load_benchmarks
     from app.bench.projection import CASES, _case

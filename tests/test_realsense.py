@@ -11,7 +11,9 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-rs = pytest.importorskip("pyrealsense2", reason="pyrealsense2 is a dependency of thermorig")
+from tests.real_data import import_or_unavailable
+
+rs = import_or_unavailable("pyrealsense2", "it is a dependency of thermorig")
 
 from drivers.errors import EndOfStream, SourceError  # noqa: E402
 from drivers.realsense import RealSenseDriver  # noqa: E402

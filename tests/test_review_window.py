@@ -12,9 +12,10 @@ import sys
 
 import numpy as np
 import pytest
-from PySide6 import QtCore, QtWidgets
+from PySide6 import QtCore, QtGui, QtWidgets
 
 from app.cli import main
+from app.display import CLASS_RGB
 from app.labels.autolabel import autolabel
 from app.labels.sidecar import (
     SOURCE_PROJECTED,
@@ -30,8 +31,10 @@ from app.labels.sidecar import (
 from app.labels.store import LabelStore
 from app.review import mask_tools as mt
 from app.ui.review.launch import ask_and_open, open_review
+from app.ui.review.timeline import SOURCE_COLOURS, STATUS_COLOURS
 from drivers.session import SessionReader
 from tests.scene3d import apart, make_rig, write_session
+from tests.screenshots import as_array, region, view_figures
 from tests.synthetic_sessions import session as synthetic_session
 
 Key = QtCore.Qt.Key
@@ -306,7 +309,15 @@ def test_without_labels_review_makes_an_unlabeled_file_beside_the_session(
         ).sum()
 
 
-def test_screenshot(qtbot, files):
+def _colour_count(a: np.ndarray, colour, tolerance: int = 40) -> int:
+    """Pixels of ``a`` within ``tolerance`` of ``colour`` (``#rrggbb`` or RGB) in every channel."""
+    rgb = QtGui.QColor(colour).getRgb()[:3] if isinstance(colour, str) else colour
+    return int((np.abs(a.astype(int) - np.asarray(rgb[:3], int)).max(axis=-1) <= tolerance).sum())
+
+
+def test_screenshot_shows_the_thermogram_masks_rgb_timeline_and_curves(qtbot, files, tmp_path):
+    """The review window as a person sees it, after a brush stroke, grabbed and written
+    under ``tmp_path``: each part drawn with its content, found by its colours."""
     w = _open(qtbot, *files, curves=True)
     qtbot.waitUntil(lambda: "mean °C" in w.plot.title.text(), timeout=20000)
     w.resize(1400, 850)
@@ -317,8 +328,29 @@ def test_screenshot(qtbot, files):
     w.canvas.hovered.emit("thermal", 80.5, 70.5)
     qtbot.wait(50)
     image = w.grab()
-    assert image.save("/tmp/review.png")
-    assert image.width() == 1400 and image.height() == 850
+    assert image.save(str(tmp_path / "review.png"))
+    shot = as_array(image.toImage())
+    assert shot.shape == (850, 1400, 3)
+
+    def part(widget) -> np.ndarray:
+        return shot[region(w, widget)]
+
+    left, right = (tuple(int(v) for v in CLASS_RGB[k]) for k in (1, 2))
+    thermal = part(w.canvas.glw)
+    # Each figure at about a third of what this (deterministic) state shows, so a part
+    # drawn empty, without its overlay or in other colours fails: measured 0.12
+    # colourful, outlines 2131 / 1376 px, RGB std 52, timeline 2580 / 11080 px,
+    # curves 2499 / 2573 px.
+    assert view_figures(thermal)[1] > 0.04, "no thermogram"
+    assert _colour_count(thermal, left) > 600, "no left_calf mask"
+    assert _colour_count(thermal, right) > 400, "no right_calf mask"
+    assert part(w.rgb.glw).std() > 20, "no RGB frame"
+    timeline = part(w.timeline)
+    assert _colour_count(timeline, STATUS_COLOURS[STATUS_CORRECTED][0], 12) > 800
+    assert _colour_count(timeline, SOURCE_COLOURS[SOURCE_PROJECTED][0], 12) > 3000
+    curves = part(w.plot)
+    assert _colour_count(curves, left) > 800 and _colour_count(curves, right) > 800, "curves"
+    assert "x 80  y 70" in w.readout.text() and "°C" in w.readout.text(), w.readout.text()
 
 
 _KILLED_EDITOR = """

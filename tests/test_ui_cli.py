@@ -69,8 +69,20 @@ def test_help_lists_the_gui_and_the_headless_commands_without_loading_qt():
     assert "qt loaded: False" in r.stdout
 
 
-def test_preview_benchmark_is_registered():
-    assert "preview" in load_benchmarks()
+def test_preview_benchmark_is_registered_and_runs_the_windows_bench(monkeypatch):
+    """``thermorig bench --only preview`` reaches the Qt side (app/ui/bench/preview.py)
+    with the quick flag and reports what it returns. (A real quick run opens the window
+    for ~30 s of live preview, recording and wizard: too long for the suite.)"""
+    import app.ui.bench.preview
+
+    calls = []
+    marker = object()
+    monkeypatch.setattr(
+        app.ui.bench.preview, "run_preview_bench", lambda quick: calls.append(quick) or [marker]
+    )
+    bench = load_benchmarks()["preview"]
+    assert bench(True) == [marker] and bench(False) == [marker]
+    assert calls == [True, False]
 
 
 def test_the_application_starts_and_exits_cleanly(tmp_path):

@@ -57,6 +57,7 @@ def _framesets(n: int) -> list[FrameSet]:
     return out
 
 
+@pytest.mark.slow
 @pytest.mark.soak
 def test_ten_thousand_preview_frames_without_crash_or_leak(qtbot, qapp, tmp_path):
     window = make_window(qtbot, tmp_path, None)

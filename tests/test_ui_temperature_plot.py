@@ -7,7 +7,9 @@ import pytest
 from PySide6 import QtCore
 
 from app.analysis.curves import TemperatureCurves
+from app.display import CLASS_RGB
 from app.ui.review.temperature_plot import TemperaturePlot
+from tests.screenshots import as_array
 
 FPS, N = 10.0, 600
 
@@ -43,7 +45,7 @@ def plot(qtbot):
     return widget
 
 
-def test_shows_one_mean_line_per_class_and_a_cursor(plot, qtbot):
+def test_shows_one_mean_line_per_class_and_a_cursor(plot, qtbot, tmp_path):
     curves = _curves()
     plot.set_curves(curves)
     assert len(plot.mean_items) == 2 and len(plot.detail_items) == 4
@@ -61,7 +63,12 @@ def test_shows_one_mean_line_per_class_and_a_cursor(plot, qtbot):
     plot.set_current(210)
     assert "left_calf -" in plot.readout.text(), "a rejected frame has no value"
     qtbot.wait(50)
-    assert plot.grab().save("/tmp/curves.png")
+    grabbed = plot.grab()
+    assert grabbed.save(str(tmp_path / "curves.png"))
+    drawn = as_array(grabbed.toImage()).astype(int)
+    for k in (1, 2):  # each class's line drawn in its colour
+        near = np.abs(drawn - CLASS_RGB[k].astype(int)).max(axis=-1) <= 40
+        assert near.sum() > 500, f"class {k}: {near.sum()} px of its colour"
     plot.set_curves(None)
     assert not plot.mean_items and not plot.cursor.isVisible()
 

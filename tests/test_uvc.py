@@ -16,28 +16,19 @@ from drivers.errors import SourceError
 from drivers.faults import Backoff
 from drivers.opencv_cam import OpenCVCamera, parse_device
 from drivers.uvc import PROFILES, UVCThermalCamera, parse_lepton_row_a, profile_for_shape
+from tests.lepton_telemetry import (
+    AGC,
+    FFC_DESIRED,
+    FFC_STATE_SHIFT,
+    OVERTEMP,
+    ROW_A,
+    ROW_A_LEPTON2,
+    SHUTTER_LOCKOUT,
+    lepton_frame,
+    row_a,
+)
 
 Y16 = float(cv2.VideoWriter_fourcc(*"Y16 "))
-
-
-def lepton_frame(
-    image: np.ndarray, counter: int, ffc_state: int = 3, uptime_ms: int = 50_000
-) -> np.ndarray:
-    """160×122 words: the image, then telemetry row A in the first 80 words of row 120."""
-    frame = np.zeros((122, 160), np.uint16)
-    frame[:120] = image
-    a = frame[120, :80]
-    a[0] = 14  # telemetry revision
-    a[1], a[2] = uptime_ms & 0xFFFF, uptime_ms >> 16
-    status = (ffc_state << 4) | (1 << 3 if ffc_state == 1 else 0)
-    a[3], a[4] = status & 0xFFFF, status >> 16
-    a[20], a[21] = counter & 0xFFFF, counter >> 16
-    a[22] = int(image.mean())
-    a[24] = 30815  # FPA 35.00 °C
-    a[26] = 30415  # housing 31.00 °C
-    last_ffc = uptime_ms - 12_000
-    a[30], a[31] = last_ffc & 0xFFFF, last_ffc >> 16
-    return frame
 
 
 def lepton_sequence(
@@ -235,13 +226,77 @@ def test_boson_profiles_and_unknown_sizes():
 
 
 def test_lepton_row_a_layout():
-    row = lepton_frame(
-        np.zeros((120, 160), np.uint16), counter=0x12345, ffc_state=1, uptime_ms=0x10002
-    )[120, :80]
+    """Every field the parser reports, at the word the datasheet and the PureThermal
+    firmware give it (``ROW_A`` above), with 32-bit values that need both words."""
+    row = row_a(
+        ROW_A,
+        revision=14,
+        time_counter_ms=0x0003_0001,
+        status=(1 << FFC_STATE_SHIFT) | FFC_DESIRED | AGC,
+        software_revision=0x0003_0002_0001_0000,
+        frame_counter=0x0001_2345,
+        frame_mean=29876,
+        fpa_temp_counts=8123,
+        fpa_temp_ck=30815,
+        fpa_temp_last_ffc_ck=30790,
+        time_counter_last_ffc_ms=0x0003_0001 - 70_000,
+        agc_roi=0x009F_0077_0000_0000,
+    )
     meta = parse_lepton_row_a(row)
-    assert meta["frame_counter"] == 0x12345 and meta["uptime_ms"] == 0x10002
-    assert meta["ffc_state"] == "imminent" and meta["ffc_desired"] and not meta["ffc"]
-    assert meta["housing_temp_ck"] == 30415
+    assert meta == {
+        "telemetry_revision": 14,
+        "uptime_ms": 0x0003_0001,
+        "ffc_desired": True,
+        "ffc_state": "imminent",
+        "ffc": False,
+        "agc": True,
+        "shutter_lockout": False,
+        "overtemp_imminent": False,
+        "frame_counter": 0x0001_2345,
+        "frame_mean": 29876,
+        "fpa_temp_ck": 30815,
+        "ms_since_ffc": 70_000,
+    }, "and no housing temperature: words 25-28 are reserved on a Lepton 3"
+    lepton2 = row_a(ROW_A_LEPTON2, housing_temp_counts=7000, housing_temp_ck=30415)
+    assert parse_lepton_row_a(lepton2, housing=True)["housing_temp_ck"] == 30415
+
+
+@pytest.mark.parametrize(
+    "status, expected",
+    [
+        (0 << FFC_STATE_SHIFT, {"ffc_state": "never"}),
+        (1 << FFC_STATE_SHIFT, {"ffc_state": "imminent"}),
+        (2 << FFC_STATE_SHIFT, {"ffc_state": "in_progress", "ffc": True}),
+        (3 << FFC_STATE_SHIFT, {"ffc_state": "done"}),
+        (FFC_DESIRED, {"ffc_desired": True, "ffc_state": "never"}),
+        (AGC, {"agc": True, "ffc_state": "never"}),
+        (SHUTTER_LOCKOUT, {"shutter_lockout": True, "ffc_state": "never"}),
+        (OVERTEMP, {"overtemp_imminent": True, "ffc_state": "never"}),
+    ],
+)
+def test_lepton_status_bits_one_at_a_time(status, expected):
+    flags = {"ffc_desired", "ffc", "agc", "shutter_lockout", "overtemp_imminent"}
+    want = {**dict.fromkeys(flags, False), **expected}
+    meta = parse_lepton_row_a(row_a(ROW_A, status=status))
+    assert {k: meta[k] for k in want} == want
+
+
+def test_lepton2_frames_report_the_housing_temperature_and_lepton3_frames_do_not():
+    image = np.full((60, 80), 30000, np.uint16)
+    frame = np.zeros((63, 80), np.uint16)
+    frame[:60] = image
+    frame[60] = row_a(ROW_A_LEPTON2, frame_counter=7, housing_temp_ck=30415, fpa_temp_ck=30815)
+    clock = FakeClock()
+    d, _ = make([frame, frame.copy()], clock)
+    d.open()
+    f = grab_all(d, clock, 1)[0]
+    assert d.profile.name == "lepton2-telemetry" and np.array_equal(f.array, image)
+    assert f.meta["housing_temp_ck"] == 30415 and f.meta["fpa_temp_ck"] == 30815
+    assert f.meta["frame_counter"] == 7
+    _, frames = lepton_sequence()
+    d, _ = make(frames, clock)
+    d.open()
+    assert "housing_temp_ck" not in grab_all(d, clock, 1)[0].meta
 
 
 def test_lost_camera_reconnects_with_backoff_and_reports_the_gap():
