@@ -14,7 +14,7 @@ from calibration.rig_calibration import rig_errors
 from calibration.still import SessionViewsError
 from drivers.sync import Synchronizer
 from drivers.synthetic import open_synthetic
-from tests.test_calibration_session import BOARD, _frames, _specs
+from tests.test_calibration_live import BOARD, _frames, _specs
 from tests.ui_support import close_message_boxes, make_window, wait_frames
 
 SCREENSHOT = Path(__file__).resolve().parents[1] / "resources" / "screenshot-wizard.png"
