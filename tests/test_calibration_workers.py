@@ -9,7 +9,7 @@ import pytest
 
 from app.live.calibration_workers import SEARCH_NICE, DetectionWorker
 from calibration.live import LiveCalibration
-from tests.test_calibration_session import BOARD, _frames, _specs
+from tests.test_calibration_live import BOARD, _frames, _specs
 
 
 @pytest.mark.skipif(not sys.platform.startswith("linux"), reason="per-thread nice is Linux's")

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-import app.ui.app
+import app.ui.main.launch
 from app import qt_libraries
 from app.cli import main
 from app.qt_libraries import BASE_LIBRARIES, LIBRARY_PACKAGES
@@ -159,7 +159,7 @@ def test_thermorig_refuses_in_one_line_before_qt_loads_a_broken_xcb_plugin(
     plugin_missing_a_library, monkeypatch, capsys
 ):
     monkeypatch.setattr(qt_libraries, "qt_dir", lambda: plugin_missing_a_library.parents[2])
-    monkeypatch.setattr(app.ui.app, "run_gui", lambda *a: pytest.fail("Qt was started"))
+    monkeypatch.setattr(app.ui.main.launch, "run_gui", lambda *a: pytest.fail("Qt was started"))
     monkeypatch.setenv("DISPLAY", ":99")
     for key in ("QT_QPA_PLATFORM", "WAYLAND_DISPLAY", "XDG_SESSION_TYPE"):
         monkeypatch.delenv(key, raising=False)

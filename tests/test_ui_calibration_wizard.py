@@ -15,7 +15,7 @@ from calibration.still import SessionViewsError
 from drivers.sync import Synchronizer
 from drivers.synthetic import open_synthetic
 from tests.screenshots import as_array, compare_with_reference, region
-from tests.test_calibration_session import BOARD, _frames, _specs
+from tests.test_calibration_live import BOARD, _frames, _specs
 from tests.ui_support import close_message_boxes, make_window, wait_frames
 
 SCREENSHOT = Path(__file__).resolve().parents[1] / "resources" / "screenshot-wizard.png"
@@ -63,7 +63,7 @@ def test_wizard_calibrates_drops_a_view_refits_and_puts_the_rig_to_use(
         "&Calibrate rig…",
         "&Review labels…",
     ]
-    assert window.projected.paused, "projected labels yield the CPU to the board search"
+    assert window.live.projected.paused, "projected labels yield the CPU to the board search"
     assert "no source" in wizard.message.text()
     wizard.attach(driver.streams, driver.info)
     assert wizard.board_edit.text() == "coded:11x9:40", "the source's board is the default"
@@ -98,8 +98,8 @@ def test_wizard_calibrates_drops_a_view_refits_and_puts_the_rig_to_use(
     assert wizard.save_rig(path)
     saved = Rig.load(path)
     assert saved.to_dict()["cameras"] == wizard.rig.to_dict()["cameras"]
-    assert window.user_rig is wizard.rig and "saved to rig.json" in window._user_rig_name
-    assert not window.projected.paused, "the new rig is in use: projected labels resume"
+    assert window.live.user_rig is wizard.rig and "saved to rig.json" in window.live.user_rig_origin
+    assert not window.live.projected.paused, "the new rig is in use: projected labels resume"
 
     # The README's picture of the wizard: one more pose, then at a fixed size.
     _feed(qtbot, wizard, driver, len(live.poses) + 1)
@@ -135,17 +135,17 @@ def test_wizard_explains_a_source_without_the_depth_cameras_ir_stream(qtbot, tmp
     assert "no 'ir' stream" in wizard.message.text()
     assert wizard.open_calib.isVisibleTo(wizard)
     wizard.board_edit.setText("chess-9-6")
-    wizard.streams = {**window.streams, "ir": window.streams["depth"]}
+    wizard.streams = {**window.live.streams, "ir": window.live.streams["depth"]}
     assert not wizard.restart()
     assert "bad board spec" in wizard.message.text()
     assert (
         "paused while the calibration wizard is open"
-        in window.projected(window.worker.latest.get()[1]).note
+        in window.live.projected(window.live.worker.latest.get()[1]).note
     )
     wizard.close()
     qtbot.waitUntil(lambda: window.wizard is None, timeout=3000)
-    assert not window.projected.paused
-    assert window._fan_out not in window.frame_sinks and not window.frame_sinks
+    assert not window.live.projected.paused
+    assert not window.live.frame_sinks, "the wizard unhooked its board search"
     close_message_boxes()
 
 

@@ -7,6 +7,7 @@ import sys
 import pytest
 
 import app.ui.app
+import app.ui.main.launch
 from app.bench import load_benchmarks
 from app.cli import main
 from app.commands.gui import display_problem
@@ -45,7 +46,9 @@ def test_display_problem_reads_the_environment():
 
 def test_no_subcommand_opens_the_window_on_the_synthetic_rig(monkeypatch):
     calls = []
-    monkeypatch.setattr(app.ui.app, "run_gui", lambda source, rig: calls.append((source, rig)))
+    monkeypatch.setattr(
+        app.ui.main.launch, "run_gui", lambda source, rig: calls.append((source, rig))
+    )
     monkeypatch.setenv("QT_QPA_PLATFORM", "offscreen")
     assert main([]) == 0
     assert main(["gui", "--source", "replay:s.h5", "--rig", "r.json"]) == 0
@@ -91,10 +94,11 @@ def test_the_application_starts_and_exits_cleanly(tmp_path):
     code = (
         "import sys\n"
         "from app.ui import app as ui\n"
+        "from app.ui.main.launch import run_gui\n"
         "qapp = ui.make_app()\n"
         "from PySide6 import QtCore\n"
         "QtCore.QTimer.singleShot(2500, qapp.quit)\n"
-        "sys.exit(ui.run_gui('synthetic:cycling'))\n"
+        "sys.exit(run_gui('synthetic:cycling'))\n"
     )
     env = {**os.environ, "QT_QPA_PLATFORM": "offscreen", "HOME": str(tmp_path)}
     env["XDG_CONFIG_HOME"] = str(tmp_path / "config")

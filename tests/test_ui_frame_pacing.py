@@ -29,32 +29,35 @@ def _drawn_lags(probe: OverlayLagProbe) -> list[float]:
 def test_live_labels_are_drawn_on_their_own_frame(qtbot, tmp_path):
     window = make_window(qtbot, tmp_path, "synthetic:cycling")
     wait_frames(qtbot, window, 3)
-    qtbot.waitUntil(lambda: window.projected.last is not None, timeout=15000)
+    qtbot.waitUntil(lambda: window.live.projected.last is not None, timeout=15000)
     probe = OverlayLagProbe(window)
     qtbot.waitUntil(lambda: len(_drawn_lags(probe)) >= 20, timeout=15000)
     lags = _drawn_lags(probe)
+    pacer = window.live.dispatch.pacer
     # Never farther than the tolerance (1.5 frame periods), mostly on the very frame.
-    assert max(abs(lag) for lag in lags) <= 1.5 * window.pacer.period + 1e-9
+    assert max(abs(lag) for lag in lags) <= 1.5 * pacer.period + 1e-9
     assert sum(lag == 0 for lag in lags) >= len(lags) // 2
-    assert window.pacer.waits and min(window.pacer.waits) < window.pacer.max_hold_s
+    assert pacer.waits and min(pacer.waits) < pacer.max_hold_s
 
 
 def test_after_a_seek_no_label_from_before_it_is_drawn(qtbot, tmp_path, session):
     window = make_window(qtbot, tmp_path, replay_spec(session))
     wait_frames(qtbot, window, 2)
     bar = window.replay_bar
-    qtbot.waitUntil(lambda: window.projected.last is not None, timeout=15000)
+    qtbot.waitUntil(lambda: window.live.projected.last is not None, timeout=15000)
     qtbot.waitUntil(lambda: bar.slider.value() >= 12, timeout=15000)
     qtbot.keyClick(window, QtCore.Qt.Key.Key_Space)  # pause
     qtbot.wait(200)  # the last frames in flight
-    before = window.pacer.shown
+    before = window.live.dispatch.pacer.shown
     drawn = []  # (shown FrameSet, projected labels drawn with it or None)
     show_overlays = window.preview.show_overlays
 
     def recording(results):
         show_overlays(results)
         o = results.get("projected")
-        drawn.append((window.pacer.shown, o if o is not None and o.rgba is not None else None))
+        drawn.append(
+            (window.live.dispatch.pacer.shown, o if o is not None and o.rgba is not None else None)
+        )
 
     window.preview.show_overlays = recording
     bar.slider.setValue(3)  # back: FrameSet indices restart from 0
@@ -68,7 +71,7 @@ def test_after_a_seek_no_label_from_before_it_is_drawn(qtbot, tmp_path, session)
 
     qtbot.waitUntil(lambda: bool(labelled_after_seek()), timeout=10000)
     assert labelled_after_seek()[0].index < before.index, "the index restarted"
-    period = window.pacer.period
+    period = window.live.dispatch.pacer.period
     for s, o in drawn:
         if o is not None:
             assert abs(s.timestamp - o.time) <= 1.5 * period + 1e-9, "labels of another time"

@@ -21,7 +21,7 @@ def window(qtbot, tmp_path):
 
 
 def test_window_shows_all_three_streams_live_with_the_projected_overlay(qtbot, window):
-    assert window.streams.keys() == {"thermal", "depth", "color"}
+    assert window.live.streams.keys() == {"thermal", "depth", "color"}
     views = window.preview.views
     first = {s: v.image.image.copy() for s, v in views.items()}
     assert first["thermal"].shape == (128, 160) and first["thermal"].dtype == np.uint16
@@ -38,8 +38,10 @@ def test_window_shows_all_three_streams_live_with_the_projected_overlay(qtbot, w
     qtbot.waitUntil(lambda: views["thermal"].overlay.isVisible(), timeout=10000)
     rgba = views["thermal"].overlay.image
     assert rgba.shape == (128, 160, 4) and (rgba[..., 3] > 0).any()
-    assert window.runner.results().keys() == {"projected"}
-    assert window.rig is not None and window.rig_origin == "true rig of the synthetic scene"
+    assert window.live.runner.results().keys() == {"projected"}
+    assert (
+        window.live.rig is not None and window.live.rig_origin == "true rig of the synthetic scene"
+    )
     qtbot.waitUntil(lambda: window.status_panel.streams.rowCount() == 3, timeout=3000)
     assert "pivot" in window.status_panel.sync.text()
 
@@ -73,8 +75,8 @@ def test_recording_from_the_window_writes_a_valid_session(qtbot, window, tmp_pat
     qtbot.keyClick(window, QtCore.Qt.Key.Key_M)
     wait_frames(qtbot, window, 5)
     qtbot.mouseClick(panel.button, QtCore.Qt.MouseButton.LeftButton)
-    qtbot.waitUntil(lambda: window.last_recording is not None, timeout=20000)
-    status = window.last_recording
+    qtbot.waitUntil(lambda: window.live.last_recording is not None, timeout=20000)
+    status = window.live.last_recording
     assert status.state == "done" and not panel.recording
     assert window.source_panel.combo.isEnabled()
     with SessionReader(tmp_path / "gui.h5") as reader:
@@ -118,7 +120,7 @@ def test_bad_session_file_shows_an_error_and_keeps_the_current_source(qtbot, win
     assert not window.open_source(replay_spec(bad))
     texts = close_message_boxes()
     assert texts and "not an HDF5 file" in texts[0]
-    assert window.spec == "synthetic:cycling"
+    assert window.live.spec == "synthetic:cycling"
     wait_frames(qtbot, window, 3)
 
 
@@ -131,20 +133,20 @@ def test_unknown_source_is_reported_and_a_good_one_opens_after(qtbot, window):
 
 
 def test_rig_that_does_not_fit_the_streams_is_refused(qtbot, window, tmp_path):
-    rig = window.rig.to_dict()
+    rig = window.live.rig.to_dict()
     rig["cameras"]["thermal"]["width"] = 640
     path = tmp_path / "other.json"
     path.write_text(json.dumps(rig))
     assert not window.load_rig_file(path)
     assert "'thermal' camera is 640x128 but the stream is 160x128" in close_message_boxes()[0]
-    assert window.rig_origin == "true rig of the synthetic scene"
+    assert window.live.rig_origin == "true rig of the synthetic scene"
     (tmp_path / "junk.json").write_text("{")
     assert not window.load_rig_file(tmp_path / "junk.json")
     assert "not valid JSON" in close_message_boxes()[0]
     good = tmp_path / "good.json"
-    good.write_text(json.dumps(window.rig.to_dict()))
+    good.write_text(json.dumps(window.live.rig.to_dict()))
     assert window.load_rig_file(good)
-    assert window.rig_origin == "file good.json"
+    assert window.live.rig_origin == "file good.json"
     wait_frames(qtbot, window, 2)
 
 

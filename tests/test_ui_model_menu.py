@@ -95,8 +95,8 @@ def test_broken_models_are_refused_with_the_reason_and_a_good_one_becomes_an_ove
     assert "model my-seg loaded: segmentation on the thermal view" in (
         window.statusBar().currentMessage()
     )
-    qtbot.waitUntil(lambda: "model-user-my-seg" in window.runner.results(), timeout=15000)
-    result = window.runner.results()["model-user-my-seg"]
+    qtbot.waitUntil(lambda: "model-user-my-seg" in window.live.runner.results(), timeout=15000)
+    result = window.live.runner.results()["model-user-my-seg"]
     assert {1, 2} <= set(np.unique(result.labels).tolist()), "it finds both calves"
     assert not close_message_boxes()
     window.close()
@@ -120,12 +120,12 @@ def test_projected_labels_switch_to_mediapipe_which_finds_nobody_on_the_syntheti
     window.model_menu.rgb_actions["mediapipe-pose"].trigger()
 
     def says_no_person() -> bool:
-        r = window.runner.results().get("projected")
+        r = window.live.runner.results().get("projected")
         return r is not None and "MediaPipe pose: no person detected" in r.note
 
     qtbot.waitUntil(says_no_person, timeout=15000)
-    assert window.runner.results()["projected"].labels is None, "no stale labels"
-    assert window.projected.labeler_name == "MediaPipe pose"
+    assert window.live.runner.results()["projected"].labels is None, "no stale labels"
+    assert window.live.projected.labeler_name == "MediaPipe pose"
     thermal = window.preview.views["thermal"]
     qtbot.waitUntil(
         lambda: (
@@ -135,14 +135,16 @@ def test_projected_labels_switch_to_mediapipe_which_finds_nobody_on_the_syntheti
     )
     assert not thermal.overlay.isVisible()
     assert not close_message_boxes()
-    stats = {s.name: s for s in window.runner.stats()}["projected"]
+    stats = {s.name: s for s in window.live.runner.stats()}["projected"]
     assert stats.errors == 0
 
     window.model_menu.rgb_actions["truth"].trigger()
     qtbot.waitUntil(lambda: thermal.overlay.isVisible(), timeout=15000)
-    assert window.runner.results()["projected"].note.startswith("projected from RGB ground truth")
+    assert window.live.runner.results()["projected"].note.startswith(
+        "projected from RGB ground truth"
+    )
     window.model_menu.rgb_actions["mediapipe-pose"].trigger()  # loaded once, kept
-    assert window.projected.labeler_name == "MediaPipe pose" and window.model_menu.busy == 0
+    assert window.live.projected.labeler_name == "MediaPipe pose" and window.model_menu.busy == 0
     window.close()
     assert _settings(tmp_path).value("models/rgb_labels") == "mediapipe-pose"
 
@@ -160,4 +162,4 @@ def test_a_mediapipe_labeler_that_cannot_load_says_why_and_keeps_ground_truth(
     assert close_message_boxes() == ["resources/models/mediapipe lacks pose_detection.onnx/.json"]
     assert window.model_menu.rgb_labels == "truth"
     assert window.model_menu.rgb_actions["truth"].isChecked()
-    assert window.projected.labeler_name == "RGB ground truth"
+    assert window.live.projected.labeler_name == "RGB ground truth"

@@ -29,8 +29,8 @@ def test_the_bundled_segmenter_overlay_toggles_on_the_thermal_view(qtbot, tmp_pa
     assert window.status_panel.stages.item(_row(window, title), 1).text() == "off"
 
     seg.trigger()
-    qtbot.waitUntil(lambda: "model-seg" in window.runner.results(), timeout=15000)
-    mask = window.runner.results()["model-seg"]
+    qtbot.waitUntil(lambda: "model-seg" in window.live.runner.results(), timeout=15000)
+    mask = window.live.runner.results()["model-seg"]
     assert mask.labels.shape == thermal.image_shape[:2]
     assert {1, 2} <= set(np.unique(mask.labels)), "both calves found"
     assert mask.rgba[mask.labels > 0, 3].min() > 0, "the calves are drawn"
@@ -42,11 +42,11 @@ def test_the_bundled_segmenter_overlay_toggles_on_the_thermal_view(qtbot, tmp_pa
         ),
         timeout=5000,
     )
-    stats = {s.name: s for s in window.runner.stats()}["model-seg"]
+    stats = {s.name: s for s in window.live.runner.stats()}["model-seg"]
     assert stats.runs > 0 and stats.errors == 0 and stats.latency_ms > 0
 
     seg.trigger()
-    assert "model-seg" not in window.runner.results()
+    assert "model-seg" not in window.live.runner.results()
     qtbot.waitUntil(lambda: sum(layer.isVisible() for layer in thermal.layers) == 1, timeout=5000)
     qtbot.waitUntil(
         lambda: window.status_panel.stages.item(_row(window, title), 1).text() == "off",

@@ -19,7 +19,7 @@ from tests.ui_support import close_message_boxes, make_window, wait_frames
 def window(qtbot, tmp_path):
     w = make_window(qtbot, tmp_path, "synthetic:cycling")
     wait_frames(qtbot, w, 3)
-    qtbot.waitUntil(lambda: "projected" in w.runner.results(), timeout=15000)
+    qtbot.waitUntil(lambda: "projected" in w.live.runner.results(), timeout=15000)
     return w
 
 
@@ -28,7 +28,7 @@ def _same_frame_results(qtbot, window, after: int = -1) -> tuple:
     found = []
 
     def ready() -> bool:
-        r = window.runner.results()
+        r = window.live.runner.results()
         if {"projected", "truth"} <= r.keys() and r["projected"].frameset == r[
             "truth"
         ].frameset >= after:
@@ -42,7 +42,7 @@ def _same_frame_results(qtbot, window, after: int = -1) -> tuple:
 
 def test_projected_calf_labels_are_the_default_overlay_and_agree_with_the_truth(qtbot, window):
     thermal = window.preview.views["thermal"]
-    assert window.rig is not None and window.projected.rig is window.rig
+    assert window.live.rig is not None and window.live.projected.rig is window.live.rig
     qtbot.waitUntil(lambda: thermal.overlay.isVisible(), timeout=10000)
     assert [o.objectName() for o in window.overlay_menu.actions()][:2] == [
         "overlay-projected",
@@ -64,7 +64,7 @@ def test_projected_calf_labels_are_the_default_overlay_and_agree_with_the_truth(
     qtbot.waitUntil(
         lambda: "projected from RGB ground truth" in thermal.note.toolTip(), timeout=3000
     )
-    stats = {s.name: s for s in window.runner.stats()}
+    stats = {s.name: s for s in window.live.runner.stats()}
     assert stats["projected"].runs > 0 and stats["projected"].errors == 0
     qtbot.waitUntil(lambda: window.status_panel.stages.item(0, 1) is not None, timeout=3000)
     assert window.status_panel.stages.item(0, 1).text().endswith("/s")
@@ -76,31 +76,34 @@ def test_a_new_rig_rebuilds_the_projection_and_a_bad_rig_file_is_refused(qtbot, 
     projected, truth = _same_frame_results(qtbot, window)
     good = calf_iou(projected.labels, truth.labels)
     # The thermal camera 6 cm off: the labels land beside the calves.
-    rig = window.rig.to_dict()
+    rig = window.live.rig.to_dict()
     rig["cameras"]["thermal"]["T_ref_cam"][0][3] += 0.06
     path = tmp_path / "shifted.json"
     path.write_text(json.dumps(rig))
     assert window.load_rig_file(path)
-    assert window.projected.rig is window.rig and window.rig_origin == "file shifted.json"
-    qtbot.waitUntil(
-        lambda: getattr(window.projected.last, "rig", None) is window.rig, timeout=15000
+    assert (
+        window.live.projected.rig is window.live.rig
+        and window.live.rig_origin == "file shifted.json"
     )
-    first_new = window.projected.last.frameset
+    qtbot.waitUntil(
+        lambda: getattr(window.live.projected.last, "rig", None) is window.live.rig, timeout=15000
+    )
+    first_new = window.live.projected.last.frameset
     projected, truth = _same_frame_results(qtbot, window, after=first_new)
     assert calf_iou(projected.labels, truth.labels) < good - 0.2
     (tmp_path / "bad.json").write_text('{"cameras": 3}')
     assert not window.load_rig_file(tmp_path / "bad.json")
     assert "not a rig" in close_message_boxes()[0]
-    assert window.rig_origin == "file shifted.json", "the rig in force stays"
+    assert window.live.rig_origin == "file shifted.json", "the rig in force stays"
     wait_frames(qtbot, window, 3)  # the app keeps running
 
 
 def test_the_cursor_marks_the_same_3d_point_in_the_other_views(qtbot, window):
     views = window.preview.views
-    qtbot.waitUntil(lambda: window.projected.last is not None, timeout=10000)
+    qtbot.waitUntil(lambda: window.live.projected.last is not None, timeout=10000)
     texts = []
     window.preview.readout.connect(texts.append)
-    depth = window.projected.last.transfer.depth
+    depth = window.live.projected.last.transfer.depth
     # A pixel inside a flat patch: a mark beside a depth edge may fall on either side.
     kernel = np.ones((7, 7), np.uint8)
     flat = (depth > 0) & (cv2.dilate(depth, kernel) - cv2.erode(depth, kernel) < 0.02)
@@ -113,7 +116,7 @@ def test_the_cursor_marks_the_same_3d_point_in_the_other_views(qtbot, window):
     # The depth camera sees that point at about the same range.
     x, y = views["depth"].marker.getData()
     z = window.preview.arrays["depth"][int(round(y[0])), int(round(x[0]))]
-    z *= window.streams["depth"].depth_scale
+    z *= window.live.streams["depth"].depth_scale
     assert z == pytest.approx(float(depth[row, col]), abs=0.15)
     views["depth"].hovered.emit("depth", x[0], y[0])
     assert views["thermal"].marker.isVisible()
@@ -131,8 +134,8 @@ def test_without_a_rig_the_overlay_says_why_it_is_off(qtbot, tmp_path):
     }
     worker = CaptureWorker(lambda: None, "bench")
     worker.events.put(SourceOpened("bench", specs, SourceInfo(spec="bench")))
-    window.worker = worker
-    qtbot.waitUntil(lambda: bool(window.streams), timeout=3000)
+    window.live.attach_worker(worker)
+    qtbot.waitUntil(lambda: bool(window.live.streams), timeout=3000)
     frames = {
         "thermal": Frame("thermal", 0, 0.0, np.full((32, 40), 30000, np.uint16)),
         "depth": Frame("depth", 0, 0.0, np.full((30, 40), 1500, np.uint16)),
@@ -140,9 +143,9 @@ def test_without_a_rig_the_overlay_says_why_it_is_off(qtbot, tmp_path):
     }
     fs = FrameSet(0, 0.0, "thermal", frames)
     worker.latest.put(fs)
-    window.runner.submit(fs)
+    window.live.runner.submit(fs)
     thermal = window.preview.views["thermal"]
     qtbot.waitUntil(lambda: "projected labels off: no rig" in thermal.note.toolTip(), timeout=5000)
     assert not thermal.overlay.isVisible()
     assert window.status_panel.stages.item(0, 1).text() == "off"
-    window.worker = None
+    window.live.close_source()

@@ -56,6 +56,6 @@ def test_replay_to_the_end_then_loop_at_speed(qtbot, tmp_path, session):
     bar.loop_check.setChecked(True)
     qtbot.mouseClick(bar.play_button, QtCore.Qt.MouseButton.LeftButton)
     qtbot.waitUntil(lambda: bar.slider.value() < 20, timeout=5000)  # started over
-    sets = window.worker.stats.get()[1].sets
-    qtbot.waitUntil(lambda: window.worker.stats.get()[1].sets > sets + 30, timeout=10000)
+    sets = window.live.worker.stats.get()[1].sets
+    qtbot.waitUntil(lambda: window.live.worker.stats.get()[1].sets > sets + 30, timeout=10000)
     assert not window.source_panel.state.text().endswith("ended"), "looping never ends"

@@ -63,7 +63,7 @@ def test_ten_thousand_preview_frames_without_crash_or_leak(qtbot, qapp, tmp_path
     window = make_window(qtbot, tmp_path, None)
     window.resize(960, 600)  # painting cost grows with the window; the path is the same
     worker = CaptureWorker(lambda: None, "soak")  # never started: the test feeds it
-    window.worker = worker
+    window.live.attach_worker(worker)
     window.set_overlay_enabled("truth", True)  # no rig here: the projected overlay is off
     worker.events.put(SourceOpened("soak", SPECS, SourceInfo(spec="soak")))
     sets = _framesets(12)
@@ -72,7 +72,7 @@ def test_ten_thousand_preview_frames_without_crash_or_leak(qtbot, qapp, tmp_path
     def show(i: int) -> None:
         fs = sets[i % len(sets)]
         worker.latest.put(fs)
-        window.runner.submit(fs)
+        window.live.runner.submit(fs)
         window.tick()
         qapp.processEvents()
 
@@ -89,7 +89,7 @@ def test_ten_thousand_preview_frames_without_crash_or_leak(qtbot, qapp, tmp_path
     assert views["thermal"].frames_shown - shown_before == FRAMES
     assert views["depth"].frames_shown >= FRAMES and views["color"].frames_shown >= FRAMES
     assert views["thermal"].overlay.isVisible()
-    stats = {s.name: s for s in window.runner.stats()}
+    stats = {s.name: s for s in window.live.runner.stats()}
     assert stats["truth"].runs > 100, "the overlay stage kept up in parallel"
     assert "no rig" in stats["projected"].note
     assert growth < MAX_GROWTH_MB, f"memory grew {growth:.1f} MB over {FRAMES} frames"

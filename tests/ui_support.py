@@ -32,14 +32,16 @@ def make_window(qtbot, tmp_path: Path, source: str | None, **kwargs) -> MainWind
 def wait_frames(qtbot, window: MainWindow, n: int = 3, timeout: int = 30000) -> None:
     """Until every view that has a stream showed ``n`` more frames."""
     views = [
-        v for s, v in window.preview.views.items() if s in window.streams or not window.streams
+        v
+        for s, v in window.preview.views.items()
+        if s in window.live.streams or not window.live.streams
     ]
     start = {v.stream: v.frames_shown for v in views}
 
     def enough() -> bool:
-        return bool(window.streams) and all(
+        return bool(window.live.streams) and all(
             window.preview.views[s].frames_shown >= start.get(s, 0) + n
-            for s in window.streams
+            for s in window.live.streams
             if s in window.preview.views
         )
 

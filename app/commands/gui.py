@@ -60,7 +60,7 @@ def qt_import_error(exc: ImportError) -> ThermorigError:
 def run(args: argparse.Namespace) -> int:
     check_window_can_open()
     try:
-        from app.ui.app import run_gui
+        from app.ui.main.launch import run_gui
     except ImportError as exc:  # Qt's system libraries missing: say which to install
         raise qt_import_error(exc) from None
     return run_gui(args.source, args.rig)

@@ -1,3 +1,4 @@
-"""The live preview without Qt: the capture worker that owns a source, the overlay
-stages (projected labels, models), frame pacing, recording while previewing, and the
-calibration wizard's threads."""
+"""The live preview without Qt: the live controller (source, capture worker, overlay
+stages, frame pacing, rig in force, recording) that the main window and the
+calibration wizard talk to, the pieces it is made of, and the calibration wizard's
+threads."""

@@ -1,7 +1,9 @@
-"""What the capture worker tells the GUI: events, figures, and a replay's frame grid.
+"""What the live side tells the GUI: events, figures, and a replay's frame grid.
 
-Plain data, passed from the capture thread to the GUI thread through a queue and
-latest-wins slots (see :mod:`app.live.capture`).
+Plain data. The capture worker's pass from its thread to the GUI thread through a
+queue and latest-wins slots (see :mod:`app.live.capture`); the live controller adds
+its own (a source being opened, the rig in force, a problem to show) and hands all of
+them out, in order, from :meth:`~app.live.controller.LiveController.poll`.
 """
 
 from __future__ import annotations
@@ -12,6 +14,7 @@ from typing import Any
 
 import numpy as np
 
+from calibration.rig import Rig
 from drivers.base import SourceInfo
 from drivers.recording import RecordingStatus
 from drivers.session import SessionReader
@@ -46,6 +49,18 @@ class ReplayInfo:
             ends = [reader.timestamps(n)[-1:] for n in reader.streams]
             t1 = float(np.concatenate(ends).max()) if any(len(e) for e in ends) else t0
             return cls(Path(path), pivot, ts - t0, reader.indices(pivot), t1 - t0)
+
+
+@dataclass
+class SourceOpening:
+    """The controller is opening ``spec`` (``scheme`` its part before the colon): the
+    previous source is closed, nothing is known yet of the new one."""
+
+    spec: str
+    scheme: str
+    #: Something the person should know about the source, for the status bar (e.g. a
+    #: killed recording: it replays, but other programs refuse it until repaired).
+    notice: str = ""
 
 
 @dataclass
@@ -108,3 +123,21 @@ class CaptureStats:
     replay_row: int | None = None
     replay_position: float = 0.0
     recording: RecordingStatus | None = None
+
+
+@dataclass
+class RigChanged:
+    """The rig in force changed (None: none); ``text`` says where it came from."""
+
+    rig: Rig | None
+    origin: str
+    text: str
+
+
+@dataclass
+class Problem:
+    """Something the person must be told (a refusal, a rig that no longer fits): a
+    title and one line. Returned by a refused request or handed out as an event."""
+
+    title: str
+    message: str

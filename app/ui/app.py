@@ -1,11 +1,10 @@
-"""Starting the Qt application: environment fixes, style, the main window, clean exit."""
+"""The Qt application every window runs in: environment fixes, style, clean exit."""
 
 from __future__ import annotations
 
 import gc
 import os
 import sys
-from pathlib import Path
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
@@ -76,14 +75,6 @@ def make_app(argv: list[str] | None = None):
         # which kept the GUI thread busy 14-20 ms at a time.
         gc.freeze()
     return app
-
-
-def run_gui(source: str, rig_path: str | Path | None = None) -> int:
-    """Open the main window on ``source`` and run until it is closed."""
-    make_app()
-    from app.ui.main.window import MainWindow
-
-    return run_window(MainWindow(source, rig_path=rig_path))
 
 
 def run_window(window: QtWidgets.QWidget) -> int:

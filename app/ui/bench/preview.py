@@ -66,7 +66,7 @@ class OverlayLagProbe:
         self._wrap(window)
 
     def _wrap(self, window) -> None:
-        preview, slot = window.preview, window.worker.latest
+        preview, slot = window.preview, window.live.worker.latest
         show_frameset, show_overlays, put = preview.show_frameset, preview.show_overlays, slot.put
 
         def probed_put(fs):
@@ -133,13 +133,13 @@ def _configure(window, paced: bool) -> str:
     and drawn whatever frame they came from)."""
     from app.live.pacing import FramePacer
 
-    for info in window.registry.stages():
+    for info in window.live.registry.stages():
         if info.name == "projected":
             info.max_rate = None if paced else 15.0
     if paced:
-        window.pacer = FramePacer("projected")
+        window.live.dispatch.pacer = FramePacer("projected")
         return "paced: frames wait for their labels (labels on every FrameSet)"
-    window.pacer = FramePacer("", tolerance=math.inf)
+    window.live.dispatch.pacer = FramePacer("", tolerance=math.inf)
     return "unpaced (as before): newest frame at once, labels capped 15/s, drawn on any frame"
 
 
@@ -150,14 +150,14 @@ def _live(app, window, seconds: float, paced: bool, probe: OverlayLagProbe) -> l
     mode = _configure(window, paced)
     _process_for(app, 1.5)
     shown0, t0 = window.preview.frames_displayed, time.perf_counter()
-    window.stall.reset()
+    window.live.dispatch.stall.reset()
     probe.reset()
     _process_for(app, seconds)
     elapsed = time.perf_counter() - t0
     fps = (window.preview.frames_displayed - shown0) / elapsed
-    gaps = 1e3 * np.asarray(window.stall.gaps)
-    stages = [s for s in window.runner.stats() if s.enabled]
-    _, stats = window.worker.stats.get()
+    gaps = 1e3 * np.asarray(window.live.dispatch.stall.gaps)
+    stages = [s for s in window.live.runner.stats() if s.enabled]
+    _, stats = window.live.worker.stats.get()
     source = stats.set_rate if stats is not None else float("nan")
     lag = probe.figures()
     return [
@@ -209,15 +209,15 @@ def _recording(app, window, folder: Path, seconds: float, probe: OverlayLagProbe
         return []
     _process_for(app, 1.0)
     shown0, t0 = window.preview.frames_displayed, time.perf_counter()
-    window.stall.reset()
+    window.live.dispatch.stall.reset()
     probe.reset()
     _process_for(app, seconds)
     lag = probe.figures()
     fps = (window.preview.frames_displayed - shown0) / (time.perf_counter() - t0)
-    gaps = 1e3 * np.asarray(window.stall.gaps)
+    gaps = 1e3 * np.asarray(window.live.dispatch.stall.gaps)
     window.stop_recording()
-    _process_for(app, 60.0, lambda: window.last_recording is not None)
-    status = window.last_recording
+    _process_for(app, 60.0, lambda: window.live.last_recording is not None)
+    status = window.live.last_recording
     note = "recording did not finish"
     if status is not None:
         note = (
@@ -249,11 +249,11 @@ def _wizard(app, window, seconds: float) -> list[Result]:
     _process_for(app, 2.0)
     shown0, t0 = window.preview.frames_displayed, time.perf_counter()
     searched0 = wizard.worker.searches
-    window.stall.reset()
+    window.live.dispatch.stall.reset()
     _process_for(app, seconds)
     elapsed = time.perf_counter() - t0
     fps = (window.preview.frames_displayed - shown0) / elapsed
-    gaps = 1e3 * np.asarray(window.stall.gaps)
+    gaps = 1e3 * np.asarray(window.live.dispatch.stall.gaps)
     # Over the whole run: the worker's own meter covers only the last 2 s, which a pose
     # capture (a full-resolution search, ~0.3 s) in them pulls down by a third.
     rate = (wizard.worker.searches - searched0) / elapsed
@@ -303,14 +303,13 @@ def _display_path(app, window, frames: int) -> Result:
             "color": Frame("color", i, i / 30, color),
         }
         sets.append(FrameSet(i, i / 30, "thermal", frames_))
-    window.close_source()  # the window stays; its source is replaced by the sets below
     worker = CaptureWorker(lambda: None, "bench")
     worker.events.put(SourceOpened("bench", specs, SourceInfo(spec="bench")))
-    window.worker = worker
+    window.live.attach_worker(worker)  # the window stays; its source is replaced
 
     def show(i: int) -> None:
         worker.latest.put(sets[i % len(sets)])
-        window.runner.submit(sets[i % len(sets)])
+        window.live.runner.submit(sets[i % len(sets)])
         window.tick()
         app.processEvents()
 
@@ -318,7 +317,7 @@ def _display_path(app, window, frames: int) -> Result:
         show(i)
     # Until the projected stage says it is off (no rig): before that, frames would wait
     # for its labels, and this figure is about drawing, not waiting.
-    _process_for(app, 10.0, lambda: "projected" in window.runner.results())
+    _process_for(app, 10.0, lambda: "projected" in window.live.runner.results())
     for i in range(30):
         show(i)
     t0 = time.perf_counter()

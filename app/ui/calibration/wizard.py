@@ -9,17 +9,19 @@ fit worst, and clicking one drops it and refits. *Save rig…* writes the rig fi
 puts the rig to work in the preview at once (the projected labels use it).
 
 The search runs on :class:`~app.live.calibration_workers.DetectionWorker` (latest-wins),
-fed by the main window's capture worker; this dialog only draws what it reports.
+a frame sink of the preview's :class:`~app.live.controller.LiveController`; this dialog
+only draws what it reports, and talks to the preview only through that controller.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 from PySide6 import QtCore, QtGui, QtWidgets
 
 from app.live.calibration_workers import DetectionWorker, FitJob
+from app.live.controller import LiveController
 from app.ui.calibration.widgets import BoardViews, CoverageBars, ErrorChart
 from app.ui.views import MUTED
 from calibration.live import DEFAULT_BOARD, LiveCalibration, LiveState, view_errors
@@ -29,22 +31,32 @@ from calibration.still import CAMERA_STREAMS
 from drivers.errors import ThermorigError
 from drivers.types import FrameSet, StreamSpec
 
-if TYPE_CHECKING:  # pragma: no cover
-    from app.ui.main.window import MainWindow
-
 CALIBRATION_SOURCE = "synthetic:calibration"
 WARN = "#e0b050"
 PAUSED = "paused while the calibration wizard is open"
 
 
 class CalibrationWizard(QtWidgets.QDialog):
-    """Non-modal: the preview keeps running beside it."""
+    """Non-modal: the live preview keeps running beside it. ``controller`` is the
+    preview's (the source searched, the rig replaced); ``settings`` remembers the rig
+    folder; ``report(title, message)`` tells the person of a problem (default: a box)."""
 
-    def __init__(self, window: MainWindow):
-        super().__init__(window)
+    def __init__(
+        self,
+        controller: LiveController,
+        parent: QtWidgets.QWidget | None = None,
+        *,
+        settings: QtCore.QSettings | None = None,
+        report: Callable[[str, str], None] | None = None,
+    ):
+        super().__init__(parent)
         self.setWindowTitle("Calibrate rig")
         self.setObjectName("calibration-wizard")
-        self.main = window
+        self.controller = controller
+        self.settings = settings or QtCore.QSettings("thermorig", "thermorig")
+        self._report = report or (
+            lambda title, text: QtWidgets.QMessageBox.warning(self, title, text)
+        )
         self.streams: dict[str, StreamSpec] = {}
         self.live: LiveCalibration | None = None
         self.job: FitJob | None = None
@@ -58,14 +70,14 @@ class CalibrationWizard(QtWidgets.QDialog):
         # The projected labels use the rig being replaced and compete with the board
         # search for the CPU (half the search rate on two cores): paused until the
         # new rig is applied or the wizard closes.
-        window.projected.paused = PAUSED
+        controller.pause_projection(PAUSED)
         self._build()
         self.resize(1180, 860)
-        window.frame_sinks.append(self.worker.submit)
+        controller.add_frame_sink(self.worker.submit)
         self.timer = QtCore.QTimer(self)
         self.timer.timeout.connect(self.poll)
         self.timer.start(40)
-        self.attach(window.streams, window.info)
+        self.attach(controller.streams, controller.info)
 
     # -- layout -----------------------------------------------------------------------
     def _build(self) -> None:
@@ -133,7 +145,7 @@ class CalibrationWizard(QtWidgets.QDialog):
 
         self.restart_button.clicked.connect(self.restart)
         self.board_edit.returnPressed.connect(self.restart)
-        self.open_calib.clicked.connect(lambda: self.main.open_source(CALIBRATION_SOURCE))
+        self.open_calib.clicked.connect(self.open_calibration_source)
         self.auto_check.toggled.connect(self._auto_toggled)
         self.capture_button.clicked.connect(self.capture_now)
         self.fit_button.clicked.connect(self.calibrate)
@@ -144,9 +156,16 @@ class CalibrationWizard(QtWidgets.QDialog):
         QtGui.QShortcut(QtGui.QKeySequence(QtCore.Qt.Key.Key_Space), self, self.capture_now)
 
     # -- source and board -------------------------------------------------------------
+    def open_calibration_source(self) -> bool:
+        """Switch the preview to the synthetic calibration scene."""
+        problem = self.controller.open_source(CALIBRATION_SOURCE)
+        if problem is not None:
+            self._report(problem.title, problem.message)
+        return problem is None
+
     def attach(self, streams: dict[str, StreamSpec], info=None) -> None:
-        """The main window's source changed: restart with its streams (and its board,
-        if it names one)."""
+        """The preview's source changed: restart with its streams (and its board, if
+        it names one)."""
         self.streams = dict(streams)
         board = ((info.truth or {}).get("board") if info is not None else None) or ""
         if board:
@@ -170,7 +189,7 @@ class CalibrationWizard(QtWidgets.QDialog):
         try:
             self.live = LiveCalibration(self.board_edit.text().strip(), self.streams)
         except ThermorigError as exc:
-            self.open_calib.setVisible(CALIBRATION_SOURCE != self.main.spec)
+            self.open_calib.setVisible(CALIBRATION_SOURCE != self.controller.spec)
             return self._say(str(exc))
         self.open_calib.setVisible(False)
         self.live.auto = self.auto_check.isChecked()
@@ -290,7 +309,7 @@ class CalibrationWizard(QtWidgets.QDialog):
         if self.rig is None:
             return False
         if path is None:
-            start = self.main.settings.value("rig/dir", str(Path.home()), type=str)
+            start = self.settings.value("rig/dir", str(Path.home()), type=str)
             chosen, _ = QtWidgets.QFileDialog.getSaveFileName(
                 self, "Save rig", str(Path(start) / "rig.json"), "Rig files (*.json)"
             )
@@ -301,17 +320,21 @@ class CalibrationWizard(QtWidgets.QDialog):
         try:
             self.rig.save(path)
         except OSError as exc:
-            self.main.show_error("Cannot save rig", f"cannot write {path}: {exc.strerror or exc}")
+            self._report("Cannot save rig", f"cannot write {path}: {exc.strerror or exc}")
             return False
         self.saved_to = path
-        self.main.settings.setValue("rig/dir", str(path.parent))
+        self.settings.setValue("rig/dir", str(path.parent))
         return self.apply_rig(f"calibrated, saved to {path.name}")
 
     def apply_rig(self, origin: str = "calibrated in the wizard (not saved)") -> bool:
         """Use the fitted rig in the preview: the projected labels are rebuilt with it."""
-        if self.rig is None or not self.main.use_rig(self.rig, origin):
+        if self.rig is None:
             return False
-        self.main.projected.paused = ""
+        problem = self.controller.use_rig(self.rig, origin)
+        if problem is not None:
+            self._report(problem.title, problem.message)
+            return False
+        self.controller.pause_projection("")
         self._say(f"the preview now uses this rig ({origin})")
         return True
 
@@ -327,9 +350,8 @@ class CalibrationWizard(QtWidgets.QDialog):
             return
         self._disposed = True
         self.timer.stop()
-        self.main.projected.paused = ""
-        if self.worker.submit in self.main.frame_sinks:
-            self.main.frame_sinks.remove(self.worker.submit)
+        self.controller.pause_projection("")
+        self.controller.remove_frame_sink(self.worker.submit)
         self.worker.stop()
         self.views.dispose()
         self.chart.dispose()

@@ -26,6 +26,7 @@ from typing import Any
 
 from PySide6 import QtCore, QtGui, QtWidgets
 
+from app.live.builtin_stages import BUNDLED_OVERLAYS, MODEL_MAX_RATE
 from app.live.model_stages import ModelStage
 from app.live.projected_labels import (
     MEDIAPIPE_LABELER_NAME,
@@ -33,14 +34,11 @@ from app.live.projected_labels import (
     mediapipe_labeler,
     truth_labeler,
 )
-from app.ui.main.overlays import MODEL_MAX_RATE
 from drivers.errors import one_line
 from drivers.truth import DEFAULT_CLASSES
 from models.catalog import BUNDLED_KEYPOINTS, BUNDLED_SEGMENTER, list_models, user_models_dir
 from models.package import ModelPackage, load_package
 
-#: Overlay names of the bundled models (registered by :mod:`app.ui.main.overlays`).
-BUNDLED_OVERLAYS = ("model-seg", "model-kp")
 #: Where the projected overlay's RGB labels can come from: settings key → menu text.
 RGB_LABELERS = {
     "truth": "Ground truth (synthetic sources)",
@@ -149,7 +147,7 @@ class ModelMenu(QtCore.QObject):
 
     def _deliver(self, done: Callable[[Any], None], value: Any) -> None:
         self.busy -= 1
-        if not self.window._disposed:
+        if not self.window.disposed:
             done(value)
 
     # -- models -----------------------------------------------------------------------
@@ -255,12 +253,12 @@ class ModelMenu(QtCore.QObject):
         self.rgb_labels = key
         self.rgb_actions[key].setChecked(True)
         if key == "truth":
-            self._use(truth_labeler(self.window.projected.src), TRUTH_LABELER_NAME)
+            self._use(truth_labeler(self.window.live.projected.src), TRUTH_LABELER_NAME)
         elif key in self._labelers:
             self._use(self._labelers[key], MEDIAPIPE_LABELER_NAME)
         else:
             self.window.statusBar().showMessage(f"loading {MEDIAPIPE_LABELER_NAME}…", 5000)
-            src = self.window.projected.src
+            src = self.window.live.projected.src
             self._background(lambda: mediapipe_labeler(src), self._labeler_loaded)
 
     def _labeler_loaded(self, value: Any) -> None:
@@ -275,7 +273,7 @@ class ModelMenu(QtCore.QObject):
 
     def _use(self, labeler, name: str) -> None:
         classes = getattr(labeler, "classes", DEFAULT_CLASSES)
-        self.window.projected.set_labeler(labeler, name, classes)
+        self.window.live.projected.set_labeler(labeler, name, classes)
         self.window.statusBar().showMessage(f"projected labels from {name}", 5000)
 
 

@@ -1,13 +1,14 @@
-"""What the window remembers between runs (QSettings): geometry, panels, last choices."""
+"""What the window remembers between runs (QSettings): geometry, panels, last choices.
+
+``w`` is the main window (:class:`app.ui.main.window.MainWindow`, which calls these);
+it is typed as a plain QMainWindow so that this module does not import the window back.
+"""
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from PySide6 import QtCore, QtWidgets
 
-from PySide6 import QtCore
-
-if TYPE_CHECKING:  # pragma: no cover
-    from app.ui.main.window import MainWindow
+MainWindow = QtWidgets.QMainWindow
 
 
 def restore_window(w: MainWindow) -> None:

@@ -1,54 +1,48 @@
 """The main window: live preview of the rig, sources and replay, recording, status.
 
 The window holds no pixels of its own and does no capture work: a
-:class:`~app.live.capture.CaptureWorker` thread owns the source, a
-:class:`~app.live.stages.StageRunner` thread computes overlays, and a ~60 Hz timer on
-the GUI thread takes whatever is newest from both and draws it. A slow stage or a
-slow disk therefore never freezes the window, and the window never slows capture.
+:class:`~app.live.controller.LiveController` owns the source, its capture thread, the
+overlay thread, pacing, the rig in force and recording. The window builds the widgets,
+forwards what the person does to the controller, and on a ~60 Hz timer draws what
+:meth:`~app.live.controller.LiveController.poll` hands back. A slow stage or a slow
+disk therefore never freezes the window, and the window never slows capture.
 """
 
 from __future__ import annotations
 
-import queue
 from pathlib import Path
 from typing import Any
 
 from PySide6 import QtCore, QtGui, QtWidgets
 
-from app.live.capture import (
-    CaptureWorker,
+from app.live.controller import LiveController
+from app.live.events import (
+    Problem,
     RecordingFailed,
     RecordingFinished,
     RecordingStarted,
+    RigChanged,
     SourceEnded,
     SourceFailed,
     SourceOpened,
+    SourceOpening,
     SourceProgress,
 )
-from app.live.pacing import FramePacer
-from app.live.stages import RateMeter, StageRegistry, StageRunner, StallMeter
-from app.ui.main.frame_dispatch import FrameDispatchMixin
+from app.live.frame_dispatch import LiveFigures
+from app.live.stages import Stage
 from app.ui.main.model_menu import ModelMenu
-from app.ui.main.overlays import OverlaysMixin
+from app.ui.main.overlay_menu import OverlayMenu
 from app.ui.main.preview import PreviewArea
 from app.ui.main.record_panel import RecordPanel
 from app.ui.main.replay_bar import ReplayBar
 from app.ui.main.settings import restore_window, save_window
-from app.ui.main.source_panel import SourcePanel
-from app.ui.main.sources import SourcesMixin
+from app.ui.main.source_panel import SourcePanel, replay_spec
 from app.ui.main.status_panel import StatusPanel
-from app.ui.main.tools import ToolsMixin
-from calibration.rig import Rig
-from drivers.errors import ThermorigError
-from drivers.types import StreamSpec
 
 DEFAULT_SOURCE = "synthetic:cycling"
-STATS_INTERVAL_MS = 250
 
 
-class MainWindow(
-    SourcesMixin, ToolsMixin, OverlaysMixin, FrameDispatchMixin, QtWidgets.QMainWindow
-):
+class MainWindow(QtWidgets.QMainWindow):
     """``source`` opens at start (None: none until one is picked); ``source_options``
     maps a scheme to keyword options for :func:`~drivers.sources.open_source` (e.g.
     smaller synthetic images)."""
@@ -65,44 +59,19 @@ class MainWindow(
         super().__init__()
         self.setWindowTitle("thermorig")
         self.settings = settings or QtCore.QSettings("thermorig", "thermorig")
-        self.source_options = dict(source_options or {})
-        self.spec = ""
-        self.streams: dict[str, StreamSpec] = {}
-        self.info = None
-        self.worker: CaptureWorker | None = None
-        self.user_rig: Rig | None = None
-        self._user_rig_name = ""
-        self.rig: Rig | None = None
-        self.rig_origin = ""
+        #: The source, its threads and the rig in force (no Qt): what the window shows.
+        self.live = LiveController(source_options)
         self.errors: list[str] = []
         self.error_box: QtWidgets.QMessageBox | None = None
-        self.last_recording = None
-        self.display_rate = RateMeter()
-        self.pacer = FramePacer("projected")  # frames wait (briefly) for their labels
-        self.stall = StallMeter()
-        self._seen = 0
-        self._overlay_version = -1
-        self._disposed = False
-        self._markers = 0
-        self._points = None  # RigPoints of the rig in force, made on first hover
-
-        #: Extra consumers of every FrameSet (the calibration wizard's detector); each
-        #: is called on the capture thread and must return at once.
-        self.frame_sinks: list = []
-        self.registry = StageRegistry()
-        self._register_stages()  # projected labels, ground truth, bundled models
-        self.runner = StageRunner(self.registry)
-        self.runner.start()
         self.wizard = None
+        self._disposed = False
         self._build()
-        self.preview.point_lookup = self.cursor_points
+        self.preview.point_lookup = self._cursor_points
         restore_window(self)
         self.timer = QtCore.QTimer(self)
         self.timer.setTimerType(QtCore.Qt.TimerType.PreciseTimer)
         self.timer.timeout.connect(self.tick)
         self.timer.start(poll_ms)
-        self._stats_timer = QtCore.QElapsedTimer()
-        self._stats_timer.start()
         if rig_path:
             self.load_rig_file(rig_path)
         if source:
@@ -147,6 +116,7 @@ class MainWindow(
         self.preview.readout.connect(self.readout.setText)
 
         self._menus()
+        live = self.live
         self.source_panel.source_chosen.connect(self.open_source)
         self.source_panel.open_session.connect(self._open_session_dialog)
         self.source_panel.load_rig.connect(self._load_rig_dialog)
@@ -154,11 +124,11 @@ class MainWindow(
         self.record_panel.record_requested.connect(lambda _=None: self.start_recording())
         self.record_panel.stop_requested.connect(self.stop_recording)
         self.record_panel.marker_requested.connect(self.add_marker)
-        self.replay_bar.play.connect(self._play)
-        self.replay_bar.step.connect(lambda: self.worker and self.worker.step())
-        self.replay_bar.seek.connect(lambda row: self.worker and self.worker.seek(row))
-        self.replay_bar.speed.connect(lambda s: self.worker and self.worker.set_speed(s))
-        self.replay_bar.loop.connect(lambda on: self.worker and self.worker.set_loop(on))
+        self.replay_bar.play.connect(live.play)
+        self.replay_bar.step.connect(live.step)
+        self.replay_bar.seek.connect(live.seek)
+        self.replay_bar.speed.connect(live.set_speed)
+        self.replay_bar.loop.connect(live.set_loop)
         for key, slot in (("M", self.add_marker), ("Space", self._toggle_play)):
             QtGui.QShortcut(QtGui.QKeySequence(key), self, activated=slot)
         QtGui.QShortcut(
@@ -177,9 +147,9 @@ class MainWindow(
         file.addSeparator()
         file.addAction("&Quit", QtGui.QKeySequence.StandardKey.Quit).triggered.connect(self.close)
         view = bar.addMenu("&View")
-        self.overlay_menu = view.addMenu("Overlays")
-        for stage in self.registry.stages():
-            self._add_overlay_action(stage.name, stage.title, stage.enabled)
+        #: View › Overlays: one toggle per stage of the controller.
+        self.overlays = OverlayMenu(view.addMenu("Overlays"), self.live)
+        self.overlay_menu = self.overlays.menu
         view.addAction("Reset zoom").triggered.connect(
             lambda: [v.reset_zoom() for v in self.preview.views.values()]
         )
@@ -196,12 +166,47 @@ class MainWindow(
         action.triggered.connect(callback)
         return action
 
+    def add_overlay(self, name: str, stage: Stage, title: str, **options: Any) -> QtGui.QAction:
+        """Register an overlay stage with the controller and offer it under View ›
+        Overlays (``enabled``, ``max_rate``: :meth:`~app.ui.main.overlay_menu.OverlayMenu.add`)."""
+        return self.overlays.add(name, stage, title, **options)
+
+    def overlay_action(self, name: str) -> QtGui.QAction | None:
+        """The View › Overlays toggle of overlay ``name`` (None if there is none)."""
+        return self.overlays.action(name)
+
+    def set_overlay_enabled(self, name: str, enabled: bool) -> None:
+        self.live.set_overlay_enabled(name, enabled)
+
+    # -- tools ------------------------------------------------------------------------
+    def open_calibration_wizard(self):
+        """The calibration wizard (one per window; raised if already open)."""
+        from app.ui.calibration.wizard import CalibrationWizard
+
+        if self.wizard is None or self.wizard.disposed:
+            wizard = CalibrationWizard(
+                self.live, self, settings=self.settings, report=self.show_error
+            )
+            self.wizard = wizard
+            wizard.destroyed.connect(lambda *_: self._forget_wizard(wizard))
+        self.wizard.show()
+        self.wizard.raise_()
+        return self.wizard
+
+    def _forget_wizard(self, wizard) -> None:
+        if self.wizard is wizard:
+            self.wizard = None
+
     def _review_labels(self) -> None:
         """Tools > Review labels…: a session's labels in a review window of its own
         (it closes, and saves, with this window)."""
         from app.ui.review.launch import ask_and_open
 
         ask_and_open(self)
+
+    def _cursor_points(self, stream: str, x: float, y: float):
+        depth = self.preview.arrays.get("depth")
+        return self.live.cursor_points(stream, x, y, depth, tuple(self.preview.views))
 
     # -- messages ---------------------------------------------------------------------
     def show_error(self, title: str, message: str) -> None:
@@ -216,46 +221,86 @@ class MainWindow(
         box.open()
         self.error_box = box
 
-    # -- recording --------------------------------------------------------------------
-    def start_recording(self) -> bool:
-        if self.worker is None or not self.streams:
-            self.show_error("Nothing to record", "no source is delivering frames")
+    def _accepted(self, problem: Problem | None) -> bool:
+        """Show the controller's answer to a request at once: ``problem`` if it was
+        refused, else what it changed (its events, otherwise shown on the next tick)."""
+        if problem is not None:
+            self.show_error(problem.title, problem.message)
+        self._show_events(self.live.take_events())
+        return problem is None
+
+    # -- sources and the rig ----------------------------------------------------------
+    def open_source(self, spec: str) -> bool:
+        """Switch to ``spec``; False (and a message) if refused."""
+        if not self._accepted(self.live.open_source(spec)):
+            self.source_panel.set_current(self.live.spec)
             return False
+        return True
+
+    def load_rig_file(self, path: str | Path) -> bool:
+        """Use the rig in ``path`` from now on, if it reads and fits the streams."""
+        return self._accepted(self.live.load_rig_file(path))
+
+    def _ask_file(self, folder_key: str, title: str, filters: str) -> str:
+        """A file picked in a dialog that opens where the last one of its kind ended
+        (``folder_key`` in the settings); "" if cancelled."""
+        start = self.settings.value(folder_key, str(Path.home()), type=str)
+        path, _ = QtWidgets.QFileDialog.getOpenFileName(self, title, start, filters)
+        if path:
+            self.settings.setValue(folder_key, str(Path(path).parent))
+        return path
+
+    def _open_session_dialog(self) -> None:
+        filters = "thermorig sessions (*.h5 *.hdf5);;All files (*)"
+        if path := self._ask_file("source/session_dir", "Open session", filters):
+            self.open_source(replay_spec(path))
+
+    def _load_rig_dialog(self) -> None:
+        if path := self._ask_file("rig/dir", "Load rig", "Rig files (*.json);;All files (*)"):
+            self.load_rig_file(path)
+
+    def _remember_session(self, spec: str) -> None:
+        recent = [s for s in self.settings.value("source/recent", [], type=list) if s != spec]
+        recent = [spec, *recent][:8]
+        self.settings.setValue("source/recent", recent)
+        self.source_panel.set_recent(recent)
+
+    def detect_cameras(self) -> None:
+        from drivers.discovery import NOTHING_FOUND, discover
+
         try:
-            request = self.record_panel.request()
-        except ThermorigError as exc:
-            self.show_error("Cannot record", str(exc))
+            devices = discover()
+        except Exception as exc:  # noqa: BLE001 - a broken driver stack is reported, not fatal
+            self.show_error("Detect cameras", f"camera detection failed: {exc}")
+            return
+        self.source_panel.set_devices([(d.spec, f"{d.kind}: {d.name}") for d in devices])
+        self.statusBar().showMessage(
+            NOTHING_FOUND if not devices else f"found {len(devices)} camera(s)", 10000
+        )
+
+    # -- recording and replay ---------------------------------------------------------
+    def start_recording(self) -> bool:
+        if not self._accepted(self.live.start_recording(self.record_panel.request)):
             return False
-        if self.user_rig is not None and self.rig is self.user_rig:
-            request.rig = self.user_rig.to_dict()
-        self._markers = 0
-        self.worker.start_recording(request)
         self.record_panel.set_recording(True)
         self.source_panel.set_busy(True)
         return True
 
     def stop_recording(self) -> None:
-        if self.worker is not None and self.record_panel.recording:
-            self.worker.stop_recording()
+        if self.live.stop_recording():
             self.record_panel.button.setEnabled(False)
             self.record_panel.button.setText("Finishing…")
 
     def add_marker(self) -> None:
         """Key M: an event marker at the newest frame's time in the recording."""
-        if self.worker is not None and self.record_panel.recording:
-            self._markers += 1
-            self.worker.mark(f"marker {self._markers}")
-            self.statusBar().showMessage(f"marker {self._markers} set", 2000)
+        text = self.live.mark()
+        if text is not None:
+            self.statusBar().showMessage(f"{text} set", 2000)
 
     def _recording_over(self) -> None:
         self.record_panel.set_recording(False)
         self.record_panel.button.setEnabled(True)
         self.source_panel.set_busy(False)
-
-    # -- replay -----------------------------------------------------------------------
-    def _play(self, playing: bool) -> None:
-        if self.worker is not None:
-            (self.worker.play if playing else self.worker.pause)()
 
     def _toggle_play(self) -> None:
         if self.replay_bar.isVisible():
@@ -263,31 +308,40 @@ class MainWindow(
 
     # -- the loop ---------------------------------------------------------------------
     def tick(self) -> None:
-        """One GUI update: events, the newest FrameSet, overlays, and (4 Hz) figures."""
-        self.stall.tick()
-        worker = self.worker
-        if worker is None:
-            return
-        self._events(worker)
-        self._dispatch(worker)  # the due FrameSet and the overlays that belong to it
-        if self._stats_timer.elapsed() >= STATS_INTERVAL_MS:
-            self._stats_timer.restart()
-            self._figures(worker)
+        """One GUI update: draw what the controller hands out (events, the FrameSet
+        due now, the overlays that belong to it, and 4 times a second the figures)."""
+        update = self.live.poll()
+        self._show_events(update.events)
+        if update.frameset is not None:
+            self.preview.show_frameset(update.frameset)
+            if update.replay_row is not None:
+                self.replay_bar.show_position(update.replay_row)
+        if update.overlays is not None:
+            self.preview.show_overlays(update.overlays)
+        if update.figures is not None:
+            self._show_figures(update.figures)
 
-    def _events(self, worker: CaptureWorker) -> None:
-        while True:
-            try:
-                event = worker.events.get_nowait()
-            except queue.Empty:
-                return
-            if isinstance(event, SourceOpened):
-                self.streams, self.info = event.streams, event.info
+    def _show_events(self, events: list) -> None:
+        for event in events:
+            if isinstance(event, SourceOpening):
+                self.preview.clear(f"opening {event.spec}…")
+                self.replay_bar.set_info(None)
+                self.source_panel.set_current(event.spec)
+                self.source_panel.set_state(f"opening {event.spec}…")
+                if event.scheme == "replay":
+                    self._remember_session(event.spec)
+                if event.notice:
+                    self.statusBar().showMessage(event.notice, 60000)
+            elif isinstance(event, SourceOpened):
                 self.preview.set_streams(event.streams)
                 self.replay_bar.set_info(event.replay)
                 self.source_panel.set_state(f"{', '.join(event.streams)} · opened")
-                self._apply_rig()
                 if self.wizard is not None:
                     self.wizard.attach(event.streams, event.info)
+            elif isinstance(event, RigChanged):
+                self.source_panel.set_rig(event.text)
+            elif isinstance(event, Problem):
+                self.show_error(event.title, event.message)
             elif isinstance(event, SourceProgress):
                 text = f"rendering the synthetic scene once: {event.done}/{event.total}"
                 if event.done % 10 == 0 or event.done == event.total:
@@ -297,49 +351,48 @@ class MainWindow(
                             view.placeholder.setText(text)
             elif isinstance(event, SourceFailed):
                 self.source_panel.set_state(f"failed: {event.message}")
-                if not self.streams:
+                if not self.live.streams:
                     self.preview.clear("no source")
                 self.show_error("Source problem", event.message)
             elif isinstance(event, SourceEnded):
-                self.source_panel.set_state(f"{', '.join(self.streams)} · ended")
+                self.source_panel.set_state(f"{', '.join(self.live.streams)} · ended")
                 self.replay_bar.set_playing(False)
             elif isinstance(event, RecordingStarted):
                 self.statusBar().showMessage(f"recording to {event.path}", 5000)
             elif isinstance(event, RecordingFinished):
-                self.last_recording = event.status
                 self._recording_over()
                 self.record_panel.show_idle(event.status)
                 self.statusBar().showMessage(f"saved {event.status.path}", 10000)
             elif isinstance(event, RecordingFailed):
-                self.last_recording = event.status
                 self._recording_over()
                 kept = ""
                 if event.status is not None:
                     kept = f" ({event.status.total_frames} frames kept in {event.status.path})"
                 self.show_error("Recording stopped", event.message + kept)
 
-    def _figures(self, worker: CaptureWorker) -> None:
-        _, stats = worker.stats.get()
+    def _show_figures(self, figures: LiveFigures) -> None:
+        stats = figures.capture
         if stats is not None:
             self.status_panel.show_capture(stats)
-            if self.streams:
-                state = "ended" if stats.ended else "playing" if stats.playing else "paused"
-                if self.replay_bar.info is None and not stats.ended:
-                    state = "live"
-                self.source_panel.set_state(f"{', '.join(self.streams)} · {state}")
+            if self.live.streams:
+                self.source_panel.set_state(f"{', '.join(self.live.streams)} · {figures.state}")
             if stats.recording is not None:
                 self.record_panel.show_status(stats.recording)
             elif not self.record_panel.recording:
-                self.record_panel.show_idle(self.last_recording)
-        self.status_panel.show_stages(self.runner.stats())
+                self.record_panel.show_idle(self.live.last_recording)
+        self.status_panel.show_stages(figures.stages)
         self.preview.show_notes()
         self.status_panel.show_preview(
-            self.display_rate.rate, 1e3 * self.stall.longest, self.preview.frames_displayed
+            figures.display_rate, figures.longest_stall_ms, self.preview.frames_displayed
         )
 
     # -- shutdown ---------------------------------------------------------------------
+    @property
+    def disposed(self) -> bool:
+        return self._disposed
+
     def closeEvent(self, event: QtGui.QCloseEvent) -> None:  # noqa: N802 - Qt API
-        if self.record_panel.recording and not self._disposed:
+        if self.live.recording and not self._disposed:
             answer = QtWidgets.QMessageBox.question(
                 self,
                 "Recording",
@@ -362,6 +415,5 @@ class MainWindow(
             self.wizard.dispose()
             self.wizard.deleteLater()
             self.wizard = None
-        self.close_source()
-        self.runner.stop()
+        self.live.dispose()
         self.preview.dispose()
