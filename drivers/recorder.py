@@ -5,7 +5,8 @@ window's capture worker feeds too), until a limit, ``stop``, or the source's end
 A live camera's frame that finds the writer's queue full is dropped and counted in the
 summary, never silently lost and never allowed to stall capture; sources that are not
 real-time (replay, offline simulation) wait for the writer instead, so nothing is
-dropped.
+dropped. Frames the source itself lost while recording (a camera's full buffer, a
+synthetic rig starved of CPU: the driver's health figures) are counted apart.
 """
 
 from __future__ import annotations
@@ -15,13 +16,14 @@ import queue
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from drivers.base import Driver
+from drivers.codecs import CODECS, resolve_codec
 from drivers.errors import EndOfStream, SessionError, SourceError
 from drivers.recording import Recording, RecordingRequest
-from drivers.session_writer import CODECS, SessionWriter, resolve_codec
+from drivers.session_writer import SessionWriter
 
 __all__ = ["CODECS", "RecordingSummary", "SessionWriter", "record", "resolve_codec"]
 
@@ -36,6 +38,8 @@ class RecordingSummary:
     seconds: float
     bytes: int
     ms_per_frame: float
+    stored_raw: dict[str, int] = field(default_factory=dict)
+    source_dropped: dict[str, int] = field(default_factory=dict)
     wall_seconds: float = 0.0
     stopped_by: str = ""  # end | duration | frames | stop | error
 
@@ -46,6 +50,11 @@ def _is_realtime(driver: Driver) -> bool:
     if realtime is None:
         realtime = driver.info.extra.get("realtime", True)
     return bool(realtime)
+
+
+def _source_drops(driver: Driver) -> dict[str, int]:
+    """Frames each stream of the source has lost so far, as its driver observed."""
+    return {name: h.drops for name, h in driver.health().items()}
 
 
 def record(
@@ -63,7 +72,8 @@ def record(
     overwrite: bool = False,
     marks: queue.Queue | None = None,
     lossless: bool | None = None,
-    queue_bytes: int = 256 * 2**20,
+    queue_bytes: int | None = None,
+    adaptive: bool = True,
     queue_frames: int | None = None,
     flush_interval: float = 0.5,
     min_free_bytes: int = 512 * 2**20,
@@ -78,7 +88,9 @@ def record(
     ``marks`` yields ``(timestamp or None, text)`` event markers (None: the latest
     frame's time). ``lossless`` (default: when the driver says it is not real-time via
     ``driver.realtime`` or ``info.extra["realtime"]``) makes capture wait for the writer
-    instead of dropping frames. The queue holds about ``queue_bytes`` of frames.
+    instead of dropping frames. The queue holds ``queue_bytes`` of frames (default:
+    half the free memory); ``adaptive`` lets a live recording's writer store frames
+    uncompressed while it is behind (see :class:`~drivers.recording.Recording`).
     The driver is started but neither stopped nor closed: the caller owns it.
     A DiskFullError carries the summary of what was kept as ``.summary``.
     """
@@ -94,6 +106,7 @@ def record(
         min_free_bytes=min_free_bytes,
         queue_bytes=queue_bytes,
         overwrite=overwrite,
+        adaptive=adaptive,
     )
     rec = Recording(
         request,
@@ -115,6 +128,7 @@ def record(
             "written": rec.writer.counts(),
             "dropped": dict(rec.dropped),
             "queued": rec.queued,
+            "stored_raw": rec.writer.counts(raw=True),
             "elapsed": rec.seconds,
             "bytes": rec.writer.bytes_written,
             "ms_per_frame": rec.ms_per_frame,
@@ -122,6 +136,7 @@ def record(
         progress(min(1.0, max(fractions)) if fractions else rec.seconds, stats)
 
     wall0 = last_frame_wall = last_progress = time.monotonic()
+    lost_before = _source_drops(driver)
     stopped_by = ""
     try:
         driver.start()
@@ -176,6 +191,10 @@ def record(
         seconds=rec.seconds,
         bytes=rec.path.stat().st_size if rec.path.exists() else 0,
         ms_per_frame=rec.ms_per_frame,
+        stored_raw=rec.writer.counts(raw=True),
+        source_dropped={
+            n: c - lost_before.get(n, 0) for n, c in _source_drops(driver).items() if n in streams
+        },
         wall_seconds=time.monotonic() - wall0,
         stopped_by=stopped_by,
     )

@@ -4,10 +4,14 @@ Whoever reads the source — :func:`drivers.recorder.record`'s loop on the comma
 the capture worker (``app.live.capture``) in the window — hands each frame to a
 :class:`Recording` and goes on. The recording owns a
 :class:`~drivers.session_writer.SessionWriter` on its own thread
-(:class:`~drivers.writer_thread.WriterThread`) behind a bounded queue sized in bytes: a
-live camera's frame that finds it full is dropped and counted (the camera must never
-wait for the disk); files and simulations wait instead (``lossless``), so nothing is
-lost. It keeps the figures a person watches (frames written and dropped, source time
+(:class:`~drivers.writer_thread.WriterThread`) behind a queue bounded in bytes: a live
+camera's frame that finds it full is dropped and counted (the camera must never wait
+for the disk); files and simulations wait instead (``lossless``), so nothing is lost.
+
+A live recording must keep its frames even when other programs take the CPU: a writer
+that falls half a second behind stores frames uncompressed until it has caught up
+(``adaptive``; see :mod:`drivers.codecs`), and the queue may take half the memory
+available at the start, so frames are dropped only when memory would run out. It keeps the figures a person watches (frames written and dropped, source time
 covered, markers, size on disk) and forwards a driver's outages as gaps and a person's
 markers as events.
 
@@ -57,8 +61,9 @@ class RecordingRequest:
     codec: str = "blosc2-lz4"
     rig: dict[str, Any] | None = None
     min_free_bytes: int = 512 * 2**20
-    queue_bytes: int = 256 * 2**20
+    queue_bytes: int | None = None  # None: sized from free memory (queue_budget)
     overwrite: bool = False
+    adaptive: bool = True  # a live recording stores frames uncompressed while behind
 
 
 @dataclass
@@ -71,6 +76,8 @@ class RecordingStatus:
     frames: dict[str, int] = field(default_factory=dict)
     dropped: dict[str, int] = field(default_factory=dict)
     queued: int = 0
+    stored_raw: dict[str, int] = field(default_factory=dict)
+    behind: bool = False
     seconds: float = 0.0
     bytes_on_disk: int = 0
     markers: int = 0
@@ -84,13 +91,54 @@ class RecordingStatus:
     def total_dropped(self) -> int:
         return sum(self.dropped.values())
 
+    @property
+    def total_raw(self) -> int:
+        """Frames stored uncompressed because the writer was behind."""
+        return sum(self.stored_raw.values())
+
+
+#: The least a recording's queue may hold, and all it holds where memory is unknown.
+MIN_QUEUE_BYTES = 256 * 2**20
+#: Seconds of the source's frames waiting in the queue at which the writer is behind.
+BEHIND_SECONDS = 0.5
+
+
+def available_memory() -> int | None:
+    """Bytes that new allocations may take without swapping (Linux: MemAvailable),
+    None where the system does not say."""
+    try:
+        with open("/proc/meminfo", encoding="ascii") as f:
+            for line in f:
+                if line.startswith("MemAvailable:"):
+                    return int(line.split()[1]) * 1024
+    except (OSError, ValueError, IndexError):
+        pass
+    try:
+        return os.sysconf("SC_AVPHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
+    except (AttributeError, ValueError, OSError):
+        return None
+
+
+def queue_budget(requested: int | None, live: bool = True) -> int:
+    """Bytes a recording's queue may hold: ``requested``, else for a ``live`` source
+    half the memory available now (at least :data:`MIN_QUEUE_BYTES`), so a live frame
+    is dropped only when memory would run out, never while half of it lies idle. A
+    source that can wait for the writer (a file, a simulation) gets the minimum: more
+    would only fill memory with frames read ahead."""
+    if requested is not None:
+        return int(requested)
+    if not live:
+        return MIN_QUEUE_BYTES
+    return max(MIN_QUEUE_BYTES, (available_memory() or 0) // 2)
+
 
 class Recording:
     """A SessionWriter on its own thread, fed by :meth:`offer` from the reading thread.
 
     Raises a ThermorigError (file exists, folder missing, disk full) before anything
-    runs. ``queue_frames`` overrides the queue's size in frames (else about
-    ``request.queue_bytes`` of the streams' mean frame).
+    runs. The queue holds :func:`queue_budget` bytes of frames; ``queue_frames`` caps
+    it in frames too. A live recording (not ``lossless``) with ``request.adaptive`` is
+    behind once :data:`BEHIND_SECONDS` of frames wait (at most half the queue).
     """
 
     def __init__(
@@ -120,10 +168,20 @@ class Recording:
             overwrite=request.overwrite,
         )
         self.path = self.writer.path
-        if queue_frames is None:
-            mean = sum(s.frame_bytes for s in streams.values()) / max(len(streams), 1)
-            queue_frames = max(4, int(request.queue_bytes // max(mean, 1)))
-        self._worker = WriterThread(self.writer, queue_frames, flush_interval)
+        largest = max(s.frame_bytes for s in streams.values())
+        max_bytes = max(queue_budget(request.queue_bytes, live=not lossless), 4 * largest)
+        behind_at = None
+        if request.adaptive and not lossless:
+            rate = sum(s.fps for s in streams.values())
+            fit = min(max_bytes // largest, queue_frames or max_bytes)
+            behind_at = max(1, min(round(BEHIND_SECONDS * rate), fit // 2))
+        self._worker = WriterThread(
+            self.writer,
+            max_bytes,
+            flush_interval,
+            max_items=queue_frames,
+            behind_at=behind_at,
+        )
         self.done = self._worker.done
         self._lock = threading.Lock()
         self.offered = dict.fromkeys(streams, 0)
@@ -196,7 +254,13 @@ class Recording:
     # -- figures ----------------------------------------------------------------------
     @property
     def queued(self) -> int:
-        return self._worker.queue.qsize()
+        return self._worker.queued
+
+    @property
+    def behind(self) -> bool:
+        """True while the writer stores frames uncompressed to catch up: the moment
+        for everything else the app does (the preview) to give way."""
+        return self._worker.behind
 
     @property
     def ms_per_frame(self) -> float:
@@ -219,6 +283,8 @@ class Recording:
                 frames=self.writer.counts(),
                 dropped=dict(self.dropped),
                 queued=self.queued,
+                stored_raw=self.writer.counts(raw=True),
+                behind=self.behind,
                 seconds=self.seconds,
                 bytes_on_disk=size,
                 markers=self._markers,

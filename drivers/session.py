@@ -50,6 +50,7 @@ import h5py
 import numpy as np
 
 from drivers.base import SourceInfo
+from drivers.codecs import raw_frames
 from drivers.errors import SessionError, one_line
 from drivers.types import Frame, Intrinsics, StreamSpec
 
@@ -254,6 +255,11 @@ class SessionReader:
     def indices(self, stream: str) -> np.ndarray:
         """The frame index each row carried when recorded (a copy)."""
         return self._stream_cache(stream)["indices"].copy()
+
+    def stored_raw(self, stream: str) -> int:
+        """Frames of ``stream`` stored uncompressed, because the recording's writer was
+        behind (see drivers.codecs); they read back like every other frame."""
+        return raw_frames(self._group(stream)["frames"], self.count(stream))
 
     def frame(self, stream: str, i: int) -> Frame:
         """Row ``i`` of ``stream`` as the Frame the source delivered, truth included."""

@@ -55,6 +55,7 @@ def describe_session(path: str | os.PathLike) -> dict[str, Any]:
                 "last_timestamp": float(ts[-1]) if len(ts) else None,
                 "timestamps_monotonic": bool(np.all(diffs > 0)) if len(ts) > 1 else True,
                 "max_gap_s": round(float(diffs.max()), 6) if len(diffs) else 0.0,
+                "stored_uncompressed": reader.stored_raw(name),
                 "intrinsics": spec.intrinsics.to_dict() if spec.intrinsics else None,
             }
         nonempty = {n: t for n, t in stamps.items() if len(t)}
@@ -121,6 +122,10 @@ def format_session(d: dict[str, Any]) -> str:
             f"{name:<8} {shape:<14} {s['dtype']:<7} {s['units']:<12} {s['frames']:>6} "
             f"{s['nominal_fps']:>6.1f} {s['measured_fps']:>7.2f} {s['max_gap_s'] * 1e3:>6.1f}ms"
         )
+    raw = {n: s["stored_uncompressed"] for n, s in d["streams"].items()}
+    if any(raw.values()):
+        counts = ", ".join(f"{n} {c}" for n, c in raw.items() if c)
+        lines.append(f"stored uncompressed (the machine was busy while recording): {counts}")
     sync = d.get("sync")
     if sync:
         lines += [

@@ -15,7 +15,6 @@ import math
 import os
 import shutil
 import time
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
@@ -25,49 +24,16 @@ import h5py
 import numpy as np
 
 from drivers.base import SourceInfo
+from drivers.codecs import can_store_raw, resolve_codec, store_raw, uncached
 from drivers.errors import DiskFullError, SessionError
 from drivers.session import ACTIVITIES, FORMAT, TRUTH_DTYPES, VERSION
 from drivers.session_state import WriterLock
 from drivers.truth import DEFAULT_CLASSES, DEFAULT_KEYPOINTS, UNKNOWN_LABEL
 from drivers.types import Frame, StreamSpec
 
-try:
-    import hdf5plugin
-except ImportError:  # pragma: no cover - hdf5plugin is a dependency
-    hdf5plugin = None
-
-
-def _blosc2_lz4() -> dict[str, Any]:
-    # Measured on 640x512 thermal + 640x480 depth + 1280x720 RGB with sensor noise:
-    # bit-shuffle compresses noisy 16-bit and 8-bit pixels better than byte shuffle
-    # at about the same speed; clevel 5 is as fast as 1 and nearly as small as 9.
-    return dict(hdf5plugin.Blosc2(cname="lz4", clevel=5, filters=hdf5plugin.Blosc2.BITSHUFFLE))
-
-
-#: Codec name -> factory of h5py ``create_dataset`` keyword arguments (lossless only).
-CODECS: dict[str, Callable[[], dict[str, Any]]] = {
-    "blosc2-lz4": _blosc2_lz4,
-    "lzf": lambda: {"compression": "lzf"},
-    "gzip": lambda: {"compression": "gzip", "compression_opts": 1},
-    "none": lambda: {},
-}
-
 #: Rows added whenever a stream's datasets are full; SWMR cannot shrink-then-grow
 #: cheaply, so datasets grow in blocks and are trimmed to the true count on close.
 GROW_BLOCK = 64
-
-
-def resolve_codec(name: str) -> tuple[str, dict[str, Any], str]:
-    """(codec actually used, dataset kwargs, note) for a codec name.
-
-    Without hdf5plugin, ``blosc2-lz4`` falls back to ``lzf`` and the note says so
-    (it is stored in the file's ``codec_note`` attribute).
-    """
-    if name not in CODECS:
-        raise SessionError(f"unknown codec {name!r}; choose one of {', '.join(CODECS)}")
-    if name.startswith("blosc2") and hdf5plugin is None:
-        return "lzf", CODECS["lzf"](), f"{name} requested but hdf5plugin is missing; used lzf"
-    return name, CODECS[name](), ""
 
 
 def _jsonable(value: Any) -> Any:
@@ -103,6 +69,8 @@ class _Sink:
     truth: dict[str, h5py.Dataset] = field(default_factory=dict)
     n: int = 0
     flushed: int = 0
+    raw_ok: bool = False  # frames can be stored uncompressed (drivers.codecs)
+    raw: int = 0  # frames stored uncompressed
     #: Small per-frame values (timestamp, index, ...) not yet written: writing them one
     #: slice per flush costs far less than a dataset write per frame.
     pending: dict[str, list] = field(default_factory=dict)
@@ -140,6 +108,9 @@ class SessionWriter:
         self.bytes_written = 0  # raw (uncompressed) bytes handed to HDF5
         self.write_seconds = 0.0
         self.frames_written = 0
+        #: Set by whoever feeds the writer: while True, frames are stored uncompressed
+        #: (about 10x cheaper; see drivers.codecs), so a writer behind catches up.
+        self.store_raw = False
         self._file: h5py.File | None = None
         self._lock: WriterLock | None = None  # tells a live recording from a killed one
         activity = activity or info.activity or "other"
@@ -254,7 +225,9 @@ class SessionWriter:
         shape = tuple(spec.shape)
 
         def rows(name, dtype, tail=(), chunk=1024, fill=None, compress=False, group=g):
-            kwargs = self._codec_kwargs if compress else {}
+            # A frame is one chunk, written once: no chunk cache, so it is compressed
+            # as it is written (not in a burst at the next flush) and timed honestly.
+            kwargs = {**self._codec_kwargs, "dapl": uncached()} if compress else {}
             return group.create_dataset(
                 name,
                 shape=(GROW_BLOCK, *tail),
@@ -274,6 +247,7 @@ class SessionWriter:
             meta=rows("meta", h5py.string_dtype()),
             count=g.create_dataset("count", data=np.zeros(1, np.int64)),
         )
+        sink.raw_ok = can_store_raw(sink.frames)
         if truth is not None:
             tg = self._file.create_group(f"truth/{spec.name}")
             k = len(truth.get("keypoints") or DEFAULT_KEYPOINTS)
@@ -320,7 +294,11 @@ class SessionWriter:
         if i >= sink.frames.shape[0]:
             for d in sink.datasets():
                 d.resize(i + GROW_BLOCK, axis=0)
-        sink.frames[i] = array
+        if self.store_raw and sink.raw_ok:
+            store_raw(sink.frames, i, array)
+            sink.raw += 1
+        else:
+            sink.frames[i] = array
         truth = frame.truth or {}
         if "labels" in sink.truth and "labels" in truth:
             sink.truth["labels"][i] = np.asarray(truth["labels"], dtype=np.uint8)
@@ -421,9 +399,10 @@ class SessionWriter:
             raise _disk_full(self.path.parent, free) from exc
         raise SessionError(f"writing {self.path} failed: {' '.join(str(exc).split())}") from exc
 
-    def counts(self) -> dict[str, int]:
-        """Frames written per stream."""
-        return {n: s.n for n, s in self._sinks.items()} if hasattr(self, "_sinks") else {}
+    def counts(self, raw: bool = False) -> dict[str, int]:
+        """Frames written per stream (with ``raw``: of those, stored uncompressed)."""
+        sinks = getattr(self, "_sinks", {})
+        return {n: s.raw if raw else s.n for n, s in sinks.items()}
 
     def close(self) -> None:
         """Trim datasets to the frames written, declare them, close. Safe to call twice."""

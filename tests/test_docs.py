@@ -157,11 +157,12 @@ def files(tmp_path_factory) -> Path:
 
 
 def _write_rig_session(path: Path, rig: Rig) -> None:
+    import drivers.codecs
     import drivers.session_writer as sw
 
     spec = StreamSpec("depth", "depth", (4, 5), "uint16", "depth_units", 30.0, depth_scale=0.001)
     with pytest.MonkeyPatch.context() as mp:
-        mp.setattr(sw, "hdf5plugin", None)
+        mp.setattr(drivers.codecs, "hdf5plugin", None)
         info = SourceInfo(spec="test:rig", rig=rig.to_dict())
         with sw.SessionWriter(path, {"depth": spec}, info) as w:
             w.write(Frame("depth", 0, 0.0, np.zeros((4, 5), np.uint16)))

@@ -16,7 +16,7 @@ import h5py
 import numpy as np
 import pytest
 
-from drivers import session_writer
+from drivers import codecs, session_writer
 from drivers.base import BaseDriver
 from drivers.errors import DiskFullError, SessionError, SourceError
 from drivers.recorder import CODECS, SessionWriter, record
@@ -81,7 +81,7 @@ def test_each_codec_round_trips(tmp_path, codec):
 
 
 def test_blosc2_falls_back_to_lzf_without_hdf5plugin(tmp_path, monkeypatch):
-    monkeypatch.setattr(session_writer, "hdf5plugin", None)
+    monkeypatch.setattr(codecs, "hdf5plugin", None)
     path = tmp_path / "fallback.h5"
     write_fake_session(path, FakeRig(duration=0.3))
     with h5py.File(path, "r") as f:
