@@ -47,6 +47,7 @@ BENCHMARKS: dict[str, BenchFn] = {}
 #: Modules that register benchmarks; later issues append theirs.
 BENCH_MODULES = (
     "app.bench.foundation",
+    "app.bench.recording_load",
     "app.bench.calibration",
     "app.bench.preview",
     "app.bench.projection",

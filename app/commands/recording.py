@@ -46,7 +46,11 @@ def format_summary(summary: RecordingSummary) -> str:
     dropped = (
         sum(summary.dropped.values()) if isinstance(summary.dropped, dict) else summary.dropped
     )
+    raw = sum(summary.stored_raw.values())
+    lost = sum(summary.source_dropped.values())
+    notes = f", {raw} stored uncompressed (the machine was busy)" if raw else ""
+    notes += f", {lost} lost at the source" if lost else ""
     return (
         f"wrote {summary.path}: {frames} frames in {summary.seconds:.1f} s, "
-        f"{summary.bytes / 1e6:.1f} MB, {dropped} dropped"
+        f"{summary.bytes / 1e6:.1f} MB, {dropped} dropped{notes}"
     )

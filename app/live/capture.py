@@ -4,7 +4,9 @@ It opens the driver (opening may take seconds: a camera, the synthetic world), r
 frames, tees them to a recording when one is running, groups them into FrameSets and
 publishes only the newest set (:class:`~app.live.stages.LatestSlot`) plus any sinks such
 as the overlay stages. Nothing it does waits for the GUI; the GUI polls ``latest``,
-``stats`` and ``events``. Every request (replay control, recording) is a command the
+``stats`` and ``events``. Recording comes first: while the recording's writer is behind
+(a busy machine), the preview gets at most :data:`PREVIEW_FPS_WHILE_BEHIND` sets a
+second, so drawing and overlays leave the CPU to capture and writer. Every request (replay control, recording) is a command the
 worker runs between two reads, since drivers are not thread-safe.
 """
 
@@ -49,6 +51,11 @@ __all__ = [
 ]
 
 
+#: FrameSets a second the preview (window and overlay stages) gets while the recording's
+#: writer is behind: enough to watch the subject, a fraction of what drawing costs.
+PREVIEW_FPS_WHILE_BEHIND = 5.0
+
+
 class CaptureWorker:
     """Reads a source on its own thread; see the module docstring.
 
@@ -89,6 +96,8 @@ class CaptureWorker:
         self._set_rate = RateMeter()
         self._last_set: FrameSet | None = None
         self._last_stats = 0.0
+        self._last_shown = 0.0
+        self.preview_held = 0  # FrameSets kept from the preview while recording was behind
 
     # -- GUI side ---------------------------------------------------------------------
     def start(self) -> None:
@@ -204,6 +213,12 @@ class CaptureWorker:
         self._sets += 1
         self._set_rate.tick()
         self._last_set = fs
+        if self._tee is not None and self._tee.behind:
+            now = time.monotonic()
+            if now - self._last_shown < 1.0 / PREVIEW_FPS_WHILE_BEHIND:
+                self.preview_held += 1
+                return
+            self._last_shown = now
         self.latest.put(fs)
         for sink in self._sinks:
             sink(fs)

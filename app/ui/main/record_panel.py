@@ -136,6 +136,10 @@ class RecordPanel(QtWidgets.QGroupBox):
             f"{status.total_frames} frames · {status.total_dropped} dropped · "
             f"{status.markers} markers · {status.queued} queued",
         ]
+        if status.total_raw:
+            lines.append(f"{status.total_raw} frames stored uncompressed (the machine was busy)")
+        if status.behind:
+            lines.append("writer behind: preview slowed so recording keeps every frame")
         self.figures.setText("\n".join(lines))
 
     def show_idle(self, last: RecordingStatus | None = None) -> None:
