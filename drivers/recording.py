@@ -10,10 +10,12 @@ for the disk); files and simulations wait instead (``lossless``), so nothing is 
 
 A live recording must keep its frames even when other programs take the CPU: a writer
 that falls half a second behind stores frames uncompressed until it has caught up
-(``adaptive``; see :mod:`drivers.codecs`), and the queue may take half the memory
-available at the start, so frames are dropped only when memory would run out. It keeps the figures a person watches (frames written and dropped, source time
-covered, markers, size on disk) and forwards a driver's outages as gaps and a person's
-markers as events.
+(``adaptive``; see :mod:`drivers.catch_up`), and the queue may take half the memory
+available at the start, so frames are dropped only when memory would run out.
+
+The recording keeps the figures a person watches (frames written, dropped and stored
+uncompressed, source time covered, markers, size on disk) and forwards a driver's
+outages as gaps and a person's markers as events.
 
 Stopping never loses frames: :meth:`Recording.finish` only asks the writer to close
 once it has written everything already queued. A write error (disk full, the drive

@@ -4,10 +4,12 @@ It opens the driver (opening may take seconds: a camera, the synthetic world), r
 frames, tees them to a recording when one is running, groups them into FrameSets and
 publishes only the newest set (:class:`~app.live.stages.LatestSlot`) plus any sinks such
 as the overlay stages. Nothing it does waits for the GUI; the GUI polls ``latest``,
-``stats`` and ``events``. Recording comes first: while the recording's writer is behind
-(a busy machine), the preview gets at most :data:`PREVIEW_FPS_WHILE_BEHIND` sets a
-second, so drawing and overlays leave the CPU to capture and writer. Every request (replay control, recording) is a command the
+``stats`` and ``events``. Every request (replay control, recording) is a command the
 worker runs between two reads, since drivers are not thread-safe.
+
+Recording comes first: while the recording's writer is behind (a busy machine), the
+preview gets at most :data:`PREVIEW_FPS_WHILE_BEHIND` sets a second, so drawing and
+overlays leave the CPU to capture and writer.
 """
 
 from __future__ import annotations
