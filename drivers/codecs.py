@@ -84,7 +84,7 @@ def store_raw(ds: h5py.Dataset, index: int, array: np.ndarray) -> None:
     included): its bytes become the chunk as they are.
     """
     mask = (1 << _filters(ds)) - 1  # bit i set: filter i was not applied
-    data = np.ascontiguousarray(array).tobytes()
+    data = np.ascontiguousarray(array)  # its buffer is written as is, no copy
     ds.id.write_direct_chunk((int(index),) + (0,) * array.ndim, data, filter_mask=mask)
 
 
