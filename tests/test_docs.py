@@ -146,6 +146,8 @@ def files(tmp_path_factory) -> Path:
             "thermal", n, shape, ("confidence", "validity", "time_gap", "keypoints"), names
         )
     store = LabelStore.open(labels, session)
+    store.accept("thermal", 0)
+    store.save()  # a review save: the file gets journal_applied
     mask = store.mask("thermal", 3)
     mask[10:20, 30:45] = 1
     store.set_mask("thermal", 3, mask)

@@ -208,7 +208,9 @@ def autolabel(
             classes = list(source.classes or DEFAULT_CLASSES)
             n = s.count(opts.target)
             shape = s.streams[opts.target].shape[:2]
-            writer = LabelWriter(out_path, session=session_path, classes=classes)
+            writer = LabelWriter(
+                out_path, session=session_path, classes=classes, command="thermorig autolabel"
+            )
             with writer:
                 writer.create_stream(
                     opts.target, n, shape, extras=("confidence", "validity", "time_gap")

@@ -80,7 +80,9 @@ def infer(
             extras += ("keypoints",)
             names = tuple(kp.manifest.keypoints)
         written = 0
-        with LabelWriter(out_path, session=session_path, classes=classes) as writer:
+        with LabelWriter(
+            out_path, session=session_path, classes=classes, command="thermorig infer"
+        ) as writer:
             writer.create_stream(stream, n, (h, w), extras, keypoint_names=names)
             for i in range(n):
                 frame = s.frame(stream, i).array

@@ -5,7 +5,8 @@ The layout (documented in docs/formats/labels.md, kept in step by tests/test_doc
 ```
 /                       attrs format, version, classes (json list), session (path of
                               the session file), session_hash (see session_fingerprint),
-                              generation (a new id per write; see app.labels.journal)
+                              generation (a new id per write; see app.labels.journal),
+                              journal_applied (the generation a review save absorbed)
 /<stream>/masks         (N,H,W) uint8 class ids; 255 = not labeled (one frame per chunk)
 /<stream>/source        (N,) uint8: 0 none, 1 projected, 2 model, 3 manual
 /<stream>/status        (N,) uint8: 0 unreviewed, 1 accepted, 2 corrected, 3 rejected
@@ -21,6 +22,8 @@ only when complete (``os.replace``): a crash leaves the old file, never half a f
 Streams of an existing file that are not rewritten are carried over; rows of a
 rewritten stream that a person made, edited or reviewed (source manual, edited, or
 status other than unreviewed) are kept, not overwritten by machine labels. The session is never touched.
+One writer at a time: a writer holds ``LABELS.h5.lock`` (:class:`drivers.locks.LockFile`)
+while it reads the old file and replaces it, and rewrites a file only for its own session.
 """
 
 from __future__ import annotations
@@ -35,9 +38,11 @@ from typing import Any
 import h5py
 import numpy as np
 
-from app.labels.journal import Journal, pending_edits
+from app.labels.journal import Journal
+from app.labels.recovery import Layout, read_state
 from drivers.atomic import replace_durably, temp_beside
 from drivers.errors import ThermorigError
+from drivers.locks import LockFile
 from drivers.truth import UNKNOWN_LABEL
 
 FORMAT = "thermorig-labels"
@@ -128,20 +133,34 @@ class LabelReader:
         self.session = _text(self._f.attrs.get("session", ""))
         self.session_hash = _text(self._f.attrs.get("session_hash", ""))
         self.generation = self.generation_of(self._f)
+        self.journal_applied = _text(self._f.attrs.get("journal_applied", ""))
         self.streams = self.streams_of(self._f)
         if check_journal:
             self._refuse_pending_edits()
 
+    def layout(self) -> Layout:
+        """(rows, height, width) per stream: what a journal's edits must fit."""
+        return {s: self.layout_of(self._f[s]) for s in self.streams}
+
+    @staticmethod
+    def layout_of(g: h5py.Group) -> tuple[int, int, int]:
+        shape = tuple(g["masks"].shape)
+        return shape if len(shape) == 3 else (0, 0, 0)
+
     def _refuse_pending_edits(self) -> None:
         """A sidecar whose review journal holds unsaved edits is not what it says: the
-        edits (of a review window still open, or killed) are not in it yet."""
-        n = pending_edits(self.path, self.generation)
-        if n:
+        edits (of a review window still open, or killed) are not in it yet. Records
+        that cannot apply to this file are no reason to refuse it (review sets them
+        aside)."""
+        state = read_state(
+            self.path, self.generation, self.journal_applied, self.layout(), len(self.classes)
+        )
+        if state.pending:
             self._f.close()
             raise LabelsError(
-                f"{self.path} has {n} unsaved review edit(s) in"
-                f" {Journal.path_for(self.path).name}; save or close the review window"
-                f" (or run `thermorig review` on it to recover them) first"
+                f"{self.path} has {state.pending} unsaved review edit(s) in"
+                f" {Journal.path_for(self.path).name}{state.why_pending()}; save or close the"
+                " review window (or run `thermorig review` on it to recover them) first"
             )
 
     # The open file's facts, shared with app.labels.store (which keeps its file open).
@@ -210,6 +229,14 @@ class LabelWriter:
     ``create_stream`` then ``write`` each row (rows never written stay unlabeled:
     mask 255, source none), then ``commit``. Leaving the ``with`` block commits unless
     an exception is on its way, in which case the target is left untouched.
+
+    One writer per file: the writer holds the file's lock (``LABELS.h5.lock``,
+    :class:`drivers.locks.LockFile`) from before it reads the existing file until the
+    new one has replaced it, so two runs cannot both read the old file and the last
+    replace erase the other's work; a second writer is refused, naming the first.
+    ``lock``: a lock the caller already holds (the review editor creating its file);
+    ``command``: how a refused writer names this one (default: this process's command).
+    An existing file is rewritten only for its own session.
     """
 
     def __init__(
@@ -219,31 +246,64 @@ class LabelWriter:
         session: str | os.PathLike,
         classes: list[str] | tuple[str, ...],
         session_hash: str | None = None,
+        lock: LockFile | None = None,
+        command: str | None = None,
     ):
         self.path = Path(path)
         if self.path.is_dir():
             raise LabelsError(f"{self.path} is a folder; give a label file name (LABELS.h5)")
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        self._old = LabelReader(self.path) if self.path.exists() else None
-        if self._old is not None and self._old.classes and list(self._old.classes) != list(classes):
-            old = self._old.classes
-            self._old.close()
-            raise LabelsError(
-                f"{self.path} holds labels of classes {old}, not {list(classes)};"
-                " write to another file"
-            )
-        self._tmp = temp_beside(self.path)
+        self._own_lock = LockFile.take(self.path, command) if lock is None else None
+        self._old: LabelReader | None = None
+        try:
+            session_hash = session_hash or session_fingerprint(session)
+            self._old = self._existing(classes, session, session_hash)
+            self._tmp = temp_beside(self.path)
+        except BaseException:
+            self._release()
+            raise
         self._f = h5py.File(self._tmp, "w")
         self._f.attrs["format"] = FORMAT
         self._f.attrs["version"] = VERSION
         self._f.attrs["classes"] = json.dumps(list(classes))
         self._f.attrs["session"] = str(Path(session).absolute())
-        self._f.attrs["session_hash"] = session_hash or session_fingerprint(session)
+        self._f.attrs["session_hash"] = session_hash
         # A new generation: a review journal of the file this replaces is stale.
         self._f.attrs["generation"] = uuid.uuid4().hex
+        if self._old is not None and self._old.journal_applied:
+            # Still true of this file: it holds every row the review save did.
+            self._f.attrs["journal_applied"] = self._old.journal_applied
         self.classes = list(classes)
         self._protected: dict[str, np.ndarray] = {}
         self.kept: dict[str, int] = {}
+
+    def _existing(
+        self, classes: list[str] | tuple[str, ...], session: str | os.PathLike, fingerprint: str
+    ) -> LabelReader | None:
+        """The file this one replaces, checked: same session, same classes."""
+        if not self.path.exists():
+            return None
+        old = LabelReader(self.path)
+        if old.session_hash and old.session_hash != fingerprint:
+            old.close()
+            raise LabelsError(
+                f"{self.path} holds the labels of another session ({old.session or 'unknown'}),"
+                f" not {session}; write to another file, or give its own session"
+            )
+        if old.classes and list(old.classes) != list(classes):
+            old.close()
+            raise LabelsError(
+                f"{self.path} holds labels of classes {old.classes}, not {list(classes)};"
+                " write to another file"
+            )
+        return old
+
+    def _release(self) -> None:
+        if self._old is not None:
+            self._old.close()
+        if self._own_lock:
+            self._own_lock.release()
+            self._own_lock = None
 
     def create_stream(
         self,
@@ -322,21 +382,25 @@ class LabelWriter:
 
     def commit(self) -> None:
         """Carry over streams not rewritten, then replace the target in one step."""
-        if self._old is not None:
-            for stream in self._old.streams:
-                if stream not in self._f:
-                    self._old._f.copy(self._old._f[stream], self._f, name=stream)
-            self._old.close()
-        self._f.flush()
-        self._f.close()
-        replace_durably(self._tmp, self.path)
+        try:
+            if self._old is not None:
+                for stream in self._old.streams:
+                    if stream not in self._f:
+                        self._old._f.copy(self._old._f[stream], self._f, name=stream)
+                self._old.close()
+            self._f.flush()
+            self._f.close()
+            replace_durably(self._tmp, self.path)
+        except BaseException:
+            self.abort()
+            raise
+        self._release()
 
     def abort(self) -> None:
         if self._f.id.valid:
             self._f.close()
-        if self._old is not None:
-            self._old.close()
         self._tmp.unlink(missing_ok=True)
+        self._release()
 
     def __enter__(self) -> LabelWriter:
         return self
