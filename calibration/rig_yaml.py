@@ -21,7 +21,10 @@ digits so that a round trip is exact)::
     quality_json: "{...}"           # the rig's quality figures as JSON text
 
 Loading reads ``T_ref_cam`` (or, when a hand-written file has only ``R``/``T``,
-inverts those).
+inverts those). :func:`load_rig` reads a rig file of either form; every ``--rig`` and
+the window's Load rig dialog use it, so a rig ``calibrate --yaml`` wrote works wherever
+its JSON twin does. It lives here, not in :mod:`calibration.rig`, because the YAML
+reader needs OpenCV.
 """
 
 from __future__ import annotations
@@ -150,3 +153,23 @@ def load_rig_yaml(path: str | os.PathLike) -> Rig:
     if not path.is_file():
         raise RigError(f"rig file not found: {path}")
     return rig_from_yaml(path.read_text())
+
+
+def load_rig(path: str | os.PathLike) -> Rig:
+    """A rig file, JSON or OpenCV YAML: YAML when it starts with ``%YAML`` or is named
+    ``.yaml``/``.yml``, JSON otherwise (the content decides first, so a YAML rig saved
+    as ``.txt`` still reads). RigError naming the file when it cannot be read."""
+    path = Path(path)
+    if not path.is_file():
+        raise RigError(f"rig file not found: {path}")
+    try:
+        text = path.read_bytes().decode("utf-8")
+    except UnicodeDecodeError:
+        raise RigError(
+            f"{path} is not a rig file (not UTF-8 text); give a rig JSON or YAML"
+        ) from None
+    is_yaml = text.lstrip().startswith("%YAML") or path.suffix.lower() in (".yaml", ".yml")
+    try:
+        return rig_from_yaml(text) if is_yaml else Rig.from_json(text)
+    except RigError as exc:
+        raise RigError(f"{path}: {exc}") from None

@@ -31,6 +31,7 @@ import h5py
 
 from drivers.atomic import atomic_path, fsync_dir, publish_new, replace_durably, temp_beside
 from drivers.errors import SessionError, one_line
+from drivers.outputs import SESSION_SUFFIXES, check_outputs, file_output
 from drivers.session import SessionReader, open_h5
 from drivers.session_copy import copy_trimmed, verify_copy
 from drivers.session_state import CLOSED, RECORDING, WRITE_ACCESS, open_flags, session_state
@@ -121,13 +122,8 @@ def _append_event(dst: h5py.File, when: float, text: str) -> None:
 
 
 def _check_target(path: Path, out: Path | None, size: int) -> None:
-    if out is not None:
-        if out.exists() or out.is_symlink():
-            raise SessionError(
-                f"{out} already exists; repair never replaces a file: choose a new name"
-            )
-        if not out.parent.is_dir():
-            raise SessionError(f"folder {out.parent} does not exist; create it first")
+    if out is not None:  # A new file only: repair has no --overwrite.
+        check_outputs([file_output("--out", out, SESSION_SUFFIXES)], [path], overwrite=None)
     else:
         backup = backup_path(path)
         if backup.exists() and not backup.samefile(path):

@@ -40,6 +40,7 @@ from calibration.projection import (
 )
 from calibration.rig import Rig, RigError
 from calibration.rig_streams import check_rig
+from calibration.rig_yaml import load_rig
 from calibration.temporal import interpolate_labels, label_motion
 from drivers.errors import SessionError, ThermorigError
 from drivers.session import SessionReader
@@ -113,7 +114,7 @@ def resolve_rig(spec: str | None, session: SessionReader) -> tuple[Rig, str]:
             )
         return Rig.from_dict(rig), "true rig of the synthetic session"
     if spec:
-        return Rig.load(spec), str(spec)
+        return load_rig(spec), str(spec)
     if session.rig:
         return Rig.from_dict(session.rig), "rig recorded with the session"
     raise RigError(f"{session.path} has no recorded rig; give --rig RIG.json (or truth)")

@@ -23,6 +23,7 @@ from calibration.depth_render import DepthRenderer
 from calibration.rig import Rig, RigError
 from calibration.rig_points import RigPoints
 from calibration.rig_streams import rig_problem
+from calibration.rig_yaml import load_rig
 from drivers.errors import SessionError
 from drivers.session import SessionReader, open_h5
 from drivers.sync import nearest_rows
@@ -78,7 +79,7 @@ class ReviewFrames:
             return None, "no linked cursor: the session has no depth or RGB stream"
         s = self.session
         if rig_path:
-            rig, origin = Rig.load(rig_path), str(rig_path)  # RigError: the person's file
+            rig, origin = load_rig(rig_path), str(rig_path)  # RigError: the person's file
         elif s.rig:
             rig, origin = Rig.from_dict(s.rig), "the rig recorded with the session"
         elif (s.truth or {}).get("rig"):
