@@ -24,6 +24,8 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import IO, Any
 
+from drivers.write_failures import WRITE_ERRNOS, error_number, left_as_it_was, write_error
+
 
 def temp_beside(path: str | os.PathLike) -> Path:
     """A new, empty, hidden temporary file in ``path``'s folder (same file system, so
@@ -108,11 +110,22 @@ def fsync_dir(path: str | os.PathLike) -> None:
 @contextmanager
 def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
     """Yield a temporary path beside ``path`` to write by name (h5py, OpenCV, copies);
-    it replaces ``path`` when the block ends normally and is removed on any exception."""
-    tmp = temp_beside(path)
+    it replaces ``path`` when the block ends normally and is removed on any exception
+    (a full or read-only disk comes out as a one-line
+    :class:`~drivers.write_failures.WriteError`, still an OSError)."""
+    kept = left_as_it_was(path)
+    try:
+        tmp = temp_beside(path)
+    except OSError as exc:
+        raise write_error(exc, path, kept) from exc
     try:
         yield tmp
         replace_durably(tmp, path)
+    except OSError as exc:
+        tmp.unlink(missing_ok=True)
+        if error_number(exc) in WRITE_ERRNOS:  # a full disk, a read-only one: one line
+            raise write_error(exc, path, kept) from exc
+        raise
     except BaseException:
         tmp.unlink(missing_ok=True)
         raise

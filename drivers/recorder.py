@@ -12,15 +12,18 @@ from __future__ import annotations
 
 import os
 import queue
+import signal
 import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
+from drivers import stop_request
 from drivers.base import Driver
-from drivers.errors import EndOfStream, SessionError, SourceError
+from drivers.errors import EndOfStream, SessionError, SourceError, ThermorigError
 from drivers.recording import Recording, RecordingRequest
+from drivers.session_state import NEEDS_REPAIR, repair_command, session_state
 from drivers.session_writer import CODECS, SessionWriter, resolve_codec
 
 __all__ = ["CODECS", "RecordingSummary", "SessionWriter", "record", "resolve_codec"]
@@ -37,7 +40,7 @@ class RecordingSummary:
     bytes: int
     ms_per_frame: float
     wall_seconds: float = 0.0
-    stopped_by: str = ""  # end | duration | frames | stop | error
+    stopped_by: str = ""  # end | duration | frames | stop | error | SIGINT | SIGTERM
 
 
 def _is_realtime(driver: Driver) -> bool:
@@ -48,6 +51,7 @@ def _is_realtime(driver: Driver) -> bool:
     return bool(realtime)
 
 
+@stop_request.deferred()
 def record(
     driver: Driver,
     path: str | os.PathLike,
@@ -80,7 +84,10 @@ def record(
     ``driver.realtime`` or ``info.extra["realtime"]``) makes capture wait for the writer
     instead of dropping frames. The queue holds about ``queue_bytes`` of frames.
     The driver is started but neither stopped nor closed: the caller owns it.
-    A DiskFullError carries the summary of what was kept as ``.summary``.
+    A stop signal (:mod:`drivers.stop_request`) ends the recording like the end of a
+    source (``stopped_by`` is the signal's name) and can never interrupt the file's
+    close. An error that ends it (a full disk, a failing source) says how many frames
+    the file kept and carries the summary as ``.summary``.
     """
     if seconds is not None and seconds <= 0:
         raise SessionError(f"recording length must be positive, got {seconds} s")
@@ -123,11 +130,15 @@ def record(
 
     wall0 = last_frame_wall = last_progress = time.monotonic()
     stopped_by = ""
+    failure: BaseException | None = None
     try:
         driver.start()
         while not stopped_by:
             if stop is not None and stop.is_set():
                 stopped_by = "stop"
+                break
+            if stop_request.requested() is not None:
+                stopped_by = signal.Signals(stop_request.requested()).name
                 break
             if rec.failed:
                 stopped_by = "error"
@@ -166,6 +177,8 @@ def record(
                 rec.mark(text, t)
             if max_frames is not None and rec.total_offered >= max_frames:
                 stopped_by = "frames"
+    except ThermorigError as exc:  # the source failed (a damaged replay, a camera gone)
+        failure, stopped_by = exc, "error"
     finally:
         rec.collect_gaps(driver, final=True)
         rec.finish(wait=True)
@@ -179,9 +192,27 @@ def record(
         wall_seconds=time.monotonic() - wall0,
         stopped_by=stopped_by,
     )
-    if rec.error is not None:
-        rec.error.summary = summary
-        raise rec.error
+    failure = rec.error or failure
+    if isinstance(failure, ThermorigError):
+        raise _with_what_was_kept(failure, summary) from failure
+    if failure is not None:
+        raise failure  # a bug: its traceback matters more than the figures
     if progress is not None:
         report()
     return summary
+
+
+def _with_what_was_kept(error: ThermorigError, summary: RecordingSummary) -> ThermorigError:
+    """``error`` (of its own type, ``.summary`` attached) saying what the file kept: a
+    recording that fails mid-way is still a recording of everything before."""
+    total = sum(summary.frames.values())
+    if total:
+        per_stream = ", ".join(f"{n} {c}" for n, c in summary.frames.items())
+        kept = f"{summary.path} keeps {total} frames ({per_stream}; {summary.seconds:.1f} s)"
+    else:
+        kept = f"{summary.path} holds no frames"
+    if summary.path.exists() and session_state(summary.path) == NEEDS_REPAIR:
+        kept += f"; it could not be closed: with space freed, run {repair_command(summary.path)}"
+    kept_error = type(error)(f"{error}; {kept}")
+    kept_error.summary = summary
+    return kept_error

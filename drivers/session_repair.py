@@ -36,6 +36,7 @@ from drivers.session import SessionReader, open_h5
 from drivers.session_copy import copy_trimmed, verify_copy
 from drivers.session_state import CLOSED, RECORDING, WRITE_ACCESS, open_flags, session_state
 from drivers.version import thermorig_version
+from drivers.write_failures import h5_for_writing
 
 #: Appended to the session's file name for the original kept after an in-place repair.
 BACKUP_SUFFIX = ".unrepaired"
@@ -194,7 +195,7 @@ def repair_session(
     _check_target(path, out, before[1])
     tmp = temp_beside(out or path)
     try:
-        with open_h5(path) as src, h5py.File(tmp, "w", libver="latest") as dst:
+        with open_h5(path) as src, h5_for_writing(tmp, "w", libver="latest") as dst:
             copied = copy_trimmed(src, dst, rows, progress)
             text = _event_text(frames)
             _append_event(dst, when, text)

@@ -70,19 +70,19 @@ def run(args: argparse.Namespace) -> int:
     with ExitStack() as stack:
         progress = lazy_progress(stack, "detecting", unit="img", quiet=args.quiet)
         cal = calibrate_folder(args.folder, board, args.camera, kind, progress)
+    notes = []  # one stderr line for all of them
     if cal.other_size:
         size = cal.detections[0].image_size
-        print(
-            f"thermorig: skipped {len(cal.other_size)} image(s) not of size"
-            f" {size[0]}x{size[1]}: " + ", ".join(cal.other_size[:5]),
-            file=sys.stderr,
+        notes.append(
+            f"skipped {len(cal.other_size)} image(s) not of size {size[0]}x{size[1]}: "
+            + ", ".join(cal.other_size[:5])
         )
     if cal.unreadable:
-        print(
-            f"thermorig: could not read {len(cal.unreadable)} file(s):"
-            f" {', '.join(cal.unreadable[:5])}",
-            file=sys.stderr,
+        notes.append(
+            f"could not read {len(cal.unreadable)} file(s): {', '.join(cal.unreadable[:5])}"
         )
+    if notes:
+        print(f"thermorig: {'; '.join(notes)}", file=sys.stderr)
     cal.to_rig(board).save(out)
     if args.report:
         write_report(

@@ -42,6 +42,7 @@ from calibration.rig import Rig, RigError
 from calibration.rig_streams import check_rig
 from calibration.rig_yaml import load_rig
 from calibration.temporal import interpolate_labels, label_motion
+from drivers import stop_request
 from drivers.errors import SessionError, ThermorigError
 from drivers.session import SessionReader
 from drivers.truth import DEFAULT_CLASSES
@@ -165,6 +166,7 @@ class _Plan:
         return [(j0, 1.0 - a), (j0 + 1, a)], gap
 
 
+@stop_request.deferred()
 def autolabel(
     session_path: str | Path,
     out_path: str | Path,
@@ -173,7 +175,9 @@ def autolabel(
     opts: AutolabelOptions | None = None,
     progress: Callable[[int, int], None] | None = None,
 ) -> AutolabelSummary:
-    """Label every target frame of a session; write the sidecar ``out_path``."""
+    """Label every target frame of a session; write the sidecar ``out_path``.
+
+    A stop signal ends it between two frames, the old ``out_path`` untouched."""
     opts = opts or AutolabelOptions()
     if opts.temporal not in TEMPORAL_MODES:
         raise ThermorigError(
@@ -237,6 +241,7 @@ def autolabel(
                     return cache[j]
 
                 for i in range(n):
+                    stop_request.check()  # Ctrl-C, SIGTERM: the writer removes its file
                     summary.frames += 1
                     result = _label_frame(
                         i, plan, transfer, len(classes), interpolate, opts.params, summary

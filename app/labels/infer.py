@@ -16,6 +16,7 @@ from typing import Any
 import numpy as np
 
 from app.labels.sidecar import SOURCE_MODEL, LabelWriter
+from drivers import stop_request
 from drivers.errors import ThermorigError
 from drivers.session import SessionReader
 from drivers.truth import DEFAULT_CLASSES
@@ -40,6 +41,7 @@ def pick_models(runners: list[ModelRunner]) -> tuple[ModelRunner | None, ModelRu
     return (masks[0] if masks else None), (points[0] if points else None)
 
 
+@stop_request.deferred()
 def infer(
     session_path: str | Path,
     models: list[str],
@@ -50,7 +52,8 @@ def infer(
     progress: Callable[[int, int], None] | None = None,
 ) -> dict[str, Any]:
     """Run ``models`` (names or paths) over ``stream`` of the session into ``out_path``;
-    returns the summary ``thermorig infer --json`` prints."""
+    returns the summary ``thermorig infer --json`` prints. A stop signal ends it
+    between two frames, the old ``out_path`` untouched."""
     if threads is not None and threads < 1:
         raise ThermorigError("--threads must be at least 1")
     session_path, out_path = Path(session_path), Path(out_path)
@@ -85,6 +88,7 @@ def infer(
         ) as writer:
             writer.create_stream(stream, n, (h, w), extras, keypoint_names=names)
             for i in range(n):
+                stop_request.check()  # Ctrl-C, SIGTERM: the writer removes its file
                 frame = s.frame(stream, i).array
                 row: dict = {}
                 mask = np.full((h, w), 255, np.uint8)

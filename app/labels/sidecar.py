@@ -33,7 +33,7 @@ import json
 import os
 import uuid
 from pathlib import Path
-from typing import Any
+from typing import Any, NoReturn
 
 import h5py
 import numpy as np
@@ -43,7 +43,16 @@ from app.labels.recovery import Layout, read_state
 from drivers.atomic import replace_durably, temp_beside
 from drivers.errors import ThermorigError
 from drivers.locks import LockFile
+from drivers.stop_request import Interrupted
 from drivers.truth import UNKNOWN_LABEL
+from drivers.write_failures import (
+    WRITE_ERRNOS,
+    check_writable,
+    discard_h5,
+    error_number,
+    left_as_it_was,
+    write_error,
+)
 
 FORMAT = "thermorig-labels"
 VERSION = 1
@@ -255,24 +264,31 @@ class LabelWriter:
         self.path.parent.mkdir(parents=True, exist_ok=True)
         self._own_lock = LockFile.take(self.path, command) if lock is None else None
         self._old: LabelReader | None = None
+        self._f: h5py.File | None = None
+        self._closing = False
+        self._datasets: dict[str, dict[str, h5py.Dataset]] = {}
         try:
             session_hash = session_hash or session_fingerprint(session)
             self._old = self._existing(classes, session, session_hash)
+            check_writable(self.path.parent, str(self.path))
             self._tmp = temp_beside(self.path)
         except BaseException:
             self._release()
             raise
-        self._f = h5py.File(self._tmp, "w")
-        self._f.attrs["format"] = FORMAT
-        self._f.attrs["version"] = VERSION
-        self._f.attrs["classes"] = json.dumps(list(classes))
-        self._f.attrs["session"] = str(Path(session).absolute())
-        self._f.attrs["session_hash"] = session_hash
-        # A new generation: a review journal of the file this replaces is stale.
-        self._f.attrs["generation"] = uuid.uuid4().hex
-        if self._old is not None and self._old.journal_applied:
-            # Still true of this file: it holds every row the review save did.
-            self._f.attrs["journal_applied"] = self._old.journal_applied
+        try:
+            self._f = h5py.File(self._tmp, "w")
+            self._f.attrs["format"] = FORMAT
+            self._f.attrs["version"] = VERSION
+            self._f.attrs["classes"] = json.dumps(list(classes))
+            self._f.attrs["session"] = str(Path(session).absolute())
+            self._f.attrs["session_hash"] = session_hash
+            # A new generation: a review journal of the file this replaces is stale.
+            self._f.attrs["generation"] = uuid.uuid4().hex
+            if self._old is not None and self._old.journal_applied:
+                # Still true of this file: it holds every row the review save did.
+                self._f.attrs["journal_applied"] = self._old.journal_applied
+        except BaseException as exc:
+            self._give_up(exc)
         self.classes = list(classes)
         self._protected: dict[str, np.ndarray] = {}
         self.kept: dict[str, int] = {}
@@ -337,6 +353,9 @@ class LabelWriter:
                 g[name].attrs["names"] = json.dumps(list(keypoint_names))
             else:
                 raise ValueError(f"unknown label dataset {name!r}")
+        # Kept open: a dataset opened per row writes its chunks when it is freed, where
+        # a full disk's error cannot be caught (see drivers.write_failures).
+        self._datasets[stream] = {name: g[name] for name in g}
         self._protected[stream] = np.zeros(n, bool)
         old = self._old
         if old is not None and stream in old.streams:
@@ -352,7 +371,7 @@ class LabelWriter:
                 keep |= edited.astype(bool)
             src_group = old._group(stream)
             for i in np.nonzero(keep)[0]:
-                for name, ds in g.items():
+                for name, ds in self._datasets[stream].items():
                     if name in src_group:
                         ds[i] = src_group[name][i]
             self._protected[stream] = keep
@@ -371,7 +390,7 @@ class LabelWriter:
         """Row ``i``; False (and nothing written) where a person's row is kept."""
         if self._protected[stream][i]:
             return False
-        g = self._f[stream]
+        g = self._datasets[stream]
         g["masks"][i] = mask
         g["source"][i] = source
         g["status"][i] = status
@@ -388,25 +407,39 @@ class LabelWriter:
                     if stream not in self._f:
                         self._old._f.copy(self._old._f[stream], self._f, name=stream)
                 self._old.close()
-            self._f.flush()
+            self._f.flush()  # a full disk fails here, where the file can still be let go
+            self._closing = True
             self._f.close()
             replace_durably(self._tmp, self.path)
-        except BaseException:
-            self.abort()
-            raise
+        except BaseException as exc:
+            self._give_up(exc)
         self._release()
 
     def abort(self) -> None:
-        if self._f.id.valid:
-            self._f.close()
-        self._tmp.unlink(missing_ok=True)
-        self._release()
+        """Close everything, remove the temporary file and let go of the lock, without
+        writing another byte (a full disk would fail again); never raises."""
+        try:
+            if self._f is not None and not self._closing:
+                discard_h5(self._f)
+        finally:
+            self._tmp.unlink(missing_ok=True)
+            self._release()
+
+    def _give_up(self, exc: BaseException) -> NoReturn:
+        """Abort, then raise ``exc`` as the person should hear of it: a failed write in
+        one line, a stop signal saying what became of the file."""
+        self.abort()
+        if isinstance(exc, OSError) and error_number(exc) in WRITE_ERRNOS:
+            raise write_error(exc, self.path, left_as_it_was(self.path)) from exc
+        if isinstance(exc, Interrupted) and not exc.outcome:
+            exc.outcome = left_as_it_was(self.path)
+        raise exc
 
     def __enter__(self) -> LabelWriter:
         return self
 
-    def __exit__(self, exc_type: object, *exc: object) -> None:
-        if exc_type is None:
+    def __exit__(self, exc_type: object, exc: BaseException | None, tb: object) -> None:
+        if exc is None:
             self.commit()
         else:
-            self.abort()
+            self._give_up(exc)

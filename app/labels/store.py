@@ -45,6 +45,7 @@ from drivers.atomic import atomic_path
 from drivers.locks import LockFile
 from drivers.session import SessionReader
 from drivers.truth import DEFAULT_CLASSES, UNKNOWN_LABEL
+from drivers.write_failures import h5_for_writing
 
 
 def _bbox(diff: np.ndarray) -> tuple[int, int, int, int] | None:
@@ -351,7 +352,7 @@ class LabelStore:
         try:
             with atomic_path(self.path) as tmp:
                 shutil.copyfile(self.path, tmp)
-                with h5py.File(tmp, "r+") as f:
+                with h5_for_writing(tmp, "r+") as f:  # a full disk: let go, tmp removed
                     for (stream, i), m in self._masks.items():
                         f[stream]["masks"][i] = m
                     for stream, flags in self._flags.items():
