@@ -168,8 +168,11 @@ class LockFile:
         else:  # pragma: no cover - a storm of writers
             raise LockHeld(target, read_holder(path))
         info = {"pid": os.getpid(), "command": command or process_command(), "since": time.time()}
-        os.ftruncate(fd, 0)
-        os.pwrite(fd, json.dumps(info).encode(), 0)
+        try:
+            os.ftruncate(fd, 0)
+            os.pwrite(fd, json.dumps(info).encode(), 0)
+        except OSError:  # a full disk: the lock holds all the same; the write says why
+            pass
         _MINE.add(str(path.absolute()))
         return cls(target, path, fd)
 

@@ -23,6 +23,7 @@ from drivers import stop_request
 from drivers.base import Driver
 from drivers.errors import EndOfStream, SessionError, SourceError, ThermorigError
 from drivers.recording import Recording, RecordingRequest
+from drivers.session import SessionReader
 from drivers.session_state import NEEDS_REPAIR, repair_command, session_state
 from drivers.session_writer import CODECS, SessionWriter, resolve_codec
 
@@ -204,14 +205,23 @@ def record(
 
 def _with_what_was_kept(error: ThermorigError, summary: RecordingSummary) -> ThermorigError:
     """``error`` (of its own type, ``.summary`` attached) saying what the file kept: a
-    recording that fails mid-way is still a recording of everything before."""
+    recording that fails mid-way is still a recording of everything before. A file
+    that could not be closed keeps what its last flush declared, which may be fewer
+    frames than were written: those are counted from the file itself."""
+    unclosed = summary.path.exists() and session_state(summary.path) == NEEDS_REPAIR
+    if unclosed:
+        try:
+            with SessionReader(summary.path) as reader:
+                summary.frames = {s: reader.count(s) for s in reader.streams}
+        except ThermorigError:
+            pass  # unreadable: the figures written are all there is to tell
     total = sum(summary.frames.values())
     if total:
         per_stream = ", ".join(f"{n} {c}" for n, c in summary.frames.items())
         kept = f"{summary.path} keeps {total} frames ({per_stream}; {summary.seconds:.1f} s)"
     else:
         kept = f"{summary.path} holds no frames"
-    if summary.path.exists() and session_state(summary.path) == NEEDS_REPAIR:
+    if unclosed:
         kept += f"; it could not be closed: with space freed, run {repair_command(summary.path)}"
     kept_error = type(error)(f"{error}; {kept}")
     kept_error.summary = summary
