@@ -269,7 +269,8 @@ class SessionReader:
     def _read_rows(self, stream: str, g: h5py.Group) -> dict[str, np.ndarray]:
         lengths = [g[k].shape[0] for k in _PER_STREAM if k in g]
         if "truth" in self._file and stream in self._file["truth"]:
-            lengths += [d.shape[0] for d in self._file["truth"][stream].values()]
+            truth = self._file["truth"][stream].values()  # a broken link reads as None
+            lengths += [d.shape[0] for d in truth if isinstance(d, h5py.Dataset)]
         n = min(lengths)
         if "count" in g:
             n = min(n, int(g["count"][0]))

@@ -282,6 +282,7 @@ SESSION_ATTRS = ["format", "version", "kind", "units", "fps", "depth_scale", "js
                  "classes", "keypoints", "intrinsics", "activity", "hw_sync"]  # fmt: skip
 
 
+@pytest.mark.slow
 @fuzz_settings(80)
 @given(edits=st.lists(h5_edits(SESSION_DATASETS, SESSION_GROUPS, SESSION_ATTRS), min_size=1,
                       max_size=3))  # fmt: skip
@@ -291,6 +292,7 @@ def test_session_reader_survives_structured_changes(session_base, tmp_path_facto
     check_reader(path, lambda: read_session(path))
 
 
+@pytest.mark.slow
 @fuzz_settings(80)
 @given(edits=byte_edits)
 def test_session_reader_survives_damaged_bytes(session_base, tmp_path_factory, edits):
@@ -419,7 +421,7 @@ def read_labels(session: Path, path: Path) -> None:
             for i in {0, n - 1} if n else ():
                 m = lr.mask(stream, i)
                 assert m.shape == (h, w) and m.dtype == np.uint8
-    cli_one_line("stats", session, "--labels", path)
+    cli_one_line("stats", session, "--labels", path, "--quiet")
 
 
 LABEL_DATASETS = ["thermal/masks", "thermal/source", "thermal/status", "thermal/edited",
@@ -428,6 +430,7 @@ LABEL_DATASETS = ["thermal/masks", "thermal/source", "thermal/status", "thermal/
 LABEL_ATTRS = ["format", "version", "classes", "session", "session_hash", "generation", "names"]
 
 
+@pytest.mark.slow
 @fuzz_settings(80)
 @given(edits=st.lists(h5_edits(LABEL_DATASETS, ["/", "thermal"], LABEL_ATTRS), min_size=1,
                       max_size=3))  # fmt: skip
