@@ -63,10 +63,12 @@ def run(args: argparse.Namespace) -> int:
         print(json.dumps(summary, indent=2))
         return 0
     n, written, stream = summary["frames"], summary["written"], summary["stream"]
+    kept, bad = summary["kept_reviewed"], summary["non_finite_output"]
     print(
         f"wrote {args.out}: {written}/{n} {stream} frames labeled by model"
         f" in {summary['seconds']:.1f} s"
-        + (f" ({n - written} reviewed rows kept)" if written < n else "")
+        + (f" ({kept} reviewed rows kept)" if kept else "")
+        + (f" ({bad} left unlabeled: the model gave NaN or infinite outputs)" if bad else "")
     )
     for name, m in summary["models"].items():
         print(

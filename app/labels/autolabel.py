@@ -113,12 +113,19 @@ def resolve_rig(spec: str | None, session: SessionReader) -> tuple[Rig, str]:
             raise RigError(
                 f"{session.path} has no true rig (only synthetic sessions do); give --rig RIG.json"
             )
-        return Rig.from_dict(rig), "true rig of the synthetic session"
+        return _recorded(rig, session, "true rig of"), "true rig of the synthetic session"
     if spec:
         return load_rig(spec), str(spec)
     if session.rig:
-        return Rig.from_dict(session.rig), "rig recorded with the session"
+        return _recorded(session.rig, session, "rig recorded with"), "rig recorded with the session"
     raise RigError(f"{session.path} has no recorded rig; give --rig RIG.json (or truth)")
+
+
+def _recorded(rig: dict, session: SessionReader, what: str) -> Rig:
+    try:
+        return Rig.from_dict(rig)
+    except RigError as exc:
+        raise RigError(f"the {what} {session.path}: {exc}; give --rig RIG.json") from None
 
 
 def _nearest(ts: np.ndarray, t: float) -> int:
@@ -195,6 +202,9 @@ def autolabel(
                     f"{session_path} has no '{name}' stream; auto-labeling needs depth,"
                     f" {opts.source_stream} and {opts.target}"
                 )
+        if s.count(opts.target) == 0:
+            raise SessionError(f"{session_path} has no {opts.target} frames to label")
+        s.require_timestamps(dict.fromkeys(("depth", opts.source_stream, opts.target)), "autolabel")
         scale = s.streams["depth"].depth_scale
         if not scale:
             raise SessionError(f"{session_path}: the depth stream has no depth_scale")

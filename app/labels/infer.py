@@ -21,6 +21,7 @@ from drivers.errors import ThermorigError
 from drivers.session import SessionReader
 from drivers.truth import DEFAULT_CLASSES
 from models.catalog import find_model
+from models.errors import ModelOutputError
 from models.runner import ModelRunner
 
 #: Tasks whose result is a class mask (the other task, keypoints, gives points).
@@ -82,7 +83,7 @@ def infer(
         if kp:
             extras += ("keypoints",)
             names = tuple(kp.manifest.keypoints)
-        written = 0
+        written = non_finite = 0
         with LabelWriter(
             out_path, session=session_path, classes=classes, command="thermorig infer"
         ) as writer:
@@ -92,12 +93,23 @@ def infer(
                 frame = s.frame(stream, i).array
                 row: dict = {}
                 mask = np.full((h, w), 255, np.uint8)
-                if seg:
-                    r = seg.run(frame)
-                    mask, row["confidence"] = r.mask, r.confidence
-                if kp:
-                    row["keypoints"] = kp.run(frame).keypoints
-                written += writer.write(stream, i, mask, SOURCE_MODEL, **row)
+                try:
+                    if seg:
+                        r = seg.run(frame)
+                        mask, row["confidence"] = r.mask, r.confidence
+                    if kp:
+                        row["keypoints"] = kp.run(frame).keypoints
+                except ModelOutputError as exc:
+                    non_finite += 1  # The row stays unlabeled (source none).
+                    if non_finite == n:  # Nothing to write: the old file stays.
+                        raise ModelOutputError(
+                            f"model '{exc.model}' gave NaN or infinite outputs on all {n}"
+                            f" frames of {session_path}; nothing was written: the model is"
+                            " broken (export it again) or does not fit these frames",
+                            model=exc.model,
+                        ) from None
+                else:
+                    written += writer.write(stream, i, mask, SOURCE_MODEL, **row)
                 if progress is not None:
                     progress(i + 1, n)
     return {
@@ -106,7 +118,8 @@ def infer(
         "stream": stream,
         "frames": n,
         "written": int(written),
-        "kept_reviewed": int(n - written),
+        "kept_reviewed": int(n - written - non_finite),
+        "non_finite_output": int(non_finite),
         "seconds": round(time.perf_counter() - t0, 2),
         "models": {
             r.package.name: {

@@ -40,8 +40,10 @@ import numpy as np
 
 from app.labels.journal import Journal
 from app.labels.recovery import Layout, read_state
+from app.labels.sidecar_checks import sidecar_problem
 from drivers.atomic import replace_durably, temp_beside
-from drivers.errors import ThermorigError
+from drivers.errors import ThermorigError, one_line
+from drivers.hdf5_superblock import superblock_problem
 from drivers.locks import LockFile
 from drivers.stop_request import Interrupted
 from drivers.truth import UNKNOWN_LABEL
@@ -63,6 +65,11 @@ STATUS_UNREVIEWED, STATUS_ACCEPTED, STATUS_CORRECTED, STATUS_REJECTED = 0, 1, 2,
 #: Names of the codes, as the command line and manifests spell them.
 STATUS_NAMES = ("unreviewed", "accepted", "corrected", "rejected")
 SOURCE_NAMES = ("none", "projected", "model", "manual")
+
+#: HDF5 file format bounds of a label file: the 1.8 format's object headers carry
+#: checksums, so a damaged file is reported as damaged (HDF5 1.6-format headers have
+#: none, and a flipped byte in one can send the library into an endless loop).
+LIBVER = ("v108", "latest")
 
 #: How session_hash is computed, stored in front of the digest.
 HASH_METHOD = "sha256-size-first-last-1MiB"
@@ -124,19 +131,44 @@ class LabelReader:
             raise LabelsError(f"label file not found: {self.path}")
         if not h5py.is_hdf5(self.path):
             raise LabelsError(f"{self.path} is not an HDF5 file; give a thermorig label file")
-        self._f = h5py.File(self.path, "r")
+        damage = superblock_problem(self.path)
+        if damage:
+            raise LabelsError(f"{self.path}: {damage}; the label file is damaged")
+        try:
+            self._f = h5py.File(self.path, "r")
+        except (OSError, RuntimeError) as exc:
+            raise LabelsError(
+                f"cannot open {self.path}: {one_line(exc)}; the file is damaged"
+            ) from None
+        try:
+            self._load()
+        except LabelsError:
+            self._f.close()
+            raise
+        except (OSError, KeyError, ValueError, TypeError, RuntimeError) as exc:
+            self._f.close()
+            raise LabelsError(
+                f"cannot read {self.path}: {one_line(exc)}; the label file is damaged"
+            ) from None
+        if check_journal:
+            self._refuse_pending_edits()
+
+    def _load(self) -> None:
         fmt = _text(self._f.attrs.get("format", ""))
         if fmt != FORMAT:
-            self._f.close()
             raise LabelsError(
                 f"{self.path} is not a thermorig label file (format {fmt or 'missing'!r})"
             )
         version = int(self._f.attrs.get("version", 0))
         if version > VERSION:
-            self._f.close()
             raise LabelsError(
                 f"{self.path} has label format version {version}; this thermorig reads up"
                 f" to {VERSION}: update thermorig"
+            )
+        problem = sidecar_problem(self._f)
+        if problem:
+            raise LabelsError(
+                f"{self.path}: {problem}; the label file is damaged or was not written by thermorig"
             )
         self.classes: list[str] = self.classes_of(self._f)
         self.session = _text(self._f.attrs.get("session", ""))
@@ -144,8 +176,6 @@ class LabelReader:
         self.generation = self.generation_of(self._f)
         self.journal_applied = _text(self._f.attrs.get("journal_applied", ""))
         self.streams = self.streams_of(self._f)
-        if check_journal:
-            self._refuse_pending_edits()
 
     def layout(self) -> Layout:
         """(rows, height, width) per stream: what a journal's edits must fit."""
@@ -196,22 +226,40 @@ class LabelReader:
         return self._f[stream]
 
     def count(self, stream: str) -> int:
-        return int(self._group(stream)["masks"].shape[0])
+        return int(self._masks(stream).shape[0])
 
     def shape(self, stream: str) -> tuple[int, int]:
-        return tuple(self._group(stream)["masks"].shape[1:3])
+        return tuple(self._masks(stream).shape[1:3])
+
+    def _masks(self, stream: str) -> h5py.Dataset:
+        masks = self._read(stream, "masks", None)
+        if masks is None:
+            raise LabelsError(f"{self.path} has no /{stream}/masks; the file is damaged")
+        return masks
 
     def mask(self, stream: str, i: int) -> np.ndarray:
-        return self._group(stream)["masks"][i]
+        return self._read(stream, "masks", i)
 
     def array(self, stream: str, name: str) -> np.ndarray | None:
         """A per-frame dataset (source, status, confidence, time_gap) whole, or None."""
-        g = self._group(stream)
-        return g[name][()] if name in g else None
+        return self._read(stream, name, ())
 
     def row(self, stream: str, name: str, i: int) -> np.ndarray | None:
-        g = self._group(stream)
-        return g[name][i] if name in g else None
+        return self._read(stream, name, i)
+
+    def _read(self, stream: str, name: str, index: Any) -> Any:
+        """``index`` of dataset ``name`` of ``stream`` (the dataset itself for None;
+        None if absent); damage HDF5 finds (OSError, KeyError, RuntimeError: a bad
+        chunk, a bad checksum) as a LabelsError naming the dataset."""
+        try:
+            g = self._group(stream)
+            if name not in g:
+                return None
+            return g[name] if index is None else g[name][index]
+        except (OSError, KeyError, RuntimeError) as exc:
+            raise LabelsError(
+                f"cannot read /{stream}/{name} of {self.path}: {one_line(exc)}; the file is damaged"
+            ) from None
 
     def check_session(self, session_path: str | os.PathLike) -> None:
         """LabelsError unless this file was made from ``session_path`` (by content)."""
@@ -276,7 +324,7 @@ class LabelWriter:
             self._release()
             raise
         try:
-            self._f = h5py.File(self._tmp, "w")
+            self._f = h5py.File(self._tmp, "w", libver=LIBVER)
             self._f.attrs["format"] = FORMAT
             self._f.attrs["version"] = VERSION
             self._f.attrs["classes"] = json.dumps(list(classes))
@@ -333,6 +381,8 @@ class LabelWriter:
         confidence, validity, time_gap, keypoints ((n, K, 2) for ``keypoint_names``,
         which the dataset's ``names`` attribute lists). Reviewed rows of an existing
         file are kept."""
+        if n < 1:  # HDF5 cannot chunk an empty stream; nothing to label is the message.
+            raise LabelsError(f"the session has no {stream} frames to label")
         g = self._f.create_group(stream)
         h, w = shape
         mask_opts = {"chunks": (1, h, w), "compression": "gzip", "compression_opts": 1}
