@@ -15,9 +15,9 @@ from app.labels.sidecar import (
     SOURCE_PROJECTED,
     STATUS_ACCEPTED,
     LabelReader,
-    LabelWriter,
     session_fingerprint,
 )
+from app.labels.sidecar_writer import LabelWriter
 from calibration.projection import REASONS
 from calibration.rig_yaml import save_rig_yaml
 from drivers.session import SessionReader

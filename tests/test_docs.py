@@ -25,7 +25,8 @@ import pytest
 from app import docs_commands
 from app.cli import build_parser
 from app.cli import main as cli_main
-from app.labels.sidecar import SOURCE_NAMES, STATUS_NAMES, LabelWriter
+from app.labels.sidecar import SOURCE_NAMES, STATUS_NAMES
+from app.labels.sidecar_writer import LabelWriter
 from app.labels.store import LabelStore
 from calibration.projection import REASONS
 from calibration.rig import Rig

@@ -29,8 +29,8 @@ from app.labels.sidecar import (
     STATUS_UNREVIEWED,
     LabelReader,
     LabelsError,
-    LabelWriter,
 )
+from app.labels.sidecar_writer import LabelWriter
 from app.labels.store import LabelStore
 from drivers.session import SessionReader
 from tests.scene3d import apart, make_rig, write_session

@@ -8,7 +8,8 @@ import re
 import numpy as np
 import pytest
 
-from app.labels.sidecar import LabelReader, LabelsError, LabelWriter
+from app.labels.sidecar import LabelReader, LabelsError
+from app.labels.sidecar_writer import LabelWriter
 from app.labels.store import LabelStore
 from tests.broken_inputs import (
     assert_one_line_error,

@@ -28,8 +28,8 @@ from app.labels.sidecar import (
     STATUS_CORRECTED,
     LabelReader,
     LabelsError,
-    LabelWriter,
 )
+from app.labels.sidecar_writer import LabelWriter
 from app.labels.store import LabelStore
 from drivers.locks import LockFile, LockHeld, read_holder
 from tests.scene3d import apart, make_rig, write_session

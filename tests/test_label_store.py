@@ -23,8 +23,8 @@ from app.labels.sidecar import (
     STATUS_UNREVIEWED,
     LabelReader,
     LabelsError,
-    LabelWriter,
 )
+from app.labels.sidecar_writer import LabelWriter
 from app.labels.store import LabelStore
 from drivers.locks import LockHeld
 from drivers.session import SessionReader

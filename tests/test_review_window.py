@@ -27,9 +27,9 @@ from app.labels.sidecar import (
     STATUS_UNREVIEWED,
     LabelReader,
     LabelsError,
-    LabelWriter,
     default_labels_path,
 )
+from app.labels.sidecar_writer import LabelWriter
 from app.labels.store import LabelStore
 from app.review import mask_tools as mt
 from app.ui.review.launch import ask_and_open, open_review

@@ -28,7 +28,8 @@ from pathlib import Path
 
 import numpy as np
 
-from app.labels.sidecar import SOURCE_PROJECTED, LabelWriter
+from app.labels.sidecar import SOURCE_PROJECTED
+from app.labels.sidecar_writer import LabelWriter
 from app.labels.sources import open_label_source
 from calibration.projection import (
     ProjectionParams,

@@ -15,7 +15,8 @@ from typing import Any
 
 import numpy as np
 
-from app.labels.sidecar import SOURCE_MODEL, LabelWriter
+from app.labels.sidecar import SOURCE_MODEL
+from app.labels.sidecar_writer import LabelWriter
 from drivers import stop_request
 from drivers.errors import ThermorigError
 from drivers.session import SessionReader

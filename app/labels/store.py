@@ -11,7 +11,7 @@ Provenance: painting keeps the row's ``source`` (projected, model) — where the
 came from — and marks it ``corrected`` and ``edited``; an unlabeled row becomes
 ``manual``. ``edited`` (an extra per-row dataset) is what protects a person's work from
 later machine runs even if its status is set back to unreviewed (see
-:class:`app.labels.sidecar.LabelWriter`).
+:class:`app.labels.sidecar_writer.LabelWriter`).
 """
 
 from __future__ import annotations
@@ -37,9 +37,9 @@ from app.labels.sidecar import (
     STATUS_UNREVIEWED,
     LabelReader,
     LabelsError,
-    LabelWriter,
     session_fingerprint,
 )
+from app.labels.sidecar_writer import LabelWriter
 from calibration.projection import frame_confidences
 from drivers.atomic import atomic_path
 from drivers.locks import LockFile
