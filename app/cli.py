@@ -3,7 +3,9 @@
 Every sub-command module in ``app.commands`` exposes ``register(subparsers)`` which
 adds its parser and sets ``func`` to a callable ``(args) -> int``. Errors a user can
 fix (:class:`ThermorigError`) print as one line and exit with code 2, never with a
-traceback; argparse's own errors exit with 2 as well.
+traceback; argparse's own errors exit with 2 as well. SIGINT (Ctrl-C) and SIGTERM are
+stop requests (:mod:`drivers.stop_request`): the command closes its files, removes its
+temporary ones, prints one line and exits with 128 + the signal's number (130, 143).
 """
 
 from __future__ import annotations
@@ -11,8 +13,12 @@ from __future__ import annotations
 import argparse
 import importlib
 import sys
+from collections.abc import Callable
 
-from drivers.errors import ThermorigError
+from drivers import stop_request
+from drivers.errors import ThermorigError, one_line
+from drivers.stop_request import Interrupted, handling_stop_signals, signal_name
+from drivers.write_failures import os_error_line
 
 #: Sub-command modules, in the order ``--help`` lists them.
 COMMANDS = (
@@ -35,6 +41,7 @@ COMMANDS = (
 )
 
 EXIT_USER_ERROR = 2
+EXIT_INTERRUPTED = 130  # 128 + SIGINT; SIGTERM gives 143
 
 
 class _Parser(argparse.ArgumentParser):
@@ -55,6 +62,10 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+#: Commands that open a window: Qt's event loop keeps Python's own signal handling.
+WINDOW_COMMANDS = (None, "gui", "review")
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
@@ -63,19 +74,34 @@ def main(argv: list[str] | None = None) -> int:
         from app.commands.gui import run_default
 
         func = lambda _args: run_default()  # noqa: E731
+    if args.command in WINDOW_COMMANDS:
+        return _run(func, args)
+    with handling_stop_signals():
+        return _run(func, args)
+
+
+def _run(func: Callable[[argparse.Namespace], int | None], args: argparse.Namespace) -> int:
+    """Run a command; every way it can end prints at most one line on stderr."""
     try:
-        return int(func(args) or 0)
+        code = int(func(args) or 0)
     except ThermorigError as exc:
-        print(f"thermorig: error: {exc}", file=sys.stderr)
-        return EXIT_USER_ERROR
+        return _fail(f"error: {one_line(exc)}", EXIT_USER_ERROR)
+    except Interrupted as exc:
+        return _fail(one_line(exc), exc.exit_code)
     except KeyboardInterrupt:
-        print("thermorig: interrupted", file=sys.stderr)
-        return 130
+        return _fail("stopped by SIGINT (Ctrl-C)", EXIT_INTERRUPTED)
     except OSError as exc:
         # Disk, permission and file-system problems are the user's to fix, not bugs.
-        where = f": {exc.filename}" if getattr(exc, "filename", None) else ""
-        print(f"thermorig: error: {exc.strerror or exc}{where}", file=sys.stderr)
-        return EXIT_USER_ERROR
+        return _fail(f"error: {os_error_line(exc)}", EXIT_USER_ERROR)
+    signum = stop_request.requested()
+    if signum is not None:  # came as the work finished: its output is complete
+        return _fail(f"{signal_name(signum)} came as the command finished", 128 + signum)
+    return code
+
+
+def _fail(line: str, code: int) -> int:
+    print(f"thermorig: {line}", file=sys.stderr)
+    return code
 
 
 if __name__ == "__main__":

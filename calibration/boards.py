@@ -47,11 +47,21 @@ def _spec_error(spec: str, why: str) -> BoardSpecError:
     )
 
 
+#: Physical limits of a board a camera can calibrate from. Squares: from a fine print
+#: for a close-up lens (0.5 mm) to a 1 m tile; more than 200 corners a side would be
+#: smaller than a pixel in any camera of the rig (and OpenCV's grids get slow).
+SQUARE_MM_RANGE = (0.5, 1000.0)
+MAX_CORNERS_PER_SIDE = 200
+
+
 def _parse_size(spec: str, text: str, what: str) -> tuple[int, int]:
     match = re.fullmatch(r"\s*(\d+)\s*[xX×]\s*(\d+)\s*", text)
     if not match:
         raise _spec_error(spec, f"{what} '{text}' is not of the form AxB")
-    return int(match.group(1)), int(match.group(2))
+    a, b = int(match.group(1)), int(match.group(2))
+    if max(a, b) > MAX_CORNERS_PER_SIDE:
+        raise _spec_error(spec, f"{what} {a}x{b} exceeds {MAX_CORNERS_PER_SIDE} a side")
+    return a, b
 
 
 def _parse_mm(spec: str, text: str, what: str) -> float:
@@ -61,6 +71,9 @@ def _parse_mm(spec: str, text: str, what: str) -> float:
         raise _spec_error(spec, f"{what} '{text}' is not a number of millimetres") from None
     if not np.isfinite(value) or value <= 0:
         raise _spec_error(spec, f"{what} must be a positive number of millimetres")
+    lo, hi = SQUARE_MM_RANGE
+    if not lo <= value <= hi:
+        raise _spec_error(spec, f"{what} {value:g} mm is outside {lo:g}-{hi:g} mm")
     return value
 
 

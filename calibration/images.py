@@ -9,12 +9,14 @@ most views share is calibrated and the others are named, not silently mixed in.
 
 from __future__ import annotations
 
+import warnings
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import cv2
+from PIL import Image
 
 from calibration.boards import Board
 from calibration.detect import Detection, detect
@@ -23,6 +25,11 @@ from calibration.rig import Rig
 from drivers.errors import ThermorigError
 
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".tif", ".tiff")
+
+#: Largest image decoded (pixels): any camera of a rig (thermal ≤ 1.3 MP, RGB 4K 8 MP,
+#: a 45 MP still camera) fits; a file claiming more (a print file, a forged header of
+#: 60000×60000) would take gigabytes to decode, so only its header is read.
+MAX_IMAGE_PIXELS = 64_000_000
 
 
 class CalibrateImagesError(ThermorigError):
@@ -72,6 +79,23 @@ def board_images(folder: Path) -> list[Path]:
     return files
 
 
+def header_problem(path: Path) -> str | None:
+    """Why ``path`` is not decoded (too large, not an image), from its header alone
+    (Pillow reads headers lazily), or None."""
+    try:
+        with warnings.catch_warnings():  # Pillow warns above 89 MP; the limit here is lower
+            warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+            with Image.open(path) as im:
+                w, h = im.size
+    except Image.DecompressionBombError:  # Pillow's own, higher limit: no size given
+        return f"over {MAX_IMAGE_PIXELS // 1_000_000} megapixels: larger than any camera frame"
+    except (OSError, ValueError, SyntaxError):  # Pillow's "cannot identify" and friends
+        return "not an image"
+    if w * h > MAX_IMAGE_PIXELS:
+        return f"{w}x{h}: larger than any camera frame"
+    return None
+
+
 def calibrate_folder(
     folder: str | Path,
     board: Board,
@@ -86,9 +110,10 @@ def calibrate_folder(
     detections: list[Detection] = []
     unreadable: list[str] = []
     for i, path in enumerate(files):
-        image = cv2.imread(str(path), cv2.IMREAD_UNCHANGED)
+        problem = header_problem(path)
+        image = None if problem else cv2.imread(str(path), cv2.IMREAD_UNCHANGED)
         if image is None:
-            unreadable.append(path.name)
+            unreadable.append(f"{path.name} ({problem})" if problem else path.name)
         else:
             if image.ndim == 3:  # OpenCV reads BGR(A); the detector expects RGB
                 image = cv2.cvtColor(image[:, :, :3], cv2.COLOR_BGR2RGB)
@@ -97,6 +122,12 @@ def calibrate_folder(
                 detections.append(det)
         if progress is not None:
             progress(i + 1, len(files))
+    if len(unreadable) == len(files):
+        raise CalibrateImagesError(
+            f"none of the {len(files)} images in {folder} can be read: "
+            + ", ".join(unreadable[:5])
+            + "; give images a camera took (PNG, JPEG or TIFF)"
+        )
     if not detections:
         raise CalibrateImagesError(
             f"board {board.spec} not found in any of {len(files)} images in {folder}; "

@@ -216,6 +216,16 @@ def render_report(
     )
 
 
+#: fnmatch patterns of the files the reports write into their folder: every output
+#: check (``--report DIR``) refuses to replace such a file without ``--overwrite``.
+REPORT_PATTERNS = ("*_calibration.txt", "*_calibration.png")
+
+
+def report_names(camera: str) -> tuple[str, str]:
+    """The text and image file :func:`write_report` writes for ``camera``."""
+    return f"{camera}_calibration.txt", f"{camera}_calibration.png"
+
+
 def write_report(
     out_dir: str | Path,
     camera: str,
@@ -227,8 +237,7 @@ def write_report(
     """Write ``<camera>_calibration.txt`` and ``.png`` into ``out_dir``; returns the paths."""
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
-    txt = out / f"{camera}_calibration.txt"
-    png = out / f"{camera}_calibration.png"
+    txt, png = (out / name for name in report_names(camera))
     txt.write_text(summary_text(camera, result, detections, board, images_total))
     if not cv2.imwrite(str(png), render_report(camera, result, detections, board)):
         raise OSError(f"could not write {png}")

@@ -17,6 +17,7 @@ from typing import Any
 
 import numpy as np
 
+from calibration.rig_checks import camera_problem, image_size, numbers
 from drivers.atomic import atomic_write
 from drivers.errors import ThermorigError
 
@@ -66,18 +67,29 @@ class Camera:
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> Camera:
+        """A camera from its rig-file entry; RigError when a field is missing or is not
+        numbers of the right shape (whether they make sense: :meth:`problem`)."""
+        if not isinstance(d, dict):
+            raise RigError(f"camera entry is {type(d).__name__}, expected an object")
         try:
             return cls(
-                width=int(d["width"]),
-                height=int(d["height"]),
-                K=d["K"],
-                dist=d.get("dist", [0, 0, 0, 0, 0]),
-                T_ref_cam=d.get("T_ref_cam", np.eye(4)),
+                width=image_size(d["width"], "width"),
+                height=image_size(d["height"], "height"),
+                K=numbers(d["K"], (3, 3), "K"),
+                dist=numbers(d.get("dist", [0, 0, 0, 0, 0]), None, "dist"),
+                T_ref_cam=numbers(d.get("T_ref_cam", np.eye(4)), (4, 4), "T_ref_cam"),
             )
-        except (KeyError, TypeError, ValueError) as exc:
+        except KeyError as exc:
             raise RigError(
-                f"camera entry is malformed ({exc}); expected width, height, K, dist, T_ref_cam"
+                f"camera entry lacks {exc}; expected width, height, K, dist, T_ref_cam"
             ) from None
+        except (TypeError, ValueError) as exc:
+            raise RigError(f"camera entry is malformed: {exc}") from None
+
+    def problem(self) -> str | None:
+        """Why this camera's numbers describe no real camera (a phrase), or None
+        (checks and thresholds: :mod:`calibration.rig_checks`)."""
+        return camera_problem(self.width, self.height, self.K, self.dist, self.T_ref_cam)
 
 
 @dataclass
@@ -113,15 +125,43 @@ class Rig:
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> Rig:
+        """A rig from its JSON form, checked (:meth:`check`): RigError, one line, when
+        it is malformed or describes no real rig."""
         if not isinstance(d, dict) or not isinstance(d.get("cameras"), dict):
             raise RigError("not a rig: expected a JSON object with a 'cameras' mapping")
-        return cls(
-            cameras={n: Camera.from_dict(c) for n, c in d["cameras"].items()},
-            reference=d.get("reference", REFERENCE_STREAM),
-            created=d.get("created", ""),
-            board=d.get("board"),
-            quality=d.get("quality", {}) or {},
+        cameras = {}
+        for name, entry in d["cameras"].items():
+            try:
+                cameras[name] = Camera.from_dict(entry)
+            except RigError as exc:
+                raise RigError(f"rig camera '{name}': {exc}") from None
+        texts = {k: d.get(k, "") for k in ("reference", "created")}
+        for key, value in [*texts.items(), ("board", d.get("board") or "")]:
+            if not isinstance(value, str):
+                raise RigError(f"rig '{key}' must be text, not {value!r}")
+        quality = d.get("quality", {}) or {}
+        if not isinstance(quality, dict):
+            raise RigError("rig 'quality' must be an object")
+        rig = cls(
+            cameras=cameras,
+            reference=texts["reference"] or REFERENCE_STREAM,
+            created=texts["created"],
+            board=d.get("board") or None,
+            quality=quality,
         )
+        rig.check()
+        return rig
+
+    def check(self) -> Rig:
+        """This rig if every camera's numbers can describe a real camera; a RigError
+        naming the first camera that cannot, and what is wrong, otherwise."""
+        if not self.cameras:
+            raise RigError("the rig has no cameras")
+        for name, cam in self.cameras.items():
+            problem = cam.problem()
+            if problem:
+                raise RigError(f"rig camera '{name}': {problem}; recalibrate or fix the rig file")
+        return self
 
     def to_json(self) -> str:
         return json.dumps(self.to_dict(), indent=2)
@@ -132,6 +172,8 @@ class Rig:
             return cls.from_dict(json.loads(text))
         except json.JSONDecodeError as exc:
             raise RigError(f"rig is not valid JSON ({exc.msg} at line {exc.lineno})") from None
+        except RecursionError:
+            raise RigError("rig is not a rig file (JSON nested too deeply)") from None
 
     def save(self, path: str | os.PathLike) -> None:
         """Write atomically: a crash mid-write leaves the old file, never half a file."""
@@ -140,7 +182,21 @@ class Rig:
 
     @classmethod
     def load(cls, path: str | os.PathLike) -> Rig:
+        """The rig in the JSON file ``path``, checked; RigError naming the file."""
         path = Path(path)
         if not path.is_file():
             raise RigError(f"rig file not found: {path}")
-        return cls.from_json(path.read_text())
+        try:
+            return cls.from_json(read_rig_text(path))
+        except RigError as exc:
+            raise RigError(f"{path}: {exc}") from None
+
+
+def read_rig_text(path: Path) -> str:
+    """A rig file's text; RigError when it is not UTF-8 (a binary file given as a rig)."""
+    try:
+        return path.read_bytes().decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise RigError(
+            f"not a rig file: byte {exc.start} is not UTF-8 text; give the rig's .json or .yaml"
+        ) from None

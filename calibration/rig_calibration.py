@@ -175,6 +175,7 @@ def calibrate_session(
     """
     reader = path if isinstance(path, SessionReader) else SessionReader(path)
     try:
+        reader.require_timestamps([c for c in cameras if c in reader.streams], "calibrate")
         spec = board if board is not None else session_board(reader)
         sv: SessionViews = session_views(reader, spec, cameras, samples, progress=progress)
     finally:

@@ -9,8 +9,6 @@ every projected label, so it is refused with a message that says why.
 
 from __future__ import annotations
 
-from pathlib import Path
-
 from calibration.rig import Rig, RigError
 from drivers.base import SourceInfo
 from drivers.types import StreamSpec
@@ -55,8 +53,3 @@ def source_rig(info: SourceInfo) -> tuple[Rig | None, str]:
     if truth.get("rig"):
         return Rig.from_dict(truth["rig"]), "true rig of the synthetic scene"
     return None, ""
-
-
-def load_rig(path: str | Path) -> Rig:
-    """A rig file; RigError with the reason if it cannot be read."""
-    return Rig.load(path)

@@ -13,16 +13,20 @@ from __future__ import annotations
 
 import os
 import queue
+import signal
 import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from drivers import stop_request
 from drivers.base import Driver
 from drivers.codecs import CODECS, resolve_codec
-from drivers.errors import EndOfStream, SessionError, SourceError
+from drivers.errors import EndOfStream, SessionError, SourceError, ThermorigError
 from drivers.recording import Recording, RecordingRequest
+from drivers.session import SessionReader
+from drivers.session_state import NEEDS_REPAIR, repair_command, session_state
 from drivers.session_writer import SessionWriter
 
 __all__ = ["CODECS", "RecordingSummary", "SessionWriter", "record", "resolve_codec"]
@@ -41,7 +45,7 @@ class RecordingSummary:
     stored_raw: dict[str, int] = field(default_factory=dict)
     source_dropped: dict[str, int] = field(default_factory=dict)
     wall_seconds: float = 0.0
-    stopped_by: str = ""  # end | duration | frames | stop | error
+    stopped_by: str = ""  # end | duration | frames | stop | error | SIGINT | SIGTERM
 
 
 def _is_realtime(driver: Driver) -> bool:
@@ -57,6 +61,7 @@ def _source_drops(driver: Driver) -> dict[str, int]:
     return {name: h.drops for name, h in driver.health().items()}
 
 
+@stop_request.deferred()
 def record(
     driver: Driver,
     path: str | os.PathLike,
@@ -92,7 +97,10 @@ def record(
     half the free memory); ``adaptive`` lets a live recording's writer store frames
     uncompressed while it is behind (see :class:`~drivers.recording.Recording`).
     The driver is started but neither stopped nor closed: the caller owns it.
-    A DiskFullError carries the summary of what was kept as ``.summary``.
+    A stop signal (:mod:`drivers.stop_request`) ends the recording like the end of a
+    source (``stopped_by`` is the signal's name) and can never interrupt the file's
+    close. An error that ends it (a full disk, a failing source) says how many frames
+    the file kept and carries the summary as ``.summary``.
     """
     if seconds is not None and seconds <= 0:
         raise SessionError(f"recording length must be positive, got {seconds} s")
@@ -138,11 +146,15 @@ def record(
     wall0 = last_frame_wall = last_progress = time.monotonic()
     lost_before = _source_drops(driver)
     stopped_by = ""
+    failure: BaseException | None = None
     try:
         driver.start()
         while not stopped_by:
             if stop is not None and stop.is_set():
                 stopped_by = "stop"
+                break
+            if stop_request.requested() is not None:
+                stopped_by = signal.Signals(stop_request.requested()).name
                 break
             if rec.failed:
                 stopped_by = "error"
@@ -181,6 +193,8 @@ def record(
                 rec.mark(text, t)
             if max_frames is not None and rec.total_offered >= max_frames:
                 stopped_by = "frames"
+    except ThermorigError as exc:  # the source failed (a damaged replay, a camera gone)
+        failure, stopped_by = exc, "error"
     finally:
         rec.collect_gaps(driver, final=True)
         rec.finish(wait=True)
@@ -198,9 +212,36 @@ def record(
         wall_seconds=time.monotonic() - wall0,
         stopped_by=stopped_by,
     )
-    if rec.error is not None:
-        rec.error.summary = summary
-        raise rec.error
+    failure = rec.error or failure
+    if isinstance(failure, ThermorigError):
+        raise _with_what_was_kept(failure, summary) from failure
+    if failure is not None:
+        raise failure  # a bug: its traceback matters more than the figures
     if progress is not None:
         report()
     return summary
+
+
+def _with_what_was_kept(error: ThermorigError, summary: RecordingSummary) -> ThermorigError:
+    """``error`` (of its own type, ``.summary`` attached) saying what the file kept: a
+    recording that fails mid-way is still a recording of everything before. A file
+    that could not be closed keeps what its last flush declared, which may be fewer
+    frames than were written: those are counted from the file itself."""
+    unclosed = summary.path.exists() and session_state(summary.path) == NEEDS_REPAIR
+    if unclosed:
+        try:
+            with SessionReader(summary.path) as reader:
+                summary.frames = {s: reader.count(s) for s in reader.streams}
+        except ThermorigError:
+            pass  # unreadable: the figures written are all there is to tell
+    total = sum(summary.frames.values())
+    if total:
+        per_stream = ", ".join(f"{n} {c}" for n, c in summary.frames.items())
+        kept = f"{summary.path} keeps {total} frames ({per_stream}; {summary.seconds:.1f} s)"
+    else:
+        kept = f"{summary.path} holds no frames"
+    if unclosed:
+        kept += f"; it could not be closed: with space freed, run {repair_command(summary.path)}"
+    kept_error = type(error)(f"{error}; {kept}")
+    kept_error.summary = summary
+    return kept_error

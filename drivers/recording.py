@@ -29,25 +29,27 @@ import dataclasses
 import os
 import threading
 import time
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from drivers.base import SourceInfo
-from drivers.errors import SessionError, one_line
+from drivers.errors import one_line
+from drivers.outputs import SESSION_SUFFIXES, check_outputs, file_output
 from drivers.session_writer import SessionWriter
 from drivers.types import Frame, StreamSpec
 from drivers.writer_thread import GapWatch, Mark, WriterThread
 
 
-def check_output(path: Path, overwrite: bool) -> None:
-    """Refuse to clobber a recording; a session is raw data that must never be lost."""
-    if path.exists() and not overwrite:
-        raise SessionError(f"{path} exists; choose another name or pass --overwrite")
-    if not path.parent.exists():
-        raise SessionError(f"folder {path.parent} does not exist; create it first")
-    if path.suffix.lower() not in (".h5", ".hdf5"):
-        raise SessionError(f"session files end in .h5, got '{path.name}'")
+def check_output(
+    path: Path, overwrite: bool | None, inputs: Iterable[str | os.PathLike | None] = ()
+) -> None:
+    """Refuse to clobber a recording (a session is raw data that must never be lost) or
+    to record over what the source reads, by the rule every output follows
+    (:mod:`drivers.outputs`). ``overwrite`` None: the caller offers no --overwrite (the
+    window's record panel)."""
+    check_outputs([file_output("", path, SESSION_SUFFIXES)], inputs, overwrite=overwrite)
 
 
 @dataclass

@@ -60,6 +60,11 @@ class ReplayDriver(BaseDriver):
         if self._reader is not None:
             return
         reader = SessionReader(self.path)
+        try:
+            reader.require_timestamps(reader.streams, "replay")
+        except BaseException:
+            reader.close()
+            raise
         self._reader = reader
         self._streams = dict(reader.streams)
         self._info = reader.info

@@ -43,6 +43,7 @@ from __future__ import annotations
 
 import json
 import os
+from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
@@ -52,6 +53,9 @@ import numpy as np
 from drivers.base import SourceInfo
 from drivers.codecs import raw_frames
 from drivers.errors import SessionError, one_line
+from drivers.hdf5_superblock import superblock_problem
+from drivers.session_checks import check_stream, count_problem, timestamp_problem
+from drivers.session_state import SWMR_WRITE_ACCESS, WRITE_ACCESS, open_flags
 from drivers.types import Frame, Intrinsics, StreamSpec
 
 try:  # Registers the Blosc2 filter with HDF5; needed to read blosc2-lz4 sessions.
@@ -82,18 +86,25 @@ def open_h5(path: Path) -> h5py.File:
         raise SessionError(f"{path} is a folder, not a session file; give the .h5 file")
     if not h5py.is_hdf5(path):
         raise SessionError(f"{path} is not an HDF5 file; give a session recorded by thermorig")
+    damage = superblock_problem(path)
+    if damage:
+        raise SessionError(f"{path}: {damage}; the file is damaged")
     try:
         return h5py.File(path, "r")
-    except OSError as exc:
+    except (OSError, RuntimeError) as exc:  # HDF5 raises either for damaged metadata
         msg = one_line(exc)
         if "truncated" in msg:
             raise SessionError(
                 f"{path} is truncated (incomplete copy or download); copy it again"
             ) from exc
         first = msg
+    if not open_flags(path) & (WRITE_ACCESS | SWMR_WRITE_ACCESS):
+        # Not marked open for writing, so SWMR would not help; and a SWMR reader
+        # retries damaged metadata for minutes.
+        raise SessionError(f"cannot open {path}: {first}; the file is damaged")
     try:
         f = h5py.File(path, "r", libver="latest", swmr=True)
-    except OSError as exc:
+    except (OSError, RuntimeError) as exc:
         raise SessionError(f"cannot open {path}: {first}; the file is damaged") from exc
     if os.path.getsize(path) < f.id.get_filesize():
         f.close()
@@ -117,6 +128,20 @@ def _str_attr(node: h5py.HLObject, key: str, default: str = "") -> str:
     return str(raw)
 
 
+def _text(v: Any) -> str:
+    return v.decode("utf-8", "replace") if isinstance(v, bytes) else str(v)
+
+
+def _meta(raw: Any) -> dict | None:
+    """A frame's telemetry (JSON object text), or None where there is none or it does
+    not read: telemetry is for diagnosis, and a garbled entry must not cost the frame."""
+    try:
+        meta = json.loads(raw) if raw else None
+    except (ValueError, RecursionError):
+        return None
+    return meta if isinstance(meta, dict) else None
+
+
 class SessionReader:
     """Random access to a recorded session: streams, frames, timestamps, truth, events.
 
@@ -132,7 +157,7 @@ class SessionReader:
         except SessionError:
             self._file.close()
             raise
-        except (OSError, KeyError, ValueError, TypeError) as exc:
+        except (OSError, KeyError, ValueError, TypeError, RuntimeError, RecursionError) as exc:
             self._file.close()
             raise SessionError(
                 f"cannot read {self.path}: {one_line(exc)}; the file is damaged"
@@ -153,8 +178,16 @@ class SessionReader:
                 f"{self.path} has session format version {version}, this thermorig reads"
                 f" up to {VERSION}; update thermorig"
             )
-        if "streams" not in f:
+        if not isinstance(f.get("streams"), h5py.Group):
             raise SessionError(f"{self.path} has no /streams group; the file is damaged")
+        truth_group = f.get("truth")
+        truth_group = truth_group if isinstance(truth_group, h5py.Group) else None
+        for name, group in f["streams"].items():
+            problem = check_stream(name, group, truth_group)
+            if problem:
+                raise SessionError(
+                    f"{self.path}: {problem}; the file is damaged or was not written by thermorig"
+                )
         self.attrs: dict[str, Any] = {
             "format": fmt,
             "version": version,
@@ -179,6 +212,13 @@ class SessionReader:
                 "keypoints": _json_attr(t, "keypoints") or [],
                 "board": board or None,
             }
+            for key in ("classes", "keypoints"):
+                v = self.truth[key]
+                if not isinstance(v, list) or not all(isinstance(x, str) for x in v):
+                    raise SessionError(f"{self.path}: /truth {key} is not a list of names")
+        for node, rig in (("/rig", self.rig), ("/truth/rig", (self.truth or {}).get("rig"))):
+            if rig is not None and not isinstance(rig, dict):
+                raise SessionError(f"{self.path}: {node} json is not a rig object")
         self.info = SourceInfo(
             spec=f"replay:{self.path.absolute()}",
             activity=self.attrs["activity"],
@@ -190,6 +230,7 @@ class SessionReader:
             extra={"subject": self.attrs["subject"], "notes": self.attrs["notes"]},
         )
         self._cache: dict[str, dict[str, np.ndarray]] = {}
+        self._time_problems: dict[str, str | None] = {}
 
     @staticmethod
     def _spec(name: str, g: h5py.Group) -> StreamSpec:
@@ -218,16 +259,26 @@ class SessionReader:
         if stream in self._cache:
             return self._cache[stream]
         g = self._group(stream)
+        try:
+            return self._read_rows(stream, g)
+        except (OSError, KeyError, ValueError, TypeError, RuntimeError) as exc:  # damaged
+            raise SessionError(
+                f"cannot read the {stream} timestamps of {self.path}: {one_line(exc)};"
+                " the file is damaged"
+            ) from exc
+
+    def _read_rows(self, stream: str, g: h5py.Group) -> dict[str, np.ndarray]:
         lengths = [g[k].shape[0] for k in _PER_STREAM if k in g]
         if "truth" in self._file and stream in self._file["truth"]:
-            lengths += [d.shape[0] for d in self._file["truth"][stream].values()]
+            truth = self._file["truth"][stream].values()  # a broken link reads as None
+            lengths += [d.shape[0] for d in truth if isinstance(d, h5py.Dataset)]
         n = min(lengths)
         if "count" in g:
             n = min(n, int(g["count"][0]))
         ts = np.asarray(g["timestamps"][:n], dtype=np.float64)
-        if "count" not in g:  # A file not written by this recorder: trim unwritten rows.
-            finite = np.isfinite(ts)
-            n = int(np.argmin(finite)) if not finite.all() else n
+        if "count" not in g:  # A file not written by this recorder: trim unwritten rows
+            finite = np.flatnonzero(np.isfinite(ts))  # (NaN-filled, at the end).
+            n = int(finite[-1]) + 1 if len(finite) else 0
             ts = ts[:n]
         idx = (
             np.asarray(g["indices"][:n], dtype=np.int64)
@@ -241,6 +292,7 @@ class SessionReader:
         )
         cache = {"timestamps": ts, "indices": idx, "device_timestamps": dev}
         self._cache[stream] = cache
+        self._time_problems[stream] = timestamp_problem(stream, ts)
         return cache
 
     # -- public ---------------------------------------------------------------------
@@ -251,6 +303,23 @@ class SessionReader:
     def timestamps(self, stream: str) -> np.ndarray:
         """Host-clock seconds of every complete frame of ``stream`` (a copy)."""
         return self._stream_cache(stream)["timestamps"].copy()
+
+    def timestamp_problem(self, stream: str) -> str | None:
+        """What is wrong with ``stream``'s timestamps (NaN, going backwards), or None.
+        Flagged, not refused on opening: see :mod:`drivers.session_checks`."""
+        self._stream_cache(stream)
+        return self._time_problems[stream]
+
+    def require_timestamps(self, streams: Iterable[str], purpose: str) -> None:
+        """SessionError (one line) if any of ``streams`` has bad timestamps; for the
+        commands that match frames by time (``purpose``: what needs them)."""
+        for stream in streams:
+            problem = self.timestamp_problem(stream)
+            if problem:
+                raise SessionError(
+                    f"{self.path}: {problem}; {purpose} matches frames by time, so it cannot"
+                    " use this recording (its clock was broken while recording)"
+                )
 
     def indices(self, stream: str) -> np.ndarray:
         """The frame index each row carried when recorded (a copy)."""
@@ -273,7 +342,7 @@ class SessionReader:
             array = g["frames"][i]
             truth = self._truth_row(stream, i)
             meta = g["meta"][i] if "meta" in g else b""
-        except OSError as exc:
+        except (OSError, KeyError, RuntimeError) as exc:  # a damaged chunk or header
             raise SessionError(
                 f"cannot read frame {i} of {stream} in {self.path}: {one_line(exc)};"
                 " the file is damaged or needs hdf5plugin"
@@ -286,7 +355,7 @@ class SessionReader:
             array=array,
             device_timestamp=None if np.isnan(dev) else dev,
             truth=truth,
-            meta=json.loads(meta) if meta else None,
+            meta=_meta(meta),
         )
 
     def _truth_row(self, stream: str, i: int) -> dict[str, np.ndarray] | None:
@@ -295,38 +364,42 @@ class SessionReader:
         g = self._file["truth"][stream]
         return {k: g[k][i] for k in TRUTH_DTYPES if k in g}
 
+    def _log(self, group: str, keys: tuple[str, ...]) -> list[np.ndarray]:
+        """The complete rows of the datasets ``keys`` of a log group (``/events``,
+        ``/gaps``): its own ``count`` rows, or [] when the file has no such log."""
+        g = self._file.get(group)
+        if g is None:
+            return []
+        try:
+            ds = [g[k] for k in keys]
+            if any(d.ndim != 1 for d in ds):
+                raise ValueError("not one value per row")
+            n = min(d.shape[0] for d in ds)
+            if "count" in g:
+                problem = count_problem(g["count"])
+                if problem:
+                    raise ValueError(f"count {problem}")
+                n = min(n, int(g["count"][0]))
+            return [d[:n] for d in ds]
+        except (KeyError, ValueError, TypeError, OSError) as exc:
+            raise SessionError(
+                f"cannot read {group} of {self.path}: {one_line(exc)}; the file is damaged"
+            ) from exc
+
     def events(self) -> list[tuple[float, str]]:
         """Markers set during recording, as (host-clock seconds, text)."""
-        if "events" not in self._file:
+        rows = self._log("events", ("time", "text"))
+        if not rows:
             return []
-        g = self._file["events"]
-        n = min(g["time"].shape[0], g["text"].shape[0])
-        if "count" in g:
-            n = min(n, int(g["count"][0]))
-        times = g["time"][:n]
-        texts = g["text"][:n]
-        return [
-            (float(t), s.decode("utf-8") if isinstance(s, bytes) else str(s))
-            for t, s in zip(times, texts, strict=True)
-        ]
+        return [(float(t), _text(s)) for t, s in zip(*rows, strict=True)]
 
     def gaps(self) -> list[tuple[str, float, float, str]]:
         """Intervals a stream delivered nothing: (stream, start, end, message); end is
         NaN when the stream had not come back by the end of the recording."""
-        if "gaps" not in self._file:
+        rows = self._log("gaps", ("stream", "start", "end", "message"))
+        if not rows:
             return []
-        g = self._file["gaps"]
-        n = min(int(g["count"][0]), *(g[k].shape[0] for k in ("stream", "start", "end", "message")))
-
-        def text(v) -> str:
-            return v.decode("utf-8") if isinstance(v, bytes) else str(v)
-
-        return [
-            (text(s), float(a), float(b), text(m))
-            for s, a, b, m in zip(
-                g["stream"][:n], g["start"][:n], g["end"][:n], g["message"][:n], strict=True
-            )
-        ]
+        return [(_text(s), float(a), float(b), _text(m)) for s, a, b, m in zip(*rows, strict=True)]
 
     def refresh(self) -> None:
         """See frames flushed since opening (a session still being recorded)."""

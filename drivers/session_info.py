@@ -39,8 +39,10 @@ def describe_session(path: str | os.PathLike) -> dict[str, Any]:
         stamps: dict[str, np.ndarray] = {}
         for name, spec in reader.streams.items():
             ts = reader.timestamps(name)
-            stamps[name] = ts
-            diffs = np.diff(ts)
+            problem = reader.timestamp_problem(name)
+            if problem is None:  # Figures from a broken clock would be nonsense.
+                stamps[name] = ts
+            diffs = np.diff(ts) if problem is None else np.zeros(0)
             streams[name] = {
                 "kind": spec.kind,
                 "shape": list(spec.shape),
@@ -50,11 +52,14 @@ def describe_session(path: str | os.PathLike) -> dict[str, Any]:
                 "device": spec.device,
                 "frames": int(len(ts)),
                 "nominal_fps": spec.fps,
-                "measured_fps": round(measured_fps(ts), 3),
-                "first_timestamp": float(ts[0]) if len(ts) else None,
-                "last_timestamp": float(ts[-1]) if len(ts) else None,
+                "measured_fps": None if problem else round(measured_fps(ts), 3),
+                "first_timestamp": float(ts[0]) if len(ts) and not problem else None,
+                "last_timestamp": float(ts[-1]) if len(ts) and not problem else None,
                 "timestamps_monotonic": bool(np.all(diffs > 0)) if len(ts) > 1 else True,
-                "max_gap_s": round(float(diffs.max()), 6) if len(diffs) else 0.0,
+                "timestamp_problem": problem,
+                "max_gap_s": round(float(diffs.max()), 6)
+                if len(diffs)
+                else (None if problem else 0.0),
                 "stored_uncompressed": reader.stored_raw(name),
                 "intrinsics": spec.intrinsics.to_dict() if spec.intrinsics else None,
             }
@@ -118,14 +123,22 @@ def format_session(d: dict[str, Any]) -> str:
     ]
     for name, s in d["streams"].items():
         shape = "x".join(str(v) for v in s["shape"])
+        fps = "-" if s["measured_fps"] is None else f"{s['measured_fps']:.2f}"
+        gap = "-" if s["max_gap_s"] is None else f"{s['max_gap_s'] * 1e3:.1f}ms"
         lines.append(
             f"{name:<8} {shape:<14} {s['dtype']:<7} {s['units']:<12} {s['frames']:>6} "
-            f"{s['nominal_fps']:>6.1f} {s['measured_fps']:>7.2f} {s['max_gap_s'] * 1e3:>6.1f}ms"
+            f"{s['nominal_fps']:>6.1f} {fps:>7} {gap:>8}"
         )
     raw = {n: s["stored_uncompressed"] for n, s in d["streams"].items()}
     if any(raw.values()):
         counts = ", ".join(f"{n} {c}" for n, c in raw.items() if c)
         lines.append(f"stored uncompressed (the machine was busy while recording): {counts}")
+    lines += [
+        f"warning: {s['timestamp_problem']}; autolabel, replay, calibrate and stats refuse"
+        " this stream, which match frames by time"
+        for s in d["streams"].values()
+        if s["timestamp_problem"]
+    ]
     sync = d.get("sync")
     if sync:
         lines += [

@@ -31,10 +31,12 @@ import h5py
 
 from drivers.atomic import atomic_path, fsync_dir, publish_new, replace_durably, temp_beside
 from drivers.errors import SessionError, one_line
+from drivers.outputs import SESSION_SUFFIXES, check_outputs, file_output
 from drivers.session import SessionReader, open_h5
 from drivers.session_copy import copy_trimmed, verify_copy
 from drivers.session_state import CLOSED, RECORDING, WRITE_ACCESS, open_flags, session_state
 from drivers.version import thermorig_version
+from drivers.write_failures import h5_for_writing
 
 #: Appended to the session's file name for the original kept after an in-place repair.
 BACKUP_SUFFIX = ".unrepaired"
@@ -121,13 +123,8 @@ def _append_event(dst: h5py.File, when: float, text: str) -> None:
 
 
 def _check_target(path: Path, out: Path | None, size: int) -> None:
-    if out is not None:
-        if out.exists() or out.is_symlink():
-            raise SessionError(
-                f"{out} already exists; repair never replaces a file: choose a new name"
-            )
-        if not out.parent.is_dir():
-            raise SessionError(f"folder {out.parent} does not exist; create it first")
+    if out is not None:  # A new file only: repair has no --overwrite.
+        check_outputs([file_output("--out", out, SESSION_SUFFIXES)], [path], overwrite=None)
     else:
         backup = backup_path(path)
         if backup.exists() and not backup.samefile(path):
@@ -198,7 +195,7 @@ def repair_session(
     _check_target(path, out, before[1])
     tmp = temp_beside(out or path)
     try:
-        with open_h5(path) as src, h5py.File(tmp, "w", libver="latest") as dst:
+        with open_h5(path) as src, h5_for_writing(tmp, "w", libver="latest") as dst:
             copied = copy_trimmed(src, dst, rows, progress)
             text = _event_text(frames)
             _append_event(dst, when, text)

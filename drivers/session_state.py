@@ -15,24 +15,19 @@ flock does not tell a writer from a viewer. So :class:`WriterLock` holds a POSIX
 lock on one byte far beyond the end of the file for as long as a recorder writes it.
 The kernel releases it when the process dies, however it dies; HDF5's flock locks never
 conflict with it. On Linux it is an open-file-description lock, which closing another
-descriptor of the same file in the recording process does not release. Windows has
-neither: there, a live writer is caught when the file changes during a repair or the
-final rename fails.
+descriptor of the same file in the recording process does not release (the lock
+itself is :func:`drivers.locks.lock_byte`, shared with the label files' lock files).
+Windows has neither: there, a live writer is caught when the file changes during a
+repair or the final rename fails.
 """
 
 from __future__ import annotations
 
-import errno
 import os
 import shlex
-import struct
-import sys
 from pathlib import Path
 
-try:
-    import fcntl
-except ImportError:  # pragma: no cover - Windows
-    fcntl = None
+from drivers.locks import byte_locked_by_other, lock_byte
 
 CLOSED = "closed"
 RECORDING = "recording"
@@ -43,14 +38,6 @@ WRITE_ACCESS = 0x01
 SWMR_WRITE_ACCESS = 0x04
 
 _SIGNATURE = b"\x89HDF\r\n\x1a\n"
-#: The locked byte: far past any file's end, so that no I/O ever touches it.
-_LOCK_OFFSET = 2**62
-_OFD = (
-    fcntl is not None
-    and sys.platform.startswith("linux")
-    and hasattr(fcntl, "F_OFD_SETLK")
-    and struct.calcsize("P") == 8
-)
 #: Files this process is recording, by (device, inode): POSIX record locks never
 #: conflict within one process, so a check from the recording process asks here.
 _WRITING: set[tuple[int, int]] = set()
@@ -88,18 +75,12 @@ class WriterLock:
     def hold(cls, path: str | os.PathLike) -> WriterLock | None:
         """Take the lock; None where the platform or file system has no such locks
         (recording goes on: the lock only guards against repairing a live file)."""
-        if fcntl is None:
-            return None
         try:
             fd = os.open(path, os.O_RDWR)
         except OSError:
             return None
         try:
-            if _OFD:  # struct flock on 64-bit Linux: type, whence, start, len, pid
-                lock = struct.pack("hhxxxxqqixxxx", fcntl.F_WRLCK, os.SEEK_SET, _LOCK_OFFSET, 1, 0)
-                fcntl.fcntl(fd, fcntl.F_OFD_SETLK, lock)
-            else:
-                fcntl.lockf(fd, fcntl.LOCK_EX | fcntl.LOCK_NB, 1, _LOCK_OFFSET, os.SEEK_SET)
+            lock_byte(fd)
             key = _key(path)
         except OSError:
             os.close(fd)
@@ -120,18 +101,13 @@ def being_recorded(path: str | os.PathLike) -> bool:
     try:
         if _key(path) in _WRITING:
             return True
-        if fcntl is None:
-            return False
         fd = os.open(path, os.O_RDONLY)
     except OSError:
         return False
     try:
-        fcntl.lockf(fd, fcntl.LOCK_SH | fcntl.LOCK_NB, 1, _LOCK_OFFSET, os.SEEK_SET)
-    except OSError as exc:  # another error: a file system without locks cannot tell
-        return exc.errno in (errno.EACCES, errno.EAGAIN)
+        return byte_locked_by_other(fd)
     finally:
         os.close(fd)  # releases the probe's lock too
-    return False
 
 
 def session_state(path: str | os.PathLike) -> str:

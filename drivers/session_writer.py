@@ -25,11 +25,12 @@ import numpy as np
 
 from drivers.base import SourceInfo
 from drivers.codecs import can_store_raw, resolve_codec, store_raw, uncached
-from drivers.errors import DiskFullError, SessionError
+from drivers.errors import SessionError
 from drivers.session import ACTIVITIES, FORMAT, TRUTH_DTYPES, VERSION
 from drivers.session_state import WriterLock
 from drivers.truth import DEFAULT_CLASSES, DEFAULT_KEYPOINTS, UNKNOWN_LABEL
 from drivers.types import Frame, StreamSpec
+from drivers.write_failures import check_writable, discard_h5, nearly_full, write_error
 
 #: Rows added whenever a stream's datasets are full; SWMR cannot shrink-then-grow
 #: cheaply, so datasets grow in blocks and are trimmed to the true count on close.
@@ -47,12 +48,6 @@ def _jsonable(value: Any) -> Any:
 
 def _utc_now() -> str:
     return datetime.now(timezone.utc).isoformat(timespec="seconds")
-
-
-def _disk_full(folder: Path, free: int) -> DiskFullError:
-    return DiskFullError(
-        f"disk nearly full: {free // 2**20} MB free in {folder}; free space or record elsewhere"
-    )
 
 
 @dataclass
@@ -127,16 +122,13 @@ class SessionWriter:
         try:
             self._file = h5py.File(self.path, "w" if overwrite else "w-", libver="latest")
         except OSError as exc:
-            raise SessionError(
-                f"cannot create {self.path}: {' '.join(str(exc).split())};"
-                " check that the folder is writable"
-            ) from exc
+            raise write_error(exc, self.path) from exc
         try:
             self._create(streams, info, activity, subject, notes, note)
             self._file.swmr_mode = True
             self._lock = WriterLock.hold(self.path)
         except BaseException:
-            self._file.close()
+            discard_h5(self._file)
             self._file = None
             self.path.unlink(missing_ok=True)
             raise
@@ -146,6 +138,7 @@ class SessionWriter:
     def _check_target(self, info: SourceInfo, overwrite: bool) -> None:
         if not self.path.parent.is_dir():
             raise SessionError(f"folder {self.path.parent} does not exist; create it first")
+        check_writable(self.path.parent, str(self.path))
         if info.spec.startswith("replay:"):
             source = Path(info.spec[len("replay:") :])
             if self.path.exists() and source.exists() and self.path.samefile(source):
@@ -159,7 +152,7 @@ class SessionWriter:
         free = shutil.disk_usage(self.path.parent).free
         if free - incoming < self.min_free_bytes:
             self.close()
-            raise _disk_full(self.path.parent, free)
+            raise nearly_full(self.path.parent, free)
 
     def _create(self, streams, info, activity, subject, notes, codec_note) -> None:
         f = self._file
@@ -388,16 +381,14 @@ class SessionWriter:
             self.flush()
 
     def _fail(self, exc: OSError) -> None:
-        """A write failed (usually ENOSPC): close what can be closed, say why."""
-        free = shutil.disk_usage(self.path.parent).free
-        try:
-            self.close()
-        except OSError:
-            self._file = None
-        full = getattr(exc, "errno", None) == 28 or "no space left" in str(exc).lower()
-        if free < self.min_free_bytes or full:
-            raise _disk_full(self.path.parent, free) from exc
-        raise SessionError(f"writing {self.path} failed: {' '.join(str(exc).split())}") from exc
+        """A write failed (a full disk): the file is let go as last flushed (see close)."""
+        f, self._file = self._file, None
+        discard_h5(f)
+        for sink in self._sinks.values():
+            sink.n = sink.flushed  # what the file declares
+        if self._lock is not None:
+            self._lock.release()
+        raise write_error(exc, self.path) from exc
 
     def counts(self, raw: bool = False) -> dict[str, int]:
         """Frames written per stream (with ``raw``: of those, stored uncompressed)."""
@@ -417,8 +408,15 @@ class SessionWriter:
                 sink.count[0] = sink.n
             self._ev_count[0] = self._ev_n
             self._gap_count[0] = self._gap_n
+            f.flush()  # a full disk fails here, where the file can still be let go
+        except BaseException as exc:
+            discard_h5(f)  # as last flushed: readable, and `thermorig repair` closes it
+            if isinstance(exc, OSError):
+                raise write_error(exc, self.path) from exc
+            raise
         finally:
-            f.close()
+            if f.id.valid:
+                f.close()
             if self._lock is not None:
                 self._lock.release()
 

@@ -18,6 +18,7 @@ from typing import Any
 
 import onnxruntime as ort
 
+from drivers.errors import one_line
 from models.errors import ModelError
 from models.preprocess import colormap_id, get_representation
 from models.registry import Dim, handler_for
@@ -194,13 +195,14 @@ def check_io(
 
 def read_manifest(json_path: Path) -> Manifest:
     try:
-        text = json_path.read_text(encoding="utf-8")
+        raw = json_path.read_bytes()
     except OSError as exc:
         raise ModelError(f"cannot read {json_path}: {exc.strerror or exc}") from None
     try:
-        data = json.loads(text)
-    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-        raise ModelError(f"{json_path} is not valid JSON ({exc}); fix or replace it") from None
+        data = json.loads(raw.decode("utf-8"))
+    except (json.JSONDecodeError, UnicodeDecodeError, RecursionError) as exc:
+        why = one_line(exc)[:120]
+        raise ModelError(f"{json_path} is not valid JSON ({why}); fix or replace it") from None
     return parse_manifest(data, str(json_path))
 
 

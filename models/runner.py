@@ -14,6 +14,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from models.errors import ModelOutputError
 from models.package import ModelPackage
 from models.postprocess import ModelResult
 from models.preprocess import prepare
@@ -32,7 +33,8 @@ class Latency:
 
 
 class ModelRunner:
-    """``ModelRunner(package).run(frame_array) -> ModelResult`` in that frame's pixels.
+    """``ModelRunner(package).run(frame_array) -> ModelResult`` in that frame's pixels;
+    a :class:`ModelOutputError` where the network's output is not finite.
 
     Safe to call from one worker thread while another reads :attr:`latency`.
     """
@@ -61,6 +63,14 @@ class ModelRunner:
         t1 = time.perf_counter()
         output = self.infer(tensor)
         t2 = time.perf_counter()
+        finite = np.isfinite(output)
+        if not finite.all():
+            bad = output.size - int(np.count_nonzero(finite))
+            raise ModelOutputError(
+                f"model '{self.package.name}' gave {bad} NaN or infinite values of"
+                f" {output.size} for this frame; it cannot be labeled from them",
+                model=self.package.name,
+            )
         result = self._handler.decode(self.manifest, output, geometry)
         t3 = time.perf_counter()
         result.inference_s, result.total_s = t2 - t1, t3 - t0

@@ -27,6 +27,7 @@ to [0, 1] of the input or in input ``pixels``).
 from __future__ import annotations
 
 import json
+import math
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -133,6 +134,16 @@ class Manifest:
         Path(path).write_text(json.dumps(self.to_dict(), indent=2) + "\n", encoding="utf-8")
 
 
+def _is_number(v: Any) -> bool:
+    """A finite JSON number (not a bool; NaN, Infinity and 1e999 are not numbers)."""
+    if not isinstance(v, (int, float)) or isinstance(v, bool):
+        return False
+    try:
+        return math.isfinite(v)
+    except OverflowError:  # an integer too large for a float
+        return False
+
+
 class _Fields:
     """Typed access to a JSON object that names the offending key in every error."""
 
@@ -173,9 +184,7 @@ class _Fields:
         v = self.d.get(key, default)
         if v is None:
             raise self._bad(key, "is missing")
-        ok = isinstance(v, list) and all(
-            isinstance(x, (int, float)) and not isinstance(x, bool) for x in v
-        )
+        ok = isinstance(v, list) and all(_is_number(x) for x in v)
         if not ok or (n is not None and len(v) != n) or not v:
             count = f"{n} numbers" if n else "a list of numbers"
             raise self._bad(key, f"must be {count}, not {v!r}")
@@ -183,8 +192,8 @@ class _Fields:
 
     def number(self, key: str, default: float) -> float:
         v = self.d.get(key, default)
-        if not isinstance(v, (int, float)) or isinstance(v, bool):
-            raise self._bad(key, f"must be a number, not {v!r}")
+        if not _is_number(v):
+            raise self._bad(key, f"must be a finite number, not {v!r}")
         return float(v)
 
     def names(self, key: str) -> tuple[str, ...]:

@@ -86,15 +86,21 @@ def fake_meta(stream: str, index: int) -> dict | None:
     return {"ffc": index % 5 == 0, "fpa_temp_c": 30.5 + index / 64, "counter": np.uint32(index)}
 
 
+#: Widths of the fake streams at scale 1 (fake_specs): the focal length grows with the
+#: scale as the image does (20 px at scale 1), so that every scale is a plausible camera.
+_BASE_WIDTH = {"thermal": 16, "depth": 14, "color": 24}
+
+
 def fake_rig(specs: dict[str, StreamSpec]) -> dict:
     cams = {}
     for n, s in specs.items():
         t = np.eye(4)
         t[0, 3] = 0.05 * STREAM_IDS[n]
+        f = 20.0 * s.width / _BASE_WIDTH[n]
         cams[n] = {
             "width": s.width,
             "height": s.height,
-            "K": [[20.0, 0, s.width / 2], [0, 20.0, s.height / 2], [0, 0, 1]],
+            "K": [[f, 0, s.width / 2], [0, f, s.height / 2], [0, 0, 1]],
             "dist": [0.0] * 5,
             "T_ref_cam": t.tolist(),
         }

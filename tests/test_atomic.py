@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import os
+import stat
+
+import numpy as np
 import pytest
 
 from drivers import atomic
@@ -89,3 +93,42 @@ def test_publish_new_never_replaces_an_existing_file(tmp_path, monkeypatch, hard
     assert taken.read_bytes() == b"precious" and tmp.read_bytes() == b"new"
     publish_new(tmp, tmp_path / "free.h5")
     assert (tmp_path / "free.h5").read_bytes() == b"new" and not tmp.exists()
+
+
+@pytest.fixture
+def umask_022():
+    old = os.umask(0o022)
+    yield
+    os.umask(old)
+
+
+def test_a_new_file_gets_the_usual_mode_not_0600(tmp_path, umask_022):
+    assert atomic.current_umask() == 0o022
+    with atomic_write(tmp_path / "rig.json") as fh:
+        fh.write("{}")
+    assert stat.S_IMODE(os.stat(tmp_path / "rig.json").st_mode) == 0o644
+
+
+@pytest.mark.parametrize("mode", [0o644, 0o640, 0o600])
+def test_a_replaced_file_keeps_its_mode(tmp_path, umask_022, mode):
+    target = tmp_path / "labels.h5"
+    target.write_text("old")
+    target.chmod(mode)
+    with atomic_path(target) as tmp:
+        tmp.write_text("new")
+    assert target.read_text() == "new"
+    assert stat.S_IMODE(os.stat(target).st_mode) == mode
+
+
+def test_label_and_rig_files_are_readable_by_the_group_and_others(tmp_path, umask_022):
+    from calibration.rig import Rig
+    from drivers.synthetic.camera import rig_dict, true_cameras
+    from tests.thermal_sessions import write_labels, write_thermal_session
+
+    session = write_thermal_session(tmp_path / "s.h5", np.full((2, 4, 4), 30.0))
+    labels = write_labels(tmp_path / "s.labels.h5", session, np.zeros((2, 4, 4), np.uint8))
+    rig = tmp_path / "rig.json"
+    cams = true_cameras({"thermal": (160, 120), "depth": (160, 120), "color": (320, 240)})
+    Rig.from_dict(rig_dict(cams, "")).save(rig)
+    for path in (labels, rig):
+        assert stat.S_IMODE(os.stat(path).st_mode) == 0o644, path

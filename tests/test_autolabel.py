@@ -15,10 +15,11 @@ from app.labels.sidecar import (
     SOURCE_PROJECTED,
     STATUS_ACCEPTED,
     LabelReader,
-    LabelWriter,
     session_fingerprint,
 )
+from app.labels.sidecar_writer import LabelWriter
 from calibration.projection import REASONS
+from calibration.rig_yaml import save_rig_yaml
 from drivers.session import SessionReader
 from tests.scene3d import apart, make_rig, write_session
 
@@ -207,3 +208,35 @@ def test_bad_inputs_are_one_line_errors(case, message, tiny, tmp_path, capsys):
     assert code == 2
     assert message in err and err.count("\n") == 1, err
     assert not (tmp_path / "out.h5").exists()
+
+
+def test_a_yaml_rig_labels_like_its_json_twin(tiny, tmp_path, capsys):
+    """``calibrate --yaml`` writes rigs that ``--rig`` reads, as it reads the JSON."""
+    rig = make_rig()
+    rig.save(tmp_path / "rig.json")
+    save_rig_yaml(rig, tmp_path / "rig.yaml")
+    masks = {}
+    for name in ("rig.json", "rig.yaml"):
+        out = tmp_path / f"{name}.labels.h5"
+        code, stdout, err = _run(
+            capsys, "autolabel", tiny, "--rig", tmp_path / name, "--rgb-labels", "truth",
+            "--out", out, "-q",
+        )  # fmt: skip
+        assert code == 0 and "8/8 thermal frames labeled" in stdout, err
+        with LabelReader(out) as r:
+            masks[name] = r.array("thermal", "masks")
+    np.testing.assert_array_equal(masks["rig.json"], masks["rig.yaml"])
+
+
+def test_out_never_replaces_a_session_or_a_rig(tiny, tmp_path, capsys):
+    other = tmp_path / "other.h5"
+    write_session(other, make_rig(), [0.0, 0.01], scene=apart)
+    rig = tmp_path / "rig.json"
+    make_rig().save(rig)
+    before = {p: session_fingerprint(p) for p in (tiny, other, rig)}
+    for out in (other, rig, tiny):
+        code, _, err = _run(
+            capsys, "autolabel", tiny, "--rig", rig, "--rgb-labels", "truth", "--out", out
+        )
+        assert code == 2 and err.count("\n") == 1 and "--out" in err, err
+    assert {p: session_fingerprint(p) for p in before} == before

@@ -3,7 +3,11 @@ one-line errors for what a user can get wrong."""
 
 from __future__ import annotations
 
+import hashlib
+from pathlib import Path
+
 import cv2
+import numpy as np
 import pytest
 
 from app.cli import main
@@ -12,6 +16,7 @@ from calibration.rig_calibration import rig_errors
 from calibration.rig_yaml import load_rig_yaml
 from drivers.session import SessionReader
 from tests.synthetic_sessions import session
+from tests.thermal_sessions import write_thermal_session
 
 
 @pytest.mark.slow
@@ -46,7 +51,7 @@ def test_session_to_rig_yaml_and_report(tmp_path, capsys):
 
 
 def _error(capsys, argv) -> str:
-    assert main(argv) == 2
+    assert main([str(a) for a in argv]) == 2
     err = capsys.readouterr().err
     assert err.startswith("thermorig: error: ") and err.count("\n") == 1, err
     return err
@@ -97,3 +102,29 @@ def test_calibration_benchmark_reports_every_stream_and_the_fit():
     assert peer.peer == "findChessboardCornersSB" and peer.peer_value > 0
     fit = results[-1]
     assert fit.unit == "s" and "rig fit" in fit.name and "depth-thermal" in fit.note, names
+
+
+def _sha(path: Path) -> str:
+    return hashlib.sha256(Path(path).read_bytes()).hexdigest()
+
+
+# -- outputs never replace what this run did not make (issue 14, case 1) ---------------
+@pytest.mark.slow
+def test_calibrate_never_replaces_a_session_or_its_input(tmp_path, capsys):
+    calib = session("calibration", 20.0)  # one calibrate succeeds on
+    other = write_thermal_session(tmp_path / "other.h5", np.full((2, 4, 4), 30.0))
+    sums = {p: _sha(p) for p in (calib, other)}
+    rig = tmp_path / "rig.json"
+    for argv in (
+        ["--out", other],
+        ["--out", rig, "--yaml", other],
+        ["--out", rig, "--yaml", calib, "--overwrite"],
+        ["--out", calib, "--overwrite"],
+    ):
+        _error(capsys, ["calibrate", calib, "-q", *argv])
+        assert {p: _sha(p) for p in sums} == sums and not rig.exists()
+    existing = tmp_path / "report.txt"
+    existing.write_text("a person's notes")
+    err = _error(capsys, ["calibrate", calib, "-q", "--out", rig, "--report", existing])
+    assert "--report" in err and not rig.exists()
+    assert existing.read_text() == "a person's notes"

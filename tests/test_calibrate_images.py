@@ -1,8 +1,10 @@
 """``thermorig calibrate-images``: real and rendered folders, and one-line errors."""
 
+import hashlib
 import json
 import subprocess
 import sys
+from pathlib import Path
 
 import cv2
 import numpy as np
@@ -13,6 +15,7 @@ from calibration.boards import parse_board
 from calibration.rig import Rig
 from tests import real_data
 from tests.board_images import pose_views, quad_from_pose, render, thermal
+from tests.thermal_sessions import write_thermal_session
 
 K_TRUE = np.array([[500.0, 0, 320], [0, 500, 256], [0, 0, 1]])
 
@@ -141,3 +144,79 @@ def test_errors_from_the_real_command_have_no_traceback(tmp_path):
         assert "Traceback" not in proc.stderr
         lines = proc.stderr.strip().splitlines()
         assert len(lines) == 1 and lines[0].startswith("thermorig: error:")
+
+
+def _sha(path: Path) -> str:
+    return hashlib.sha256(Path(path).read_bytes()).hexdigest()
+
+
+def _refused(capsys, *argv) -> str:
+    """Run thermorig, expect exit 2 and one error line; return the line."""
+    assert main([str(a) for a in argv]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("thermorig: error: ") and err.count("\n") == 1, err
+    assert "Traceback" not in err
+    return err
+
+
+# -- outputs never replace what this run did not make (issue 14, case 1) ---------------
+def _images(folder: Path) -> dict[str, str]:
+    return {p.name: _sha(p) for p in sorted(folder.iterdir())}
+
+
+def _calibrate_images(folder, *argv):
+    return ["calibrate-images", folder, "--board", "checker:9x6:25", "-q", *argv]
+
+
+def test_calibrate_images_never_replaces_a_session(rendered_folder, tmp_path, capsys):
+    target = write_thermal_session(tmp_path / "s.h5", np.full((2, 4, 4), 30.0))
+    before = _sha(target)
+    for extra in ((), ("--overwrite",)):
+        _refused(capsys, *_calibrate_images(rendered_folder, "--out", target, *extra))
+        assert _sha(target) == before
+
+
+def test_calibrate_images_never_replaces_one_of_its_images(rendered_folder, tmp_path, capsys):
+    before = _images(rendered_folder)
+    image = rendered_folder / "view_03.png"
+    err = _refused(capsys, *_calibrate_images(rendered_folder, "--out", image, "--overwrite"))
+    assert "an input of this run" in err
+    link = tmp_path / "rig.json"  # a link to an input is that input
+    link.symlink_to(image)
+    _refused(capsys, *_calibrate_images(rendered_folder, "--out", link, "--overwrite"))
+    assert _images(rendered_folder) == before
+
+
+def test_calibrate_images_report_never_writes_through_a_link_to_an_image(
+    rendered_folder, tmp_path, capsys
+):
+    before = _images(rendered_folder)
+    report = tmp_path / "report"
+    report.mkdir()
+    (report / "thermal_calibration.png").symlink_to(rendered_folder / "view_01.png")
+    argv = ["--out", tmp_path / "rig.json", "--report", report, "--overwrite"]
+    err = _refused(capsys, *_calibrate_images(rendered_folder, *argv))
+    assert "an input of this run" in err
+    assert _images(rendered_folder) == before and not (tmp_path / "rig.json").exists()
+
+
+def test_calibrate_images_report_onto_a_file_fails_before_the_rig_is_written(
+    rendered_folder, tmp_path, capsys
+):
+    existing = tmp_path / "notes.txt"
+    existing.write_text("a person's notes")
+    out = tmp_path / "rig.json"
+    err = _refused(capsys, *_calibrate_images(rendered_folder, "--out", out, "--report", existing))
+    assert "--report" in err
+    assert not out.exists() and existing.read_text() == "a person's notes"
+
+
+def test_calibrate_images_replaces_its_rig_only_with_overwrite(rendered_folder, tmp_path, capsys):
+    out = tmp_path / "rig.json"
+    out.write_text("an older rig")
+    err = _refused(capsys, *_calibrate_images(rendered_folder, "--out", out))
+    assert "--overwrite" in err and out.read_text() == "an older rig"
+    assert (
+        main([str(a) for a in _calibrate_images(rendered_folder, "--out", out, "--overwrite")]) == 0
+    )
+    assert Rig.load(out).cameras["thermal"].width == 640

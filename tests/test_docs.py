@@ -25,7 +25,8 @@ import pytest
 from app import docs_commands
 from app.cli import build_parser
 from app.cli import main as cli_main
-from app.labels.sidecar import SOURCE_NAMES, STATUS_NAMES, LabelWriter
+from app.labels.sidecar import SOURCE_NAMES, STATUS_NAMES
+from app.labels.sidecar_writer import LabelWriter
 from app.labels.store import LabelStore
 from calibration.projection import REASONS
 from calibration.rig import Rig
@@ -146,6 +147,8 @@ def files(tmp_path_factory) -> Path:
             "thermal", n, shape, ("confidence", "validity", "time_gap", "keypoints"), names
         )
     store = LabelStore.open(labels, session)
+    store.accept("thermal", 0)
+    store.save()  # a review save: the file gets journal_applied
     mask = store.mask("thermal", 3)
     mask[10:20, 30:45] = 1
     store.set_mask("thermal", 3, mask)

@@ -16,13 +16,8 @@ from pycocotools.coco import COCO
 from app.cli import main
 from app.export.coco import encode, rle_counts
 from app.export.split import SplitError, assign, hash_unit, parse_split
-from app.labels.sidecar import (
-    STATUS_ACCEPTED,
-    STATUS_CORRECTED,
-    STATUS_REJECTED,
-    LabelReader,
-    LabelWriter,
-)
+from app.labels.sidecar import STATUS_ACCEPTED, STATUS_CORRECTED, STATUS_REJECTED, LabelReader
+from app.labels.sidecar_writer import LabelWriter
 from app.labels.store import LabelStore
 from drivers.session import SessionReader
 

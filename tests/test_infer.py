@@ -12,13 +12,8 @@ import numpy as np
 import pytest
 
 from app.cli import main
-from app.labels.sidecar import (
-    SOURCE_MANUAL,
-    SOURCE_MODEL,
-    STATUS_ACCEPTED,
-    LabelReader,
-    LabelWriter,
-)
+from app.labels.sidecar import SOURCE_MANUAL, SOURCE_MODEL, STATUS_ACCEPTED, LabelReader
+from app.labels.sidecar_writer import LabelWriter
 from drivers.session import SessionReader
 from models.catalog import BUNDLED_DIR, BUNDLED_KEYPOINTS, BUNDLED_SEGMENTER
 from tests.synthetic_sessions import session

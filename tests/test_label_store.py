@@ -11,6 +11,7 @@ import textwrap
 import numpy as np
 import pytest
 
+from app.labels.history import MIN_HISTORY
 from app.labels.journal import Journal
 from app.labels.sidecar import (
     SOURCE_MANUAL,
@@ -22,9 +23,10 @@ from app.labels.sidecar import (
     STATUS_UNREVIEWED,
     LabelReader,
     LabelsError,
-    LabelWriter,
 )
-from app.labels.store import MIN_HISTORY, LabelStore
+from app.labels.sidecar_writer import LabelWriter
+from app.labels.store import LabelStore
+from drivers.locks import LockHeld
 from drivers.session import SessionReader
 from tests.scene3d import apart, make_rig, write_session
 
@@ -162,8 +164,7 @@ def test_a_torn_last_record_is_dropped_and_the_rest_kept(labels):
     st = LabelStore.open(out, session)
     st.accept("thermal", 0)
     st.accept("thermal", 1)
-    st._journal.close()
-    st._f.close()
+    st.close(save=False)  # as if killed: the edits stay in the journal
     jp = Journal.path_for(out)
     data = jp.read_bytes()
     jp.write_bytes(data[:-7])  # a kill in the middle of writing the second record
@@ -181,8 +182,7 @@ def test_a_journal_of_an_earlier_generation_is_not_replayed(labels):
     st.close()
     st = LabelStore.open(out, session)
     st.accept("thermal", 1)  # not saved: this journal replaces the stale one below
-    st._journal.close()
-    st._f.close()
+    st.close(save=False)  # as if killed: the edits stay in the journal
     Journal.path_for(out).write_bytes(stale)
     with LabelStore.open(out, session) as st2:
         assert st2.recovered == 0
@@ -212,9 +212,14 @@ def test_a_machine_run_refuses_while_review_edits_are_unsaved(labels):
     session, out, masks = labels
     st = LabelStore.open(out, session)
     st.accept("thermal", 0)
-    with pytest.raises(LabelsError, match="unsaved review edit"):
+    with pytest.raises(LockHeld, match=r"is being written by .*\(pid \d+, this program\)"):
+        LabelWriter(out, session=session, classes=CLASSES)  # the editor holds the file
+    st.close(save=False)  # as if killed: the edit stays in the journal
+    with pytest.raises(LabelsError, match="1 unsaved review edit"):
         LabelWriter(out, session=session, classes=CLASSES)
-    st.close()
+    with LabelStore.open(out, session) as st:
+        assert st.recovered == 1
+    LabelWriter(out, session=session, classes=CLASSES).abort()  # saved: no longer refused
 
 
 def test_queue_is_worst_first_and_skips_reviewed_frames(labels):

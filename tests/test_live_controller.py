@@ -292,3 +292,14 @@ def test_dispose_stops_every_thread_it_started_and_finishes_a_recording(tmp_path
     with SessionReader(path) as reader:
         assert reader.count("thermal") > 0, "the recording was finished, not dropped"
     live.dispose()  # twice is harmless
+
+
+def test_a_yaml_rig_file_loads_like_a_json_one(live, tmp_path):
+    """The window's Load rig dialog and ``gui --rig`` take what ``calibrate --yaml`` wrote."""
+    from calibration.rig_yaml import save_rig_yaml
+
+    _opened(live, "fake:1")
+    save_rig_yaml(_rig(1), tmp_path / "rig.yaml")
+    assert live.load_rig_file(tmp_path / "rig.yaml") is None
+    assert live.rig_origin == "file rig.yaml"
+    assert live.rig.to_dict()["cameras"] == _rig(1).to_dict()["cameras"]

@@ -9,7 +9,8 @@ import pytest
 
 from app.analysis.quality import evaluate_labels
 from app.cli import main
-from app.labels.sidecar import SOURCE_PROJECTED, LabelsError, LabelWriter
+from app.labels.sidecar import SOURCE_PROJECTED, LabelsError
+from app.labels.sidecar_writer import LabelWriter
 from drivers.session import SessionReader
 from tests.scene3d import apart, make_rig, write_session
 

@@ -141,6 +141,7 @@ def test_disk_filling_up_stops_cleanly_and_keeps_the_file(tmp_path, monkeypatch)
     message = str(err.value)
     assert message.startswith("disk nearly full: 300 MB free in ") and "\n" not in message
     assert sum(err.value.summary.frames.values()) == 20
+    assert f"; {path} keeps 20 frames (" in message  # says what it kept
     with h5py.File(path, "r") as f:  # closed properly: plain h5py opens it
         assert f["streams/thermal/frames"].shape[0] == err.value.summary.frames["thermal"]
     with SessionReader(path) as reader:

@@ -5,6 +5,7 @@ the tools' numpy functions. Plus the errors a person can cause, and a screenshot
 
 from __future__ import annotations
 
+import os
 import shutil
 import signal
 import subprocess
@@ -17,6 +18,7 @@ from PySide6 import QtCore, QtGui, QtWidgets
 from app.cli import main
 from app.display import CLASS_RGB
 from app.labels.autolabel import autolabel
+from app.labels.journal import Journal
 from app.labels.sidecar import (
     SOURCE_PROJECTED,
     STATUS_ACCEPTED,
@@ -25,13 +27,14 @@ from app.labels.sidecar import (
     STATUS_UNREVIEWED,
     LabelReader,
     LabelsError,
-    LabelWriter,
     default_labels_path,
 )
+from app.labels.sidecar_writer import LabelWriter
 from app.labels.store import LabelStore
 from app.review import mask_tools as mt
 from app.ui.review.launch import ask_and_open, open_review
 from app.ui.review.timeline import SOURCE_COLOURS, STATUS_COLOURS
+from drivers.locks import LockFile, LockHeld
 from drivers.session import SessionReader
 from tests.scene3d import apart, make_rig, write_session
 from tests.screenshots import as_array, region, view_figures
@@ -240,6 +243,20 @@ def _other_session(path):
     return path
 
 
+def _refused_from_the_menu(qtbot, monkeypatch, session, labels) -> str:
+    """The main window's menu "Review labels…" on these files: no window, one message
+    box; its text."""
+    answers = iter([(str(session), ""), (str(labels), "")])
+    monkeypatch.setattr(QtWidgets.QFileDialog, "getOpenFileName", lambda *a, **k: next(answers))
+    shown = []
+    monkeypatch.setattr(QtWidgets.QMessageBox, "warning", lambda *a: shown.append(a[2]))
+    parent = QtWidgets.QWidget()
+    qtbot.addWidget(parent)
+    assert ask_and_open(parent) is None
+    assert len(shown) == 1
+    return shown[0]
+
+
 def test_labels_of_another_session_are_refused_with_a_clear_message(
     qtbot, projected, tmp_path, monkeypatch, capsys
 ):
@@ -250,15 +267,8 @@ def test_labels_of_another_session_are_refused_with_a_clear_message(
         wr.create_stream("thermal", 3, (128, 160))
     with pytest.raises(LabelsError, match="another session"):
         open_review(session, foreign)
-    # From the main window's menu: a message box, no window.
-    answers = iter([(str(session), ""), (str(foreign), "")])
-    monkeypatch.setattr(QtWidgets.QFileDialog, "getOpenFileName", lambda *a, **k: next(answers))
-    shown = []
-    monkeypatch.setattr(QtWidgets.QMessageBox, "warning", lambda *a: shown.append(a[2]))
-    parent = QtWidgets.QWidget()
-    qtbot.addWidget(parent)
-    assert ask_and_open(parent) is None
-    assert len(shown) == 1 and "another session" in shown[0]
+    shown = _refused_from_the_menu(qtbot, monkeypatch, session, foreign)
+    assert "another session" in shown
     # On the command line: one line, exit code 2, and the file untouched.
     before = foreign.read_bytes()
     assert main(["review", str(session), "--labels", str(foreign)]) == 2
@@ -410,3 +420,55 @@ def test_closing_while_the_curves_compute_stops_their_thread(qtbot, files, monke
     qtbot.waitUntil(lambda: any(t.name == "review-curves" for t in threading.enumerate()))
     w.close()
     assert not [t for t in threading.enumerate() if t.name == "review-curves" and t.is_alive()]
+
+
+def test_labels_another_program_writes_are_refused_with_a_message_box(
+    qtbot, files, monkeypatch, capsys
+):
+    session, labels = files
+    lock = LockFile.take(labels, "thermorig autolabel")
+    try:
+        shown = _refused_from_the_menu(qtbot, monkeypatch, session, labels)
+        pid = os.getpid()
+        assert f"labels.h5 is being written by `thermorig autolabel` (pid {pid}," in shown
+        assert shown.endswith("; close it or wait")
+        assert main(["review", str(session), "--labels", str(labels)]) == 2
+        err = capsys.readouterr().err
+        assert err.count("\n") == 1 and "is being written by `thermorig autolabel`" in err
+    finally:
+        lock.release()
+    window = _open(qtbot, session, labels)  # now it opens, and holds the lock while open
+    with pytest.raises(LockHeld, match="`thermorig review`"):
+        LabelWriter(labels, session=session, classes=window.store.classes)
+    window.close()
+    LabelWriter(labels, session=session, classes=window.store.classes).abort()
+
+
+def test_a_damaged_journal_is_told_in_a_message_box_and_on_the_command_line(
+    qtbot, files, monkeypatch, capsys
+):
+    session, labels = files
+    store = LabelStore.open(labels, session)
+    store.accept("thermal", 1)
+    store.accept("thermal", 2)
+    store.close(save=False)  # killed
+    journal = Journal.path_for(labels)
+    data = bytearray(journal.read_bytes())
+    data[20] ^= 0x40  # in the header
+    journal.write_bytes(bytes(data))
+    window = _open(qtbot, session, labels)
+    qtbot.waitUntil(lambda: bool(window.errors))
+    assert "replayed 2 review edit(s) of frames 1, 2" in window.errors[0]
+    assert "kept as labels.h5.journal.damaged" in window.errors[0]
+    assert window.store.status("thermal")[1:3].tolist() == [STATUS_ACCEPTED] * 2
+    window.close()
+    # `thermorig review` says it on stderr too (the window's event loop skipped here).
+    store = LabelStore.open(labels, session)
+    store.reject("thermal", 3)
+    store.close(save=False)
+    journal.write_bytes(b"\0" * 8 + journal.read_bytes()[8:])
+    monkeypatch.setattr("app.ui.app.run_window", lambda w: w.dispose() or 0)
+    assert main(["review", str(session), "--labels", str(labels)]) == 0
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "labels.h5.journal: replayed 1 review edit(s) of frame 3" in err
+    assert "kept as labels.h5.journal.damaged.1" in err

@@ -9,7 +9,14 @@ import numpy as np
 import pytest
 
 from calibration.rig import Rig, RigError
-from calibration.rig_yaml import load_rig_yaml, rig_from_yaml, rig_to_yaml, save_rig_yaml
+from calibration.rig_yaml import (
+    load_rig,
+    load_rig_yaml,
+    rig_from_yaml,
+    rig_to_yaml,
+    save_rig_yaml,
+)
+from drivers.session import SessionReader
 from drivers.synthetic.camera import rig_dict, true_cameras
 
 
@@ -79,3 +86,43 @@ def test_bad_yaml_files_are_one_line_errors(tmp_path):
         rig_from_yaml("%YAML 1.2\n---\ncameras:\n   depth:\n      width: 640\n      height: 480\n")
     with pytest.raises(RigError, match="does not parse"):
         rig_from_yaml("%YAML 1.2\n---\n{: [")
+
+
+def test_load_rig_reads_either_form_by_content(rig, tmp_path):
+    """One loader for every --rig and the window's Load rig dialog."""
+    rig.save(tmp_path / "rig.json")
+    save_rig_yaml(rig, tmp_path / "rig.yaml")
+    (tmp_path / "yaml-named.txt").write_text((tmp_path / "rig.yaml").read_text())
+    for name in ("rig.json", "rig.yaml", "yaml-named.txt"):
+        assert load_rig(tmp_path / name).to_dict() == rig.to_dict(), name
+
+
+def test_load_rig_errors_name_the_file(tmp_path):
+    with pytest.raises(RigError, match="not found"):
+        load_rig(tmp_path / "missing.json")
+    (tmp_path / "bad.json").write_text("{ nope")
+    with pytest.raises(RigError, match=r"bad\.json: rig is not valid JSON"):
+        load_rig(tmp_path / "bad.json")
+    (tmp_path / "bad.yaml").write_text('{"cameras": {}}')
+    with pytest.raises(RigError, match=r"bad\.yaml: not an OpenCV YAML file"):
+        load_rig(tmp_path / "bad.yaml")
+    (tmp_path / "binary.json").write_bytes(b"\xff\xfe\x00garbage")
+    with pytest.raises(RigError, match="not UTF-8"):
+        load_rig(tmp_path / "binary.json")
+
+
+def test_review_links_its_cursor_through_a_yaml_rig(tmp_path):
+    """``thermorig review --rig RIG.yaml``: the review window's rig comes from the file."""
+    from app.review.frames import ReviewFrames
+    from tests.synthetic_sessions import session
+
+    path = session("cycling", 1.0)
+    with SessionReader(path) as reader:
+        truth = Rig.from_dict(reader.truth["rig"])
+    save_rig_yaml(truth, tmp_path / "rig.yaml")
+    frames = ReviewFrames(path, rig_path=tmp_path / "rig.yaml")
+    try:
+        assert frames.rig is not None and frames.rig.to_dict() == truth.to_dict()
+        assert "rig.yaml" in frames.rig_note
+    finally:
+        frames.close()

@@ -145,7 +145,7 @@ def tiny(tmp_path_factory):
 
 def test_stats_prints_a_table_and_writes_csv(tiny, tmp_path, capsys):
     s, labels = tiny
-    out = tmp_path / "sub" / "out.csv"
+    out = tmp_path / "out.csv"
     code, stdout, _ = _run(capsys, "stats", s, "--labels", labels, "--csv", out, "--erode", "0")
     assert code == 0
     lines = stdout.splitlines()
@@ -163,7 +163,7 @@ def test_stats_prints_a_table_and_writes_csv(tiny, tmp_path, capsys):
         ("other session", "was made from another session"),
         ("bad status", "unknown status"),
         ("negative erode", "must be 0 or more pixels"),
-        ("csv is input", "--csv names an input file"),
+        ("csv is input", "an input of this run"),
         ("depth stream", "holds depth_units, not temperatures"),
         ("no labels", "label file not found"),
     ],
@@ -192,3 +192,31 @@ def test_bad_inputs_are_one_line_errors(case, message, tiny, tmp_path, capsys):
     assert code == 2 and message in err, err
     assert len(err.strip().splitlines()) == 1 and "Traceback" not in err
     assert stdout == "" and session_fingerprint(labels) == before
+
+
+# -- --csv never replaces what it did not make (issue 14, case 1) ----------------------
+def test_stats_csv_never_replaces_a_session(tiny, tmp_path, capsys):
+    s, labels = tiny
+    other = write_thermal_session(tmp_path / "b.h5", np.full((3, 6, 8), 30.0))
+    before = session_fingerprint(other)
+    for extra in ((), ("--overwrite",)):
+        code, _, err = _run(capsys, "stats", s, "--labels", labels, "--csv", other, *extra)
+        assert code == 2 and err.count("\n") == 1 and "--csv" in err and ".csv" in err, err
+        assert session_fingerprint(other) == before
+
+
+def test_stats_csv_replaces_an_existing_csv_only_with_overwrite(tiny, tmp_path, capsys):
+    s, labels = tiny
+    csv = tmp_path / "curves.csv"
+    csv.write_text("a person's spreadsheet\n")
+    code, _, err = _run(capsys, "stats", s, "--labels", labels, "--csv", csv)
+    assert code == 2 and "already exists" in err and "--overwrite" in err
+    assert csv.read_text() == "a person's spreadsheet\n"
+    assert main(["stats", str(s), "--labels", str(labels), "--csv", str(csv), "--overwrite"]) == 0
+    assert csv.read_text().startswith("frame,time_s,")
+
+
+def test_stats_csv_in_a_missing_folder_is_refused(tiny, tmp_path, capsys):
+    s, labels = tiny
+    code, _, err = _run(capsys, "stats", s, "--labels", labels, "--csv", tmp_path / "no" / "c.csv")
+    assert code == 2 and "create it first" in err and not (tmp_path / "no").exists()

@@ -6,7 +6,8 @@ from pathlib import Path
 
 import numpy as np
 
-from app.labels.sidecar import SOURCE_PROJECTED, STATUS_UNREVIEWED, LabelWriter
+from app.labels.sidecar import SOURCE_PROJECTED, STATUS_UNREVIEWED
+from app.labels.sidecar_writer import LabelWriter
 from drivers.base import SourceInfo
 from drivers.session_writer import SessionWriter
 from drivers.types import Frame, StreamSpec, celsius_to_centikelvin

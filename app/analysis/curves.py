@@ -191,6 +191,7 @@ def compute_curves(
     with SessionReader(session_path) as s, LabelReader(labels_path) as lr:
         lr.check_session(session_path)
         check_thermal(s, stream)
+        s.require_timestamps([stream], "a temperature curve")
         n, shape = s.count(stream), tuple(s.streams[stream].shape[:2])
         if lr.count(stream) != n or lr.shape(stream) != shape:
             raise LabelsError(

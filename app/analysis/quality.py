@@ -80,6 +80,7 @@ def evaluate_labels(
             raise LabelsError(
                 f"{labels_path} has {n} {stream} rows but {truth_path} has {s.count(stream)} frames"
             )
+        _check_shape(lr, stream, tuple(s.streams[stream].shape[:2]), truth_path)
         source = lr.array(stream, "source")
         conf = lr.array(stream, "confidence")
         gaps = lr.array(stream, "time_gap")
@@ -201,6 +202,18 @@ def _rounded(v: float) -> float | None:
     return round(float(v), 6) if np.isfinite(v) else None
 
 
+def _check_shape(
+    lr: LabelReader, stream: str, shape: tuple[int, ...], session_path: str | os.PathLike
+) -> None:
+    """LabelsError unless ``lr``'s masks of ``stream`` have the session frames' size."""
+    if lr.shape(stream) != shape:
+        (h, w), (fh, fw) = lr.shape(stream), shape
+        raise LabelsError(
+            f"{lr.path} holds {stream} masks of {w}x{h} but the frames of {session_path} are"
+            f" {fw}x{fh}; give the labels of this session"
+        )
+
+
 def _check_pair(
     a: LabelReader, b: LabelReader, session_path: str | os.PathLike, stream: str
 ) -> int:
@@ -215,13 +228,14 @@ def _check_pair(
     with SessionReader(session_path) as s:
         if stream not in s.streams:
             raise LabelsError(f"{session_path} has no '{stream}' stream; give --stream")
-        n = s.count(stream)
+        n, shape = s.count(stream), tuple(s.streams[stream].shape[:2])
     for lr in (a, b):
         if lr.count(stream) != n:
             raise LabelsError(
                 f"{lr.path} has {lr.count(stream)} {stream} rows but {session_path} has {n}"
                 " frames; give the labels of this session"
             )
+        _check_shape(lr, stream, shape, session_path)
     if a.shape(stream) != b.shape(stream) or a.count(stream) != b.count(stream):
         raise LabelsError(
             f"{a.path} and {b.path} hold {stream} masks of different sizes or lengths"

@@ -1,12 +1,15 @@
 """Argument types shared by the sub-commands, so every command rejects bad numbers
-with the same one-line argparse error."""
+with the same one-line argparse error, and the label-file output every labeling
+command declares the same way."""
 
 from __future__ import annotations
 
 import argparse
 from collections.abc import Callable
+from pathlib import Path
 
-from app.labels.sidecar import STATUS_NAMES, LabelsError, parse_statuses
+from app.labels.sidecar import STATUS_NAMES, LabelReader, LabelsError, parse_statuses
+from drivers.outputs import Output, file_output
 
 
 def positive(unit: str = "") -> Callable[[str], float]:
@@ -35,3 +38,21 @@ def statuses(text: str) -> tuple[int, ...]:
     except LabelsError as exc:
         raise argparse.ArgumentTypeError(str(exc)) from None
     return tuple(sorted(STATUS_NAMES.index(n) for n in names))
+
+
+def label_output(flag: str, path: Path) -> Output:
+    """A label file a command writes (``--out`` of autolabel and infer, review's
+    ``--labels``): label files are updated in place — their writer keeps every row a
+    person made — so an existing one is fine, but any other existing file (a session,
+    a rig, a CSV) is never replaced, with or without --overwrite."""
+
+    def must_be_labels(existing: Path) -> None:
+        try:
+            LabelReader(existing, check_journal=False).close()
+        except (LabelsError, OSError):
+            raise LabelsError(
+                f"{flag} {existing} exists and is not a label file, so it is never"
+                " replaced; give a new name or the session's label file"
+            ) from None
+
+    return file_output(flag, path, update=must_be_labels)

@@ -7,10 +7,11 @@ import json
 from contextlib import ExitStack
 from pathlib import Path
 
-from app.commands.arguments import positive
+from app.commands.arguments import label_output, positive
 from app.labels.autolabel import TEMPORAL_MODES, AutolabelOptions, autolabel
 from app.labels.sidecar import default_labels_path
 from app.progress import lazy_progress
+from drivers.outputs import check_outputs
 
 _ms = positive("ms")
 
@@ -27,8 +28,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("session", metavar="SESSION.h5", type=Path)
     p.add_argument(
         "--rig",
-        metavar="RIG.json|truth",
-        help="rig file, or 'truth' for a synthetic session's true rig"
+        metavar="RIG.json|RIG.yaml|truth",
+        help="rig file (JSON or YAML), or 'truth' for a synthetic session's true rig"
         " (default: the rig recorded with the session)",
     )
     p.add_argument(
@@ -65,6 +66,9 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 def run(args: argparse.Namespace) -> int:
     args.out = args.out or default_labels_path(args.session)
+    # --rgb-labels may name the label file itself: its color rows are carried over.
+    rig = None if args.rig == "truth" else args.rig
+    check_outputs([label_output("--out", args.out)], [args.session, rig], overwrite=None)
     opts = AutolabelOptions(
         target=args.stream, temporal=args.temporal, max_gap_s=args.max_gap_ms / 1000.0
     )

@@ -14,10 +14,17 @@ import sys
 from pathlib import Path
 
 from drivers.errors import ThermorigError
+from drivers.outputs import (
+    RIG_JSON_SUFFIXES,
+    RIG_YAML_SUFFIXES,
+    check_outputs,
+    file_output,
+    folder_output,
+)
 
 
 class CalibrateError(ThermorigError):
-    """An output path that cannot be written."""
+    """Arguments calibrate cannot work with."""
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -39,6 +46,11 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--out", required=True, metavar="RIG.json", help="rig file to write")
     p.add_argument("--report", metavar="DIR", help="also write a text and PNG report here")
     p.add_argument("--yaml", metavar="OUT.yaml", help="also write the rig as OpenCV YAML")
+    p.add_argument(
+        "--overwrite",
+        action="store_true",
+        help="replace existing output files (RIG.json, OUT.yaml, the report's files)",
+    )
     p.add_argument(
         "--samples",
         type=int,
@@ -77,15 +89,10 @@ class _Bars:
             self.bar = None
 
 
-def _check_out(path: Path, flag: str) -> None:
-    if not path.parent.resolve().is_dir():
-        raise CalibrateError(f"folder for {flag} does not exist: {path.parent}; create it first")
-
-
 def run(args: argparse.Namespace) -> int:
     # Imported here so that ``thermorig --help`` does not load OpenCV.
     from calibration.boards import parse_board
-    from calibration.report import write_rig_report
+    from calibration.report import REPORT_PATTERNS, write_rig_report
     from calibration.rig_calibration import calibrate_session
     from calibration.rig_yaml import save_rig_yaml
     from drivers.session import SessionReader
@@ -94,9 +101,12 @@ def run(args: argparse.Namespace) -> int:
         raise CalibrateError(f"--samples {args.samples}: give at least 1 frame per pose")
     board = parse_board(args.board).spec if args.board else None
     out = Path(args.out)
-    _check_out(out, "--out")
+    outputs = [file_output("--out", out, RIG_JSON_SUFFIXES)]
     if args.yaml:
-        _check_out(Path(args.yaml), "--yaml")
+        outputs.append(file_output("--yaml", args.yaml, RIG_YAML_SUFFIXES))
+    if args.report:
+        outputs.append(folder_output("--report", args.report, REPORT_PATTERNS))
+    check_outputs(outputs, [args.session], overwrite=args.overwrite)
     bars = _Bars(args.quiet)
     try:
         with SessionReader(args.session) as reader:

@@ -13,6 +13,7 @@ from contextlib import ExitStack
 from pathlib import Path
 
 from app.progress import lazy_progress
+from drivers.outputs import RIG_JSON_SUFFIXES, check_outputs, file_output, folder_output
 from drivers.types import STREAM_KINDS
 
 
@@ -38,6 +39,11 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--out", required=True, metavar="RIG.json", help="rig file to write")
     p.add_argument("--report", metavar="DIR", help="also write a text and PNG report here")
     p.add_argument(
+        "--overwrite",
+        action="store_true",
+        help="replace existing output files (RIG.json, the report's files)",
+    )
+    p.add_argument(
         "--kind",
         choices=STREAM_KINDS,
         help="how to read the images (default: the camera name if it is a stream kind, else thermal)",
@@ -49,32 +55,34 @@ def register(sub: argparse._SubParsersAction) -> None:
 def run(args: argparse.Namespace) -> int:
     # Imported here so that ``thermorig --help`` does not load OpenCV.
     from calibration.boards import parse_board
-    from calibration.images import CalibrateImagesError, calibrate_folder
-    from calibration.report import write_report
+    from calibration.images import board_images, calibrate_folder
+    from calibration.report import report_names, write_report
 
     board = parse_board(args.board)
     out = Path(args.out)
-    if not out.parent.resolve().is_dir():
-        raise CalibrateImagesError(
-            f"folder for --out does not exist: {out.parent}; create it first"
-        )
+    outputs = [file_output("--out", out, RIG_JSON_SUFFIXES)]
+    if args.report:
+        outputs.append(folder_output("--report", args.report, report_names(args.camera)))
+    folder = Path(args.folder)
+    inputs = [folder, *board_images(folder)]
+    check_outputs(outputs, inputs, overwrite=args.overwrite)
     kind = args.kind or (args.camera if args.camera in STREAM_KINDS else "thermal")
     with ExitStack() as stack:
         progress = lazy_progress(stack, "detecting", unit="img", quiet=args.quiet)
         cal = calibrate_folder(args.folder, board, args.camera, kind, progress)
+    notes = []  # one stderr line for all of them
     if cal.other_size:
         size = cal.detections[0].image_size
-        print(
-            f"thermorig: skipped {len(cal.other_size)} image(s) not of size"
-            f" {size[0]}x{size[1]}: " + ", ".join(cal.other_size[:5]),
-            file=sys.stderr,
+        notes.append(
+            f"skipped {len(cal.other_size)} image(s) not of size {size[0]}x{size[1]}: "
+            + ", ".join(cal.other_size[:5])
         )
     if cal.unreadable:
-        print(
-            f"thermorig: could not read {len(cal.unreadable)} file(s):"
-            f" {', '.join(cal.unreadable[:5])}",
-            file=sys.stderr,
+        notes.append(
+            f"could not read {len(cal.unreadable)} file(s): {', '.join(cal.unreadable[:5])}"
         )
+    if notes:
+        print(f"thermorig: {'; '.join(notes)}", file=sys.stderr)
     cal.to_rig(board).save(out)
     if args.report:
         write_report(

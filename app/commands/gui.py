@@ -24,7 +24,11 @@ def register(sub: argparse._SubParsersAction) -> None:
         "commands simulate, record and info.",
     )
     p.add_argument("--source", default=DEFAULT_SOURCE, metavar="SPEC", help="e.g. replay:S.h5")
-    p.add_argument("--rig", metavar="RIG.json", help="rig file (default: the source's own rig)")
+    p.add_argument(
+        "--rig",
+        metavar="RIG.json|RIG.yaml",
+        help="rig file, JSON or YAML (default: the source's own rig)",
+    )
     p.set_defaults(func=run)
 
 

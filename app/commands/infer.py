@@ -11,9 +11,11 @@ import json
 from contextlib import ExitStack
 from pathlib import Path
 
+from app.commands.arguments import label_output
 from app.labels.infer import infer
 from app.labels.sidecar import default_labels_path
 from app.progress import lazy_progress
+from drivers.outputs import check_outputs
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -47,6 +49,7 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 def run(args: argparse.Namespace) -> int:
     args.out = args.out or default_labels_path(args.session)
+    check_outputs([label_output("--out", args.out)], [args.session, *args.model], overwrite=None)
     with ExitStack() as stack:
         summary = infer(
             args.session,
@@ -60,10 +63,12 @@ def run(args: argparse.Namespace) -> int:
         print(json.dumps(summary, indent=2))
         return 0
     n, written, stream = summary["frames"], summary["written"], summary["stream"]
+    kept, bad = summary["kept_reviewed"], summary["non_finite_output"]
     print(
         f"wrote {args.out}: {written}/{n} {stream} frames labeled by model"
         f" in {summary['seconds']:.1f} s"
-        + (f" ({n - written} reviewed rows kept)" if written < n else "")
+        + (f" ({kept} reviewed rows kept)" if kept else "")
+        + (f" ({bad} left unlabeled: the model gave NaN or infinite outputs)" if bad else "")
     )
     for name, m in summary["models"].items():
         print(

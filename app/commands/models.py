@@ -84,6 +84,7 @@ def run(args: argparse.Namespace) -> int:
         if len(rows) == 1:
             print("(no model packages found)")
         print(f"your models: {user_models_dir()} (put NAME.onnx with NAME.json there)")
-    for e in broken:
-        print(f"thermorig: error: {e.origin} model {e.name}: {e.error}", file=sys.stderr)
+    if broken:  # one line, like every error
+        what = "; ".join(f"{e.origin} model {e.name}: {e.error}" for e in broken)
+        print(f"thermorig: error: {len(broken)} broken model package(s): {what}", file=sys.stderr)
     return 2 if broken else 0

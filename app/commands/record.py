@@ -11,7 +11,7 @@ from app.progress import progress_bar
 from drivers.errors import SourceError
 from drivers.recording import check_output
 from drivers.session import ACTIVITIES
-from drivers.sources import SCHEME_HELP, open_source
+from drivers.sources import SCHEME_HELP, open_source, parse_spec
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -61,7 +61,8 @@ def _prewarm(driver, quiet: bool) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    check_output(args.out, args.overwrite)
+    # A file or folder the source reads (replay:S.h5, rsbag:..., flir-jpeg:DIR) is an input.
+    check_output(args.out, args.overwrite, inputs=[parse_spec(args.source)[1]])
     options = {"realtime": False} if args.fast else {}
     try:
         driver = open_source(args.source, **options)

@@ -7,7 +7,9 @@ from pathlib import Path
 from typing import Any
 
 from app.progress import progress_bar
+from drivers import stop_request
 from drivers.recorder import RecordingSummary, record
+from drivers.stop_request import Interrupted
 
 
 def record_with_progress(
@@ -20,7 +22,8 @@ def record_with_progress(
     overwrite: bool = False,
     **meta: Any,
 ) -> RecordingSummary:
-    """Record ``driver`` into ``out`` until ``seconds`` or the source's end.
+    """Record ``driver`` into ``out`` until ``seconds``, the source's end or a stop
+    signal (then :class:`Interrupted` carries the summary line).
 
     ``expected_seconds`` sizes the bar when the source ends by itself (a simulation).
     """
@@ -38,6 +41,9 @@ def record_with_progress(
         summary = record(
             driver, out, seconds=seconds, progress=on_progress, overwrite=overwrite, **meta
         )
+    signum = stop_request.requested()
+    if signum is not None:  # Ctrl-C or SIGTERM ended it: the file is closed and complete
+        raise Interrupted(signum, format_summary(summary))
     return summary
 
 

@@ -1,4 +1,4 @@
-"""``thermorig review SESSION.h5 [--labels LABELS.h5] [--rig RIG.json]``: the review window.
+"""``thermorig review SESSION.h5 [--labels LABELS.h5] [--rig RIG.json|RIG.yaml]``: the review window.
 
 Qt is imported only when the window opens (as for ``thermorig gui``), so a machine
 without a display gets the same one-line message and exit code 2, not a traceback.
@@ -9,8 +9,11 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from app.commands.arguments import label_output
 from app.commands.gui import check_window_can_open, qt_import_error
+from app.labels.sidecar import default_labels_path
 from drivers.errors import ThermorigError
+from drivers.outputs import check_outputs
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -34,8 +37,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument(
         "--rig",
         type=Path,
-        metavar="RIG.json",
-        help="rig for the linked cursor (default: the session's recorded or true rig)",
+        metavar="RIG.json|RIG.yaml",
+        help="rig file (JSON or YAML) for the linked cursor (default: the session's recorded"
+        " or true rig)",
     )
     p.set_defaults(func=run)
 
@@ -44,6 +48,8 @@ def run(args: argparse.Namespace) -> int:
     check_window_can_open()
     if not args.session.is_file():
         raise ThermorigError(f"session file not found: {args.session}; check the path")
+    labels = args.labels or default_labels_path(args.session)
+    check_outputs([label_output("--labels", labels)], [args.session, args.rig], overwrite=None)
     try:
         from app.ui.review.launch import run_review
     except ImportError as exc:  # Qt's system libraries missing

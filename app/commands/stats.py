@@ -11,7 +11,7 @@ from app.analysis.curves import DEFAULT_ERODE_PX, compute_curves, summarize
 from app.commands.arguments import statuses
 from app.labels.sidecar import default_labels_path
 from app.progress import lazy_progress
-from drivers.errors import ThermorigError
+from drivers.outputs import CSV_SUFFIXES, check_outputs, file_output
 
 
 def _pixels(text: str) -> int:
@@ -43,6 +43,7 @@ def register(sub: argparse._SubParsersAction) -> None:
         help="label file (default: SESSION.labels.h5 beside the session)",
     )
     p.add_argument("--csv", type=Path, metavar="OUT.csv", help="write the curves to a CSV file")
+    p.add_argument("--overwrite", action="store_true", help="replace OUT.csv if it exists")
     p.add_argument("--stream", default="thermal", help="thermal stream (default thermal)")
     p.add_argument(
         "--status",
@@ -65,11 +66,12 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 def run(args: argparse.Namespace) -> int:
     args.labels = args.labels or default_labels_path(args.session)
-    if args.csv is not None and args.csv.resolve() in (
-        args.session.resolve(),
-        args.labels.resolve(),
-    ):
-        raise ThermorigError("--csv names an input file; give a new file name (OUT.csv)")
+    if args.csv is not None:
+        check_outputs(
+            [file_output("--csv", args.csv, CSV_SUFFIXES)],
+            [args.session, args.labels],
+            overwrite=args.overwrite,
+        )
     with ExitStack() as stack:
         progress = lazy_progress(stack, f"stats {args.session.name}", "frames", args.quiet)
         curves = compute_curves(

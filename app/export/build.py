@@ -42,6 +42,8 @@ from app.export.inputs import (
 )
 from app.export.split import SplitRule
 from app.labels.sidecar import SOURCE_NAMES, STATUS_NAMES
+from drivers import stop_request
+from drivers.stop_request import Interrupted
 from drivers.truth import UNKNOWN_LABEL
 from drivers.types import centikelvin_to_celsius
 from drivers.version import thermorig_version
@@ -92,6 +94,7 @@ class ExportSummary:
         }
 
 
+@stop_request.deferred()
 def export(
     sessions: list[Path],
     labels: list[Path],
@@ -99,7 +102,8 @@ def export(
     opts: ExportOptions,
     progress: Callable[[int, int], None] | None = None,
 ) -> ExportSummary:
-    """Write the export folder ``out`` (see the module docstring)."""
+    """Write the export folder ``out`` (see the module docstring); a stop signal ends
+    it between two frames, leaving no ``out`` and no staging folder."""
     t0 = time.perf_counter()
     out = Path(out)
     check_out(out)
@@ -121,8 +125,10 @@ def export(
             write_json(staging / "manifest.json", manifest)
             check_out(out)  # Taken while we worked? Then leave it alone.
             os.replace(staging, out)
-        except BaseException:
+        except BaseException as exc:
             shutil.rmtree(staging, ignore_errors=True)
+            if isinstance(exc, Interrupted):
+                exc.outcome = f"no export written to {out}"
             raise
     finally:
         for it in items:
@@ -153,6 +159,7 @@ def _write_all(
         sessions.append(_session_entry(it, window, opts))
         timestamps, indices = it.session.timestamps(opts.stream), it.session.indices(opts.stream)
         for row in it.rows:
+            stop_request.check()  # Ctrl-C, SIGTERM: the staging folder is removed
             row = int(row)
             entry = _write_frame(it, row, root, lut, window, opts, classes, coco)
             entry.update(

@@ -16,6 +16,7 @@ import numpy as np
 from app.export.split import SplitRule, assign
 from app.labels.sidecar import STATUS_NAMES, LabelReader, parse_statuses, session_fingerprint
 from drivers.errors import ThermorigError
+from drivers.outputs import OutputError, check_outputs, folder_output
 from drivers.session import SessionReader
 
 DEFAULT_STATUSES = ("accepted", "corrected")
@@ -50,11 +51,12 @@ class ExportInput:
 
 
 def check_out(out: Path) -> None:
-    """The export folder must be new or empty: nothing is ever overwritten."""
-    if out.exists() and not out.is_dir():
-        raise ExportError(f"{out} is a file; give a new folder for the export")
-    if out.is_dir() and any(out.iterdir()):
-        raise ExportError(f"{out} exists and is not empty; give a new folder (nothing written)")
+    """The export folder must be new or empty: nothing is ever overwritten (the rule of
+    every output, :mod:`drivers.outputs`; export has no --overwrite)."""
+    try:
+        check_outputs([folder_output("--out", out)], overwrite=None)
+    except OutputError as exc:
+        raise ExportError(f"{exc} (nothing written)") from None
 
 
 def open_pair(session_path: Path, labels_path: Path, stream: str) -> ExportInput:

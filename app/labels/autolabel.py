@@ -28,7 +28,8 @@ from pathlib import Path
 
 import numpy as np
 
-from app.labels.sidecar import SOURCE_PROJECTED, LabelWriter
+from app.labels.sidecar import SOURCE_PROJECTED
+from app.labels.sidecar_writer import LabelWriter
 from app.labels.sources import open_label_source
 from calibration.projection import (
     ProjectionParams,
@@ -40,7 +41,9 @@ from calibration.projection import (
 )
 from calibration.rig import Rig, RigError
 from calibration.rig_streams import check_rig
+from calibration.rig_yaml import load_rig
 from calibration.temporal import interpolate_labels, label_motion
+from drivers import stop_request
 from drivers.errors import SessionError, ThermorigError
 from drivers.session import SessionReader
 from drivers.truth import DEFAULT_CLASSES
@@ -111,12 +114,19 @@ def resolve_rig(spec: str | None, session: SessionReader) -> tuple[Rig, str]:
             raise RigError(
                 f"{session.path} has no true rig (only synthetic sessions do); give --rig RIG.json"
             )
-        return Rig.from_dict(rig), "true rig of the synthetic session"
+        return _recorded(rig, session, "true rig of"), "true rig of the synthetic session"
     if spec:
-        return Rig.load(spec), str(spec)
+        return load_rig(spec), str(spec)
     if session.rig:
-        return Rig.from_dict(session.rig), "rig recorded with the session"
+        return _recorded(session.rig, session, "rig recorded with"), "rig recorded with the session"
     raise RigError(f"{session.path} has no recorded rig; give --rig RIG.json (or truth)")
+
+
+def _recorded(rig: dict, session: SessionReader, what: str) -> Rig:
+    try:
+        return Rig.from_dict(rig)
+    except RigError as exc:
+        raise RigError(f"the {what} {session.path}: {exc}; give --rig RIG.json") from None
 
 
 def _nearest(ts: np.ndarray, t: float) -> int:
@@ -164,6 +174,7 @@ class _Plan:
         return [(j0, 1.0 - a), (j0 + 1, a)], gap
 
 
+@stop_request.deferred()
 def autolabel(
     session_path: str | Path,
     out_path: str | Path,
@@ -172,7 +183,9 @@ def autolabel(
     opts: AutolabelOptions | None = None,
     progress: Callable[[int, int], None] | None = None,
 ) -> AutolabelSummary:
-    """Label every target frame of a session; write the sidecar ``out_path``."""
+    """Label every target frame of a session; write the sidecar ``out_path``.
+
+    A stop signal ends it between two frames, the old ``out_path`` untouched."""
     opts = opts or AutolabelOptions()
     if opts.temporal not in TEMPORAL_MODES:
         raise ThermorigError(
@@ -190,6 +203,9 @@ def autolabel(
                     f"{session_path} has no '{name}' stream; auto-labeling needs depth,"
                     f" {opts.source_stream} and {opts.target}"
                 )
+        if s.count(opts.target) == 0:
+            raise SessionError(f"{session_path} has no {opts.target} frames to label")
+        s.require_timestamps(dict.fromkeys(("depth", opts.source_stream, opts.target)), "autolabel")
         scale = s.streams["depth"].depth_scale
         if not scale:
             raise SessionError(f"{session_path}: the depth stream has no depth_scale")
@@ -208,7 +224,9 @@ def autolabel(
             classes = list(source.classes or DEFAULT_CLASSES)
             n = s.count(opts.target)
             shape = s.streams[opts.target].shape[:2]
-            writer = LabelWriter(out_path, session=session_path, classes=classes)
+            writer = LabelWriter(
+                out_path, session=session_path, classes=classes, command="thermorig autolabel"
+            )
             with writer:
                 writer.create_stream(
                     opts.target, n, shape, extras=("confidence", "validity", "time_gap")
@@ -234,6 +252,7 @@ def autolabel(
                     return cache[j]
 
                 for i in range(n):
+                    stop_request.check()  # Ctrl-C, SIGTERM: the writer removes its file
                     summary.frames += 1
                     result = _label_frame(
                         i, plan, transfer, len(classes), interpolate, opts.params, summary

@@ -15,11 +15,14 @@ from typing import Any
 
 import numpy as np
 
-from app.labels.sidecar import SOURCE_MODEL, LabelWriter
+from app.labels.sidecar import SOURCE_MODEL
+from app.labels.sidecar_writer import LabelWriter
+from drivers import stop_request
 from drivers.errors import ThermorigError
 from drivers.session import SessionReader
 from drivers.truth import DEFAULT_CLASSES
 from models.catalog import find_model
+from models.errors import ModelOutputError
 from models.runner import ModelRunner
 
 #: Tasks whose result is a class mask (the other task, keypoints, gives points).
@@ -40,6 +43,7 @@ def pick_models(runners: list[ModelRunner]) -> tuple[ModelRunner | None, ModelRu
     return (masks[0] if masks else None), (points[0] if points else None)
 
 
+@stop_request.deferred()
 def infer(
     session_path: str | Path,
     models: list[str],
@@ -50,7 +54,8 @@ def infer(
     progress: Callable[[int, int], None] | None = None,
 ) -> dict[str, Any]:
     """Run ``models`` (names or paths) over ``stream`` of the session into ``out_path``;
-    returns the summary ``thermorig infer --json`` prints."""
+    returns the summary ``thermorig infer --json`` prints. A stop signal ends it
+    between two frames, the old ``out_path`` untouched."""
     if threads is not None and threads < 1:
         raise ThermorigError("--threads must be at least 1")
     session_path, out_path = Path(session_path), Path(out_path)
@@ -79,19 +84,33 @@ def infer(
         if kp:
             extras += ("keypoints",)
             names = tuple(kp.manifest.keypoints)
-        written = 0
-        with LabelWriter(out_path, session=session_path, classes=classes) as writer:
+        written = non_finite = 0
+        with LabelWriter(
+            out_path, session=session_path, classes=classes, command="thermorig infer"
+        ) as writer:
             writer.create_stream(stream, n, (h, w), extras, keypoint_names=names)
             for i in range(n):
+                stop_request.check()  # Ctrl-C, SIGTERM: the writer removes its file
                 frame = s.frame(stream, i).array
                 row: dict = {}
                 mask = np.full((h, w), 255, np.uint8)
-                if seg:
-                    r = seg.run(frame)
-                    mask, row["confidence"] = r.mask, r.confidence
-                if kp:
-                    row["keypoints"] = kp.run(frame).keypoints
-                written += writer.write(stream, i, mask, SOURCE_MODEL, **row)
+                try:
+                    if seg:
+                        r = seg.run(frame)
+                        mask, row["confidence"] = r.mask, r.confidence
+                    if kp:
+                        row["keypoints"] = kp.run(frame).keypoints
+                except ModelOutputError as exc:
+                    non_finite += 1  # The row stays unlabeled (source none).
+                    if non_finite == n:  # Nothing to write: the old file stays.
+                        raise ModelOutputError(
+                            f"model '{exc.model}' gave NaN or infinite outputs on all {n}"
+                            f" frames of {session_path}; nothing was written: the model is"
+                            " broken (export it again) or does not fit these frames",
+                            model=exc.model,
+                        ) from None
+                else:
+                    written += writer.write(stream, i, mask, SOURCE_MODEL, **row)
                 if progress is not None:
                     progress(i + 1, n)
     return {
@@ -100,7 +119,8 @@ def infer(
         "stream": stream,
         "frames": n,
         "written": int(written),
-        "kept_reviewed": int(n - written),
+        "kept_reviewed": int(n - written - non_finite),
+        "non_finite_output": int(non_finite),
         "seconds": round(time.perf_counter() - t0, 2),
         "models": {
             r.package.name: {

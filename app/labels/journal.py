@@ -13,10 +13,14 @@ File layout: records one after the other, each
 
 and a payload is a uint32 length, a JSON header of that length, then the raw bytes of
 the arrays the header lists. The first record is a header (``kind`` ``"header"``) that
-names the sidecar's ``generation``: a journal whose generation is not the sidecar's
-describes edits already saved into it (the save finished, the journal reset did not)
-and is discarded. A torn last record — a kill during the write — fails its length or
-CRC check; it is dropped and the file truncated to the last whole record.
+names the sidecar ``generation`` the edits apply to.
+
+Every record is self-delimiting and checksummed on its own, so :func:`scan` reads past
+damage: a record that fails its CRC is skipped and reading resumes at the next record
+that passes, so one flipped byte costs one edit, not every edit after it. A torn last
+record — a kill during the write — is the one expected loss. What the records mean
+for a given sidecar (saved already, pending, replayed onto a replaced file, impossible)
+is :mod:`app.labels.recovery`'s business.
 """
 
 from __future__ import annotations
@@ -25,7 +29,6 @@ import json
 import os
 import struct
 import zlib
-from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -97,65 +100,149 @@ def encode(record: Record) -> bytes:
 
 
 def decode(payload: bytes) -> Record:
-    meta = _header(payload)
-    pos = 4 + _LEN.unpack_from(payload)[0]
-    changes = []
-    for m in meta.get("changes", []):
-        shape = tuple(m["shape"])
-        size = int(np.prod(shape)) if shape else 0
-        old = np.frombuffer(payload, np.uint8, size, pos).reshape(shape)
-        new = np.frombuffer(payload, np.uint8, size, pos + size).reshape(shape)
-        pos += 2 * size
-        changes.append(
-            Change(
-                m["stream"],
-                m["frame"],
-                m["y0"],
-                m["x0"],
-                old.copy(),
-                new.copy(),
-                tuple(m["flags_old"]),
-                tuple(m["flags_new"]),
-            )  # fmt: skip
-        )
-    return Record(meta["kind"], meta.get("label", ""), changes)
+    """The record a payload holds; ValueError for anything else (a payload that passed
+    its CRC can still be nonsense: written by another program, or crafted)."""
+    try:
+        meta = _header(payload)
+        kind, metas = meta["kind"], meta.get("changes", [])
+        if kind not in ("do", "undo", "redo") or not isinstance(metas, list):
+            raise ValueError(f"not an edit record (kind {kind!r})")
+        pos = 4 + _LEN.unpack_from(payload)[0]
+        changes = []
+        for m in metas:
+            shape = tuple(int(v) for v in m["shape"])
+            if len(shape) != 2 or min(shape) < 0:
+                raise ValueError(f"region shape {shape}")
+            size = shape[0] * shape[1]
+            if pos + 2 * size > len(payload):
+                raise ValueError("region bytes missing")
+            old = np.frombuffer(payload, np.uint8, size, pos).reshape(shape)
+            new = np.frombuffer(payload, np.uint8, size, pos + size).reshape(shape)
+            pos += 2 * size
+            flags = [tuple(int(v) for v in m[k]) for k in ("flags_old", "flags_new")]
+            if any(len(f) != 3 for f in flags):
+                raise ValueError("row flags are not (source, status, edited)")
+            frame, y0, x0 = (int(m[k]) for k in ("frame", "y0", "x0"))
+            stream = m["stream"]
+            if not isinstance(stream, str):
+                raise ValueError(f"stream {stream!r}")
+            changes.append(
+                Change(stream, frame, y0, x0, old.copy(), new.copy(), flags[0], flags[1])
+            )
+        if pos != len(payload):
+            raise ValueError("payload longer than its regions")
+        return Record(kind, str(meta.get("label", "")), changes)
+    except (KeyError, TypeError, IndexError, AttributeError, OverflowError, struct.error) as exc:
+        raise ValueError(f"malformed record ({type(exc).__name__}: {exc})") from None
 
 
 def _header(payload: bytes) -> dict:
-    """The JSON header of a record's payload (all a journal's first record holds)."""
-    (n,) = _LEN.unpack_from(payload)
-    return json.loads(payload[4 : 4 + n])
+    """The JSON header of a record's payload (all a journal's first record holds);
+    ValueError if there is none (UnicodeDecodeError and JSONDecodeError are ValueErrors)."""
+    try:
+        (n,) = _LEN.unpack_from(payload)
+    except struct.error:
+        raise ValueError("payload shorter than its header length") from None
+    meta = json.loads(payload[4 : 4 + n])
+    if not isinstance(meta, dict):
+        raise ValueError("record header is not a JSON object")
+    return meta
+
+
+def pack(record: Record) -> bytes:
+    """``record`` framed as the journal stores it (magic, length, CRC, payload)."""
+    return _frame(encode(record))
 
 
 def _frame(payload: bytes) -> bytes:
     return _HEAD.pack(MAGIC, len(payload), zlib.crc32(payload)) + payload
 
 
-def _read_frames(data: bytes) -> Iterator[tuple[int, bytes]]:
-    """(end offset, payload) of each whole, intact record from the start."""
-    pos = 0
-    while pos + _HEAD.size <= len(data):
-        magic, n, crc = _HEAD.unpack_from(data, pos)
-        end = pos + _HEAD.size + n
-        if magic != MAGIC or end > len(data):
-            return
-        payload = data[pos + _HEAD.size : end]
-        if zlib.crc32(payload) != crc:
-            return
-        yield end, payload
-        pos = end
+@dataclass
+class Scan:
+    """What a journal's bytes hold, read past any damage.
+
+    ``generation`` is the header's (None when the header is unreadable); ``records``
+    the edit records that passed their CRC and decode, in order; ``undecodable`` how
+    many passed their CRC but are not edit records. ``damaged_bytes`` are bytes in no
+    intact record; ``damaged_records`` how many records they held (record starts found
+    in them, at least one per damaged stretch). ``torn_tail``: the only damage is an
+    incomplete last record — a kill while it was being written, the one loss the
+    journal allows (that edit had not returned).
+    """
+
+    generation: str | None = None
+    records: list[Record] = field(default_factory=list)
+    undecodable: int = 0
+    damaged_bytes: int = 0
+    damaged_records: int = 0
+    torn_tail: bool = False
+
+    @property
+    def damaged(self) -> bool:
+        """Something beyond a torn last record could not be read."""
+        return bool(self.undecodable or (self.damaged_bytes and not self.torn_tail))
 
 
-def _of_generation(data: bytes, generation: str) -> list[tuple[int, bytes]]:
-    """(end offset, payload) of the intact records after a journal's header, if the
-    header names ``generation``; none if it names another (its edits are saved)."""
-    frames = list(_read_frames(data))
-    if not frames:
-        return []
-    head = _header(frames[0][1])
-    if head.get("kind") != "header" or head.get("generation") != generation:
-        return []
-    return frames[1:]
+def scan(data: bytes) -> Scan:
+    """Read every intact record of a journal, wherever damage lies.
+
+    Each record starts with the magic and carries its length and CRC, so after a damaged
+    stretch reading resumes at the next magic whose record passes its CRC (a false
+    magic inside damaged bytes passes with odds of 2**-32).
+    """
+    out = Scan()
+    pos, bad_from, first = 0, None, True
+    while pos < len(data):
+        payload = _intact_at(data, pos)
+        if payload is None:
+            bad_from = pos if bad_from is None else bad_from
+            nxt = data.find(MAGIC, pos + 1)
+            pos = len(data) if nxt < 0 else nxt
+            first = False
+            continue
+        if bad_from is not None:
+            _count_damage(out, data, bad_from, pos)
+            bad_from = None
+        try:
+            meta = _header(payload)
+            if first and meta.get("kind") == "header":
+                out.generation = str(meta.get("generation", ""))
+            else:
+                out.records.append(decode(payload))
+        except ValueError:
+            out.undecodable += 1
+        first = False
+        pos += _HEAD.size + len(payload)
+    if bad_from is not None:
+        _count_damage(out, data, bad_from, len(data))
+        out.torn_tail = out.damaged_records == 1 and _torn_at(data, bad_from)
+    return out
+
+
+def _intact_at(data: bytes, pos: int) -> bytes | None:
+    """The payload of the record at ``pos`` if one starts there and passes its CRC."""
+    if data[pos : pos + 4] != MAGIC or pos + _HEAD.size > len(data):
+        return None
+    _, n, crc = _HEAD.unpack_from(data, pos)
+    payload = data[pos + _HEAD.size : pos + _HEAD.size + n]
+    return payload if len(payload) == n and zlib.crc32(payload) == crc else None
+
+
+def _torn_at(data: bytes, pos: int) -> bool:
+    """Whether the bytes from ``pos`` to the end are the start of a record cut short by
+    the end of the file — not a whole record with a damaged length (whose bytes to the
+    end still pass its CRC)."""
+    if pos + _HEAD.size > len(data):
+        return MAGIC.startswith(data[pos : pos + 4])
+    magic, n, crc = _HEAD.unpack_from(data, pos)
+    rest = data[pos + _HEAD.size :]
+    return magic == MAGIC and n > len(rest) and zlib.crc32(rest) != crc
+
+
+def _count_damage(out: Scan, data: bytes, start: int, end: int) -> None:
+    out.damaged_bytes += end - start
+    out.damaged_records += max(1, data.count(MAGIC, start, end))
 
 
 class Journal:
@@ -169,22 +256,6 @@ class Journal:
     def path_for(labels_path: str | os.PathLike) -> Path:
         p = Path(labels_path)
         return p.with_name(p.name + ".journal")
-
-    def recover(self, generation: str) -> list[Record]:
-        """The records of an earlier run that belong to ``generation``, oldest first.
-
-        Drops a torn tail (truncating the file to its last whole record) and a journal
-        of another generation, whose edits the sidecar already holds.
-        """
-        if not self.path.exists():
-            return []
-        data = self.path.read_bytes()
-        frames = _of_generation(data, generation)
-        if frames and frames[-1][0] < len(data):
-            with self.path.open("r+b") as fh:
-                fh.truncate(frames[-1][0])
-                os.fsync(fh.fileno())
-        return [decode(p) for _, p in frames]
 
     def start(self, generation: str, records: list[Record] = ()) -> None:
         """Begin a fresh journal for ``generation`` (atomically), holding ``records``."""
@@ -209,9 +280,3 @@ class Journal:
         if self._fh is not None:
             self._fh.close()
             self._fh = None
-
-
-def pending_edits(labels_path: str | os.PathLike, generation: str) -> int:
-    """How many journaled edits of ``generation`` a sidecar's journal holds unsaved."""
-    path = Journal.path_for(labels_path)
-    return len(_of_generation(path.read_bytes(), generation)) if path.exists() else 0

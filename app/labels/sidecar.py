@@ -1,11 +1,13 @@
-"""The label sidecar (HDF5, format ``thermorig-labels`` version 1): read and write.
+"""The label sidecar (HDF5, format ``thermorig-labels`` version 1): its format, and reading
+it (writing it: :mod:`app.labels.sidecar_writer`).
 
 The layout (documented in docs/formats/labels.md, kept in step by tests/test_docs.py):
 
 ```
 /                       attrs format, version, classes (json list), session (path of
                               the session file), session_hash (see session_fingerprint),
-                              generation (a new id per write; see app.labels.journal)
+                              generation (a new id per write; see app.labels.journal),
+                              journal_applied (the generation a review save absorbed)
 /<stream>/masks         (N,H,W) uint8 class ids; 255 = not labeled (one frame per chunk)
 /<stream>/source        (N,) uint8: 0 none, 1 projected, 2 model, 3 manual
 /<stream>/status        (N,) uint8: 0 unreviewed, 1 accepted, 2 corrected, 3 rejected
@@ -21,6 +23,8 @@ only when complete (``os.replace``): a crash leaves the old file, never half a f
 Streams of an existing file that are not rewritten are carried over; rows of a
 rewritten stream that a person made, edited or reviewed (source manual, edited, or
 status other than unreviewed) are kept, not overwritten by machine labels. The session is never touched.
+One writer at a time: a writer holds ``LABELS.h5.lock`` (:class:`drivers.locks.LockFile`)
+while it reads the old file and replaces it, and rewrites a file only for its own session.
 """
 
 from __future__ import annotations
@@ -28,17 +32,17 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import uuid
 from pathlib import Path
 from typing import Any
 
 import h5py
 import numpy as np
 
-from app.labels.journal import Journal, pending_edits
-from drivers.atomic import replace_durably, temp_beside
-from drivers.errors import ThermorigError
-from drivers.truth import UNKNOWN_LABEL
+from app.labels.journal import Journal
+from app.labels.recovery import Layout, read_state
+from app.labels.sidecar_checks import sidecar_problem
+from drivers.errors import ThermorigError, one_line
+from drivers.hdf5_superblock import superblock_problem
 
 FORMAT = "thermorig-labels"
 VERSION = 1
@@ -49,6 +53,11 @@ STATUS_UNREVIEWED, STATUS_ACCEPTED, STATUS_CORRECTED, STATUS_REJECTED = 0, 1, 2,
 #: Names of the codes, as the command line and manifests spell them.
 STATUS_NAMES = ("unreviewed", "accepted", "corrected", "rejected")
 SOURCE_NAMES = ("none", "projected", "model", "manual")
+
+#: HDF5 file format bounds of a label file: the 1.8 format's object headers carry
+#: checksums, so a damaged file is reported as damaged (HDF5 1.6-format headers have
+#: none, and a flipped byte in one can send the library into an endless loop).
+LIBVER = ("v108", "latest")
 
 #: How session_hash is computed, stored in front of the digest.
 HASH_METHOD = "sha256-size-first-last-1MiB"
@@ -110,38 +119,75 @@ class LabelReader:
             raise LabelsError(f"label file not found: {self.path}")
         if not h5py.is_hdf5(self.path):
             raise LabelsError(f"{self.path} is not an HDF5 file; give a thermorig label file")
-        self._f = h5py.File(self.path, "r")
+        damage = superblock_problem(self.path)
+        if damage:
+            raise LabelsError(f"{self.path}: {damage}; the label file is damaged")
+        try:
+            self._f = h5py.File(self.path, "r")
+        except (OSError, RuntimeError) as exc:
+            raise LabelsError(
+                f"cannot open {self.path}: {one_line(exc)}; the file is damaged"
+            ) from None
+        try:
+            self._load()
+        except LabelsError:
+            self._f.close()
+            raise
+        except (OSError, KeyError, ValueError, TypeError, RuntimeError) as exc:
+            self._f.close()
+            raise LabelsError(
+                f"cannot read {self.path}: {one_line(exc)}; the label file is damaged"
+            ) from None
+        if check_journal:
+            self._refuse_pending_edits()
+
+    def _load(self) -> None:
         fmt = _text(self._f.attrs.get("format", ""))
         if fmt != FORMAT:
-            self._f.close()
             raise LabelsError(
                 f"{self.path} is not a thermorig label file (format {fmt or 'missing'!r})"
             )
         version = int(self._f.attrs.get("version", 0))
         if version > VERSION:
-            self._f.close()
             raise LabelsError(
                 f"{self.path} has label format version {version}; this thermorig reads up"
                 f" to {VERSION}: update thermorig"
+            )
+        problem = sidecar_problem(self._f)
+        if problem:
+            raise LabelsError(
+                f"{self.path}: {problem}; the label file is damaged or was not written by thermorig"
             )
         self.classes: list[str] = self.classes_of(self._f)
         self.session = _text(self._f.attrs.get("session", ""))
         self.session_hash = _text(self._f.attrs.get("session_hash", ""))
         self.generation = self.generation_of(self._f)
+        self.journal_applied = _text(self._f.attrs.get("journal_applied", ""))
         self.streams = self.streams_of(self._f)
-        if check_journal:
-            self._refuse_pending_edits()
+
+    def layout(self) -> Layout:
+        """(rows, height, width) per stream: what a journal's edits must fit."""
+        return {s: self.layout_of(self._f[s]) for s in self.streams}
+
+    @staticmethod
+    def layout_of(g: h5py.Group) -> tuple[int, int, int]:
+        shape = tuple(g["masks"].shape)
+        return shape if len(shape) == 3 else (0, 0, 0)
 
     def _refuse_pending_edits(self) -> None:
         """A sidecar whose review journal holds unsaved edits is not what it says: the
-        edits (of a review window still open, or killed) are not in it yet."""
-        n = pending_edits(self.path, self.generation)
-        if n:
+        edits (of a review window still open, or killed) are not in it yet. Records
+        that cannot apply to this file are no reason to refuse it (review sets them
+        aside)."""
+        state = read_state(
+            self.path, self.generation, self.journal_applied, self.layout(), len(self.classes)
+        )
+        if state.pending:
             self._f.close()
             raise LabelsError(
-                f"{self.path} has {n} unsaved review edit(s) in"
-                f" {Journal.path_for(self.path).name}; save or close the review window"
-                f" (or run `thermorig review` on it to recover them) first"
+                f"{self.path} has {state.pending} unsaved review edit(s) in"
+                f" {Journal.path_for(self.path).name}{state.why_pending()}; save or close the"
+                " review window (or run `thermorig review` on it to recover them) first"
             )
 
     # The open file's facts, shared with app.labels.store (which keeps its file open).
@@ -168,22 +214,40 @@ class LabelReader:
         return self._f[stream]
 
     def count(self, stream: str) -> int:
-        return int(self._group(stream)["masks"].shape[0])
+        return int(self._masks(stream).shape[0])
 
     def shape(self, stream: str) -> tuple[int, int]:
-        return tuple(self._group(stream)["masks"].shape[1:3])
+        return tuple(self._masks(stream).shape[1:3])
+
+    def _masks(self, stream: str) -> h5py.Dataset:
+        masks = self._read(stream, "masks", None)
+        if masks is None:
+            raise LabelsError(f"{self.path} has no /{stream}/masks; the file is damaged")
+        return masks
 
     def mask(self, stream: str, i: int) -> np.ndarray:
-        return self._group(stream)["masks"][i]
+        return self._read(stream, "masks", i)
 
     def array(self, stream: str, name: str) -> np.ndarray | None:
         """A per-frame dataset (source, status, confidence, time_gap) whole, or None."""
-        g = self._group(stream)
-        return g[name][()] if name in g else None
+        return self._read(stream, name, ())
 
     def row(self, stream: str, name: str, i: int) -> np.ndarray | None:
-        g = self._group(stream)
-        return g[name][i] if name in g else None
+        return self._read(stream, name, i)
+
+    def _read(self, stream: str, name: str, index: Any) -> Any:
+        """``index`` of dataset ``name`` of ``stream`` (the dataset itself for None;
+        None if absent); damage HDF5 finds (OSError, KeyError, RuntimeError: a bad
+        chunk, a bad checksum) as a LabelsError naming the dataset."""
+        try:
+            g = self._group(stream)
+            if name not in g:
+                return None
+            return g[name] if index is None else g[name][index]
+        except (OSError, KeyError, RuntimeError) as exc:
+            raise LabelsError(
+                f"cannot read /{stream}/{name} of {self.path}: {one_line(exc)}; the file is damaged"
+            ) from None
 
     def check_session(self, session_path: str | os.PathLike) -> None:
         """LabelsError unless this file was made from ``session_path`` (by content)."""
@@ -202,147 +266,3 @@ class LabelReader:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
-
-
-class LabelWriter:
-    """Writes a label file atomically, stream by stream and row by row.
-
-    ``create_stream`` then ``write`` each row (rows never written stay unlabeled:
-    mask 255, source none), then ``commit``. Leaving the ``with`` block commits unless
-    an exception is on its way, in which case the target is left untouched.
-    """
-
-    def __init__(
-        self,
-        path: str | os.PathLike,
-        *,
-        session: str | os.PathLike,
-        classes: list[str] | tuple[str, ...],
-        session_hash: str | None = None,
-    ):
-        self.path = Path(path)
-        if self.path.is_dir():
-            raise LabelsError(f"{self.path} is a folder; give a label file name (LABELS.h5)")
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        self._old = LabelReader(self.path) if self.path.exists() else None
-        if self._old is not None and self._old.classes and list(self._old.classes) != list(classes):
-            old = self._old.classes
-            self._old.close()
-            raise LabelsError(
-                f"{self.path} holds labels of classes {old}, not {list(classes)};"
-                " write to another file"
-            )
-        self._tmp = temp_beside(self.path)
-        self._f = h5py.File(self._tmp, "w")
-        self._f.attrs["format"] = FORMAT
-        self._f.attrs["version"] = VERSION
-        self._f.attrs["classes"] = json.dumps(list(classes))
-        self._f.attrs["session"] = str(Path(session).absolute())
-        self._f.attrs["session_hash"] = session_hash or session_fingerprint(session)
-        # A new generation: a review journal of the file this replaces is stale.
-        self._f.attrs["generation"] = uuid.uuid4().hex
-        self.classes = list(classes)
-        self._protected: dict[str, np.ndarray] = {}
-        self.kept: dict[str, int] = {}
-
-    def create_stream(
-        self,
-        stream: str,
-        n: int,
-        shape: tuple[int, int],
-        extras: tuple[str, ...] = (),
-        keypoint_names: tuple[str, ...] = (),
-    ) -> None:
-        """Datasets of ``stream``: ``n`` rows of ``shape`` masks, plus ``extras`` among
-        confidence, validity, time_gap, keypoints ((n, K, 2) for ``keypoint_names``,
-        which the dataset's ``names`` attribute lists). Reviewed rows of an existing
-        file are kept."""
-        g = self._f.create_group(stream)
-        h, w = shape
-        mask_opts = {"chunks": (1, h, w), "compression": "gzip", "compression_opts": 1}
-        g.create_dataset("masks", (n, h, w), np.uint8, fillvalue=UNKNOWN_LABEL, **mask_opts)
-        g.create_dataset("source", (n,), np.uint8, fillvalue=SOURCE_NONE)
-        g.create_dataset("status", (n,), np.uint8, fillvalue=STATUS_UNREVIEWED)
-        g.create_dataset("edited", (n,), np.uint8, fillvalue=0)
-        for name in extras:
-            if name == "confidence":
-                g.create_dataset(name, (n, len(self.classes)), np.float32, fillvalue=np.nan)
-            elif name == "validity":
-                g.create_dataset(name, (n, h, w), np.uint8, fillvalue=255, **mask_opts)
-            elif name == "time_gap":
-                g.create_dataset(name, (n,), np.float64, fillvalue=np.nan)
-            elif name == "keypoints" and keypoint_names:
-                k = len(keypoint_names)
-                g.create_dataset(name, (n, k, 2), np.float32, fillvalue=np.nan)
-                g[name].attrs["names"] = json.dumps(list(keypoint_names))
-            else:
-                raise ValueError(f"unknown label dataset {name!r}")
-        self._protected[stream] = np.zeros(n, bool)
-        old = self._old
-        if old is not None and stream in old.streams:
-            if old.count(stream) != n or old.shape(stream) != (h, w):
-                raise LabelsError(
-                    f"{self.path} holds {stream} labels of another size or length;"
-                    " write to another file"
-                )
-            source, status = old.array(stream, "source"), old.array(stream, "status")
-            edited = old.array(stream, "edited")
-            keep = (source == SOURCE_MANUAL) | (status != STATUS_UNREVIEWED)
-            if edited is not None:
-                keep |= edited.astype(bool)
-            src_group = old._group(stream)
-            for i in np.nonzero(keep)[0]:
-                for name, ds in g.items():
-                    if name in src_group:
-                        ds[i] = src_group[name][i]
-            self._protected[stream] = keep
-            self.kept[stream] = int(keep.sum())
-
-    def write(
-        self,
-        stream: str,
-        i: int,
-        mask: np.ndarray,
-        source: int,
-        *,
-        status: int = STATUS_UNREVIEWED,
-        **extras: Any,
-    ) -> bool:
-        """Row ``i``; False (and nothing written) where a person's row is kept."""
-        if self._protected[stream][i]:
-            return False
-        g = self._f[stream]
-        g["masks"][i] = mask
-        g["source"][i] = source
-        g["status"][i] = status
-        for name, value in extras.items():
-            if value is not None and name in g:
-                g[name][i] = value
-        return True
-
-    def commit(self) -> None:
-        """Carry over streams not rewritten, then replace the target in one step."""
-        if self._old is not None:
-            for stream in self._old.streams:
-                if stream not in self._f:
-                    self._old._f.copy(self._old._f[stream], self._f, name=stream)
-            self._old.close()
-        self._f.flush()
-        self._f.close()
-        replace_durably(self._tmp, self.path)
-
-    def abort(self) -> None:
-        if self._f.id.valid:
-            self._f.close()
-        if self._old is not None:
-            self._old.close()
-        self._tmp.unlink(missing_ok=True)
-
-    def __enter__(self) -> LabelWriter:
-        return self
-
-    def __exit__(self, exc_type: object, *exc: object) -> None:
-        if exc_type is None:
-            self.commit()
-        else:
-            self.abort()

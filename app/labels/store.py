@@ -11,7 +11,7 @@ Provenance: painting keeps the row's ``source`` (projected, model) — where the
 came from — and marks it ``corrected`` and ``edited``; an unlabeled row becomes
 ``manual``. ``edited`` (an extra per-row dataset) is what protects a person's work from
 later machine runs even if its status is set back to unreviewed (see
-:class:`app.labels.sidecar.LabelWriter`).
+:class:`app.labels.sidecar_writer.LabelWriter`).
 """
 
 from __future__ import annotations
@@ -19,14 +19,15 @@ from __future__ import annotations
 import os
 import shutil
 import uuid
-from collections import deque
 from collections.abc import Sequence
 from pathlib import Path
 
 import h5py
 import numpy as np
 
+from app.labels.history import History
 from app.labels.journal import Change, Journal, Record
+from app.labels.recovery import read_state, set_aside
 from app.labels.sidecar import (
     SOURCE_MANUAL,
     SOURCE_NONE,
@@ -36,18 +37,15 @@ from app.labels.sidecar import (
     STATUS_UNREVIEWED,
     LabelReader,
     LabelsError,
-    LabelWriter,
     session_fingerprint,
 )
+from app.labels.sidecar_writer import LabelWriter
 from calibration.projection import frame_confidences
 from drivers.atomic import atomic_path
+from drivers.locks import LockFile
 from drivers.session import SessionReader
 from drivers.truth import DEFAULT_CLASSES, UNKNOWN_LABEL
-
-#: Undo keeps at least this many steps, more while they fit in HISTORY_BYTES.
-MIN_HISTORY = 100
-MAX_HISTORY = 1000
-HISTORY_BYTES = 256 << 20
+from drivers.write_failures import h5_for_writing
 
 
 def _bbox(diff: np.ndarray) -> tuple[int, int, int, int] | None:
@@ -58,47 +56,17 @@ def _bbox(diff: np.ndarray) -> tuple[int, int, int, int] | None:
     return int(rows[0]), int(rows[-1]) + 1, int(cols[0]), int(cols[-1]) + 1
 
 
-class History:
-    """Undo and redo stacks of steps (lists of changes), bounded by count and bytes."""
-
-    def __init__(self) -> None:
-        self.undo: deque[Record] = deque()
-        self.redo: list[Record] = []
-        self._bytes = 0
-
-    def push(self, record: Record) -> None:
-        self.undo.append(record)
-        self._bytes += sum(c.nbytes for c in record.changes)
-        self.redo.clear()
-        while len(self.undo) > MAX_HISTORY or (
-            len(self.undo) > MIN_HISTORY and self._bytes > HISTORY_BYTES
-        ):
-            old = self.undo.popleft()
-            self._bytes -= sum(c.nbytes for c in old.changes)
-
-    def pop_undo(self) -> Record | None:
-        if not self.undo:
-            return None
-        r = self.undo.pop()
-        self._bytes -= sum(c.nbytes for c in r.changes)
-        self.redo.append(r)
-        return r
-
-    def pop_redo(self) -> Record | None:
-        if not self.redo:
-            return None
-        r = self.redo.pop()
-        self.undo.append(r)
-        self._bytes += sum(c.nbytes for c in r.changes)
-        return r
-
-
 class LabelStore:
-    """Per frame and stream: mask, source, status, keypoints; edits journaled."""
+    """Per frame and stream: mask, source, status, keypoints; edits journaled.
 
-    def __init__(self, labels_path: Path, session_path: Path):
+    The store holds the label file's lock (:class:`drivers.locks.LockFile`) from open
+    to close: no machine run or second editor can replace the file under it.
+    """
+
+    def __init__(self, labels_path: Path, session_path: Path, lock: LockFile | None = None):
         self.path = labels_path
         self.session_path = session_path
+        self._lock = lock
         self._f = h5py.File(labels_path, "r")
         self._load_rows()
         self._masks: dict[tuple[str, int], np.ndarray] = {}
@@ -106,27 +74,43 @@ class LabelStore:
         self.history = History()
         self._journal = Journal(Journal.path_for(labels_path))
         self.dirty = False
+        self.recovered = 0
+        #: One line about a journal that did not simply replay (damaged, replaced
+        #: file, impossible edits); "" when there is nothing to tell.
+        self.recovery_note = ""
 
     # -- opening -------------------------------------------------------------------
     @classmethod
     def open(cls, labels_path: str | os.PathLike, session_path: str | os.PathLike) -> LabelStore:
         """Open (or create: thermal labels of the default classes, all unlabeled) the
-        sidecar of a session and recover the edits a killed editor left in its journal."""
+        sidecar of a session and recover the edits a killed editor left in its journal.
+        LockHeld (a ThermorigError) while another program writes the file."""
         labels_path, session_path = Path(labels_path), Path(session_path)
         if not session_path.is_file():
             raise LabelsError(f"session not found: {session_path}")
-        if not labels_path.exists():
-            _create_empty(labels_path, session_path, DEFAULT_CLASSES, ("thermal",))
-        with LabelReader(labels_path, check_journal=False) as lr:
-            lr.check_session(session_path)
-        store = cls(labels_path, session_path)
-        store._check_shapes()
-        store._recover()
+        lock = LockFile.take(labels_path, "thermorig review")
+        try:
+            if not labels_path.exists():
+                _create_empty(labels_path, session_path, DEFAULT_CLASSES, ("thermal",), lock)
+            with LabelReader(labels_path, check_journal=False) as lr:
+                lr.check_session(session_path)
+            store = cls(labels_path, session_path, lock)
+        except BaseException:
+            if lock is not None:
+                lock.release()
+            raise
+        try:
+            store._check_shapes()
+            store._recover()
+        except BaseException:
+            store.close(save=False)
+            raise
         return store
 
     def _load_rows(self) -> None:
         f = self._f
         self.generation = LabelReader.generation_of(f)
+        self.journal_applied = str(f.attrs.get("journal_applied", ""))
         self.classes: list[str] = LabelReader.classes_of(f)
         self.streams = LabelReader.streams_of(f)
         self._flags: dict[str, np.ndarray] = {}
@@ -150,18 +134,49 @@ class LabelStore:
                     )
 
     def _recover(self) -> None:
-        records = self._journal.recover(self.generation)
-        for r in records:
-            self._apply(r.changes)
-            if r.kind == "do":
-                self.history.push(r)
-            elif r.kind == "undo":
-                self.history.pop_undo()
-            elif r.kind == "redo":
-                self.history.pop_redo()
-        self.recovered = len(records)
+        """Apply the journal's pending edits; copy it aside first if any of it cannot
+        be applied (:mod:`app.labels.recovery`), then start it afresh holding them."""
+        layout = {s: LabelReader.layout_of(self._f[s]) for s in self.streams}
+        state = read_state(
+            self.path, self.generation, self.journal_applied, layout, len(self.classes)
+        )
+        aside = set_aside(state.path) if state.keep_aside else None
+        records: list[Record] = []
+        if state.exact:
+            records = state.edits
+            for r in records:
+                self._apply(r.changes)
+                if r.kind == "do":
+                    self.history.push(r)
+                elif r.kind == "undo":
+                    self.history.pop_undo()
+                elif r.kind == "redo":
+                    self.history.pop_redo()
+        elif state.pending:
+            for r in state.edits:
+                step = self._replay(r)
+                if step.changes:
+                    self.history.push(step)
+                    records.append(step)
+        self.recovered = state.pending
+        self.recovery_note = state.note(self.path, len(records), aside)
         self.dirty = bool(records)
         self._journal.start(self.generation, records)
+
+    def _replay(self, r: Record) -> Record:
+        """``r``'s new regions and row flags applied to the rows as they are now, as a
+        step whose old values are the true ones (so undo restores this file, not the
+        one the edit was made on); changes that alter nothing are left out."""
+        changes = []
+        for c in r.changes:
+            h, w = c.new.shape
+            old = self.mask(c.stream, c.frame)[c.y0 : c.y0 + h, c.x0 : c.x0 + w]
+            flags = tuple(int(v) for v in self._flags[c.stream][c.frame])
+            step = Change(c.stream, c.frame, c.y0, c.x0, old, c.new, flags, c.flags_new)
+            if flags != tuple(c.flags_new) or not np.array_equal(old, c.new):
+                self._apply([step])
+                changes.append(step)
+        return Record("do", r.label or r.kind, changes)
 
     # -- reading -------------------------------------------------------------------
     def count(self, stream: str) -> int:
@@ -332,11 +347,12 @@ class LabelStore:
         """Write a new sidecar holding every edit (atomically) and start a new journal."""
         if not self.dirty:
             return
+        self._check_not_replaced()
         generation = uuid.uuid4().hex
         try:
             with atomic_path(self.path) as tmp:
                 shutil.copyfile(self.path, tmp)
-                with h5py.File(tmp, "r+") as f:
+                with h5_for_writing(tmp, "r+") as f:  # a full disk: let go, tmp removed
                     for (stream, i), m in self._masks.items():
                         f[stream]["masks"][i] = m
                     for stream, flags in self._flags.items():
@@ -348,23 +364,42 @@ class LabelStore:
                         else:
                             g["edited"][...] = flags[:, 2]
                     f.attrs["generation"] = generation
+                    f.attrs["journal_applied"] = self.generation  # its journal is in
                 self._f.close()  # The open file must go before the replace (Windows).
         except BaseException:
             if not self._f.id.valid:
                 self._f = h5py.File(self.path, "r")
             raise
         self._f = h5py.File(self.path, "r")
-        self.generation = generation
+        self.journal_applied, self.generation = self.generation, generation
         self._masks.clear()
         self._journal.start(generation)
         self.dirty = False
 
+    def _check_not_replaced(self) -> None:
+        """Refuse to save over a file another program replaced while this one was open
+        (possible only where the file system has no locks): the edits stay in the
+        journal, which replays them onto that file when it is opened again."""
+        with h5py.File(self.path, "r") as f:
+            now = LabelReader.generation_of(f)
+        if now != self.generation:
+            raise LabelsError(
+                f"{self.path.name} was replaced by another program while open; your edits"
+                " stay in the journal and are replayed onto it when you open it again"
+            )
+
     def close(self, save: bool = True) -> None:
-        if save and self._f.id.valid:
-            self.save()
-        self._journal.close()
-        if self._f.id.valid:
-            self._f.close()
+        """Save (unless ``save`` is False: the edits stay in the journal), close the
+        files and give the lock up — also when saving fails."""
+        try:
+            if save and self._f.id.valid:
+                self.save()
+        finally:
+            self._journal.close()
+            if self._f.id.valid:
+                self._f.close()
+            if self._lock is not None:
+                self._lock.release()
 
     def __enter__(self) -> LabelStore:
         return self
@@ -374,7 +409,11 @@ class LabelStore:
 
 
 def _create_empty(
-    labels_path: Path, session_path: Path, classes: Sequence[str], streams: Sequence[str]
+    labels_path: Path,
+    session_path: Path,
+    classes: Sequence[str],
+    streams: Sequence[str],
+    lock: LockFile | None,
 ) -> None:
     """A sidecar with every frame unlabeled, for a session nobody has labeled yet."""
     with SessionReader(session_path) as s:
@@ -385,7 +424,7 @@ def _create_empty(
             sizes[st] = (s.count(st), tuple(s.streams[st].shape[:2]))
     fingerprint = session_fingerprint(session_path)
     with LabelWriter(
-        labels_path, session=session_path, classes=classes, session_hash=fingerprint
+        labels_path, session=session_path, classes=classes, session_hash=fingerprint, lock=lock
     ) as w:
         for st, (n, shape) in sizes.items():
             w.create_stream(st, n, shape)

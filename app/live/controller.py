@@ -40,7 +40,8 @@ from app.live.frame_dispatch import FrameDispatch, LiveUpdate
 from app.live.stages import Stage, StageRegistry, StageRunner
 from calibration.rig import Rig
 from calibration.rig_points import RigPoints
-from calibration.rig_streams import load_rig, rig_problem, source_rig
+from calibration.rig_streams import rig_problem, source_rig
+from calibration.rig_yaml import load_rig
 from drivers.base import Driver, SourceInfo
 from drivers.errors import ThermorigError
 from drivers.recording import RecordingRequest, RecordingStatus

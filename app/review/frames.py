@@ -23,6 +23,7 @@ from calibration.depth_render import DepthRenderer
 from calibration.rig import Rig, RigError
 from calibration.rig_points import RigPoints
 from calibration.rig_streams import rig_problem
+from calibration.rig_yaml import load_rig
 from drivers.errors import SessionError
 from drivers.session import SessionReader, open_h5
 from drivers.sync import nearest_rows
@@ -51,14 +52,25 @@ class ReviewFrames:
                     f"{self.path} has no '{stream}' stream; review needs the thermal frames"
                 )
             self.count = self.session.count(stream)
+            if self.count == 0:
+                raise SessionError(f"{self.path} has no {stream} frames to review")
             self.shape = tuple(self.session.streams[stream].shape[:2])
+            # RGB and depth partners are found by time: none where a clock was broken.
+            clock = [
+                p
+                for n in (stream, "color", "depth")
+                if n in self.session.streams
+                if (p := self.session.timestamp_problem(n))
+            ]
             pivot = self.session.timestamps(stream)
             self.rows = {
                 name: nearest_rows(pivot, self.session.timestamps(name))
                 for name in ("color", "depth")
-                if name in self.session.streams
+                if name in self.session.streams and not clock
             }
             self.rig, self.rig_note = self._rig(rig_path)
+            if clock:
+                self.rig_note = f"no RGB frames or linked cursor: {clock[0]}"
             # Frames are read straight from the session's datasets (docs/formats/session.md): the reader's
             # frame() also decodes every truth row (a 1280x720 label image per RGB
             # frame), which would double the time a frame switch takes.
@@ -78,11 +90,18 @@ class ReviewFrames:
             return None, "no linked cursor: the session has no depth or RGB stream"
         s = self.session
         if rig_path:
-            rig, origin = Rig.load(rig_path), str(rig_path)  # RigError: the person's file
-        elif s.rig:
-            rig, origin = Rig.from_dict(s.rig), "the rig recorded with the session"
-        elif (s.truth or {}).get("rig"):
-            rig, origin = Rig.from_dict(s.truth["rig"]), "the synthetic session's true rig"
+            rig, origin = load_rig(rig_path), str(rig_path)  # RigError: the person's file
+        elif s.rig or (s.truth or {}).get("rig"):
+            recorded = bool(s.rig)
+            origin = (
+                "the rig recorded with the session"
+                if recorded
+                else "the synthetic session's true rig"
+            )
+            try:
+                rig = Rig.from_dict(s.rig if recorded else s.truth["rig"])
+            except RigError as exc:
+                return None, f"no linked cursor: {origin} cannot be used: {exc}"
         else:
             return None, "no linked cursor: the session has no rig; give --rig RIG.json"
         problem = rig_problem(rig, s.streams)

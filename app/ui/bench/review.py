@@ -32,7 +32,8 @@ SEGMENTS = 20
 def _make_session(folder: Path, seconds: float) -> tuple[Path, Path]:
     """A full-size synthetic cycling session and a label file holding its true thermal
     masks as projected labels (what autolabel would write, without its minute)."""
-    from app.labels.sidecar import SOURCE_PROJECTED, LabelWriter
+    from app.labels.sidecar import SOURCE_PROJECTED
+    from app.labels.sidecar_writer import LabelWriter
     from drivers.recorder import record
     from drivers.session import SessionReader
     from drivers.synthetic import open_synthetic

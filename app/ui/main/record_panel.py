@@ -104,7 +104,7 @@ class RecordPanel(QtWidgets.QGroupBox):
             parts = [self.activity.currentText(), who, time.strftime("%Y%m%d-%H%M%S")]
             name = "-".join(p for p in parts if p) + ".h5"
         path = Path(self.folder.text().strip() or ".").expanduser() / name
-        check_output(path, overwrite=False)
+        check_output(path, overwrite=None)
         return RecordingRequest(
             path=path,
             activity=self.activity.currentText(),

@@ -256,7 +256,9 @@ class MainWindow(QtWidgets.QMainWindow):
             self.open_source(replay_spec(path))
 
     def _load_rig_dialog(self) -> None:
-        if path := self._ask_file("rig/dir", "Load rig", "Rig files (*.json);;All files (*)"):
+        if path := self._ask_file(
+            "rig/dir", "Load rig", "Rig files (*.json *.yaml *.yml);;All files (*)"
+        ):
             self.load_rig_file(path)
 
     def _remember_session(self, spec: str) -> None:

@@ -7,6 +7,7 @@ or one message box in the GUI, and nothing half-opened is left behind.
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 
 from PySide6 import QtCore, QtWidgets
@@ -27,8 +28,9 @@ def open_review(
     curves: bool = True,
 ) -> ReviewWindow:
     """A review window on ``session``'s labels (created all unlabeled if missing);
-    a ThermorigError (one line, what to do) when the files do not fit. ``curves``:
-    compute the temperature curves at open."""
+    a ThermorigError (one line, what to do) when the files do not fit or another
+    program is writing the labels (the window holds their lock until it closes).
+    ``curves``: compute the temperature curves at open."""
     labels = Path(labels) if labels else default_labels_path(session)
     frames = ReviewFrames(session, rig)
     store = None
@@ -53,6 +55,8 @@ def run_review(session: Path, labels: Path | None, rig: Path | None) -> int:
 
     make_app()
     window = open_review(session, labels, rig)
+    if window.store.recovery_note:  # the window says it too, in a message box
+        print(f"thermorig: {window.store.recovery_note}", file=sys.stderr)
     window.resize(1400, 850)
     return run_window(window)
 

@@ -67,6 +67,8 @@ class ReviewWindow(QtWidgets.QMainWindow):
         self.go_to(int(self.store.queue(STREAM)[0]) if frames.count else 0)
         if curves:
             QtCore.QTimer.singleShot(0, self.plot.update_curves)
+        if store.recovery_note:  # a damaged or outdated journal: say what came back
+            QtCore.QTimer.singleShot(0, lambda: self.show_error(store.recovery_note))
         if parent is not None:  # a window opened from the main window closes (saves) with it
             parent.installEventFilter(self)
 
