@@ -30,7 +30,14 @@ from drivers.session import ACTIVITIES, FORMAT, TRUTH_DTYPES, VERSION
 from drivers.session_state import WriterLock
 from drivers.truth import DEFAULT_CLASSES, DEFAULT_KEYPOINTS, UNKNOWN_LABEL
 from drivers.types import Frame, StreamSpec
-from drivers.write_failures import check_writable, discard_h5, nearly_full, write_error
+from drivers.write_failures import (
+    WRITE_ERRNOS,
+    check_writable,
+    discard_h5,
+    error_number,
+    nearly_full,
+    write_error,
+)
 
 #: Rows added whenever a stream's datasets are full; SWMR cannot shrink-then-grow
 #: cheaply, so datasets grow in blocks and are trimmed to the true count on close.
@@ -274,7 +281,7 @@ class SessionWriter:
         t0 = time.perf_counter()
         try:
             self._append(sink, frame, array)
-        except OSError as exc:
+        except (OSError, RuntimeError) as exc:
             self._fail(exc)
         self.write_seconds += time.perf_counter() - t0
         self.frames_written += 1
@@ -372,7 +379,7 @@ class SessionWriter:
             if int(self._gap_count[0]) != self._gap_n:
                 self._gap_count[0] = self._gap_n
             self._file.flush()
-        except OSError as exc:
+        except (OSError, RuntimeError) as exc:
             self._fail(exc)
         self._last_flush = time.monotonic()
 
@@ -380,8 +387,12 @@ class SessionWriter:
         if time.monotonic() - self._last_flush >= self.flush_interval:
             self.flush()
 
-    def _fail(self, exc: OSError) -> None:
-        """A write failed (a full disk): the file is let go as last flushed (see close)."""
+    def _fail(self, exc: OSError | RuntimeError) -> None:
+        """A write failed (a full disk): the file is let go as last flushed (see close).
+        h5py raises a failed flush as RuntimeError, with the errno in HDF5's text: any
+        other RuntimeError is a bug and goes on as it is."""
+        if not isinstance(exc, OSError) and error_number(exc) not in WRITE_ERRNOS:
+            raise exc
         f, self._file = self._file, None
         discard_h5(f)
         for sink in self._sinks.values():
@@ -411,7 +422,8 @@ class SessionWriter:
             f.flush()  # a full disk fails here, where the file can still be let go
         except BaseException as exc:
             discard_h5(f)  # as last flushed: readable, and `thermorig repair` closes it
-            if isinstance(exc, OSError):
+            # h5py raises a failed flush as RuntimeError; the errno is in HDF5's text.
+            if isinstance(exc, OSError) or error_number(exc) in WRITE_ERRNOS:
                 raise write_error(exc, self.path) from exc
             raise
         finally:
