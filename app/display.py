@@ -290,10 +290,12 @@ def label_outline_rgba(labels: np.ndarray, colour: tuple[int, int, int] = (255, 
 
 
 #: Projected-label reasons drawn as "unknown": hidden from the RGB camera (hatched),
-#: and no depth or outside the RGB image (tinted, outlined).
+#: and no depth or outside the RGB image (an even grey tint). The tint has no outline:
+#: an outline traced the ragged rim of every depth hole, and along the floor (seen at
+#: a grazing angle, where the depth camera's points thin out) it drew a jagged line
+#: across the whole view that told a person nothing. The legend names both marks.
 HATCH_RGBA = (215, 215, 215, 120)
-UNKNOWN_RGBA = (150, 150, 150, 28)
-UNKNOWN_EDGE_RGBA = (175, 175, 175, 150)
+UNKNOWN_RGBA = (150, 150, 150, 60)
 #: Unknown specks smaller than this (pixels across) are not drawn: single ToF dropouts
 #: would sprinkle the view with noise and hide the regions that matter.
 MIN_UNKNOWN_PX = 5
@@ -321,17 +323,18 @@ def _regions(mask: np.ndarray, size: int) -> np.ndarray:
 def projected_rgba(labels: np.ndarray, reason: np.ndarray) -> np.ndarray:
     """Projected labels with their validity: classes as :func:`label_rgba` draws them,
     regions the RGB camera could not see (occluded) hatched, regions with no depth or
-    outside the RGB image tinted grey with a grey border. A thermographer must see
-    where a label is missing because it is unknown, not because the calf is absent.
+    outside the RGB image tinted grey (their ragged rims smoothed). A thermographer
+    must see where a label is missing because it is unknown, not because the calf is
+    absent.
     """
     out = label_rgba(labels)
     pixels = out.view(np.uint32)[..., 0]  # one 32-bit store per pixel, not four
     occluded = _regions(reason == OCCLUDED, MIN_UNKNOWN_PX)
     np.copyto(pixels, _packed(HATCH_RGBA), where=occluded & hatch_mask(labels.shape))
     unknown = _regions((reason == NO_DEPTH) | (reason == OUTSIDE), MIN_UNKNOWN_PX)
-    inner = cv2.erode(unknown.view(np.uint8), np.ones((3, 3), np.uint8)).view(bool)
-    np.copyto(pixels, _packed(UNKNOWN_RGBA), where=inner)
-    np.copyto(pixels, _packed(UNKNOWN_EDGE_RGBA), where=unknown & ~inner)
+    kernel = np.ones((MIN_UNKNOWN_PX, MIN_UNKNOWN_PX), np.uint8)
+    unknown = cv2.morphologyEx(unknown.view(np.uint8), cv2.MORPH_CLOSE, kernel).view(bool)
+    np.copyto(pixels, _packed(UNKNOWN_RGBA), where=unknown & ~occluded & (labels == UNKNOWN_LABEL))
     return out
 
 

@@ -156,7 +156,8 @@ class CaptureWorker:
             return
         self.events.put(SourceOpened(self.spec, streams, self.driver.info, self.replay))
         try:
-            self._prewarm()
+            # No prewarm here: frames render on demand from the first read, so a demo
+            # moves at once; the cycle is completed before a recording (_prewarm).
             while not self._stop.is_set():
                 self._do_commands(block=not self._playing or self._ended)
                 if self._playing and not self._ended:
@@ -170,6 +171,9 @@ class CaptureWorker:
             self._close_driver()
 
     def _prewarm(self) -> None:
+        """Render what a synthetic source loops through, once (a few seconds the first
+        time, instant after): a recording then gets every frame at full rate, as the
+        preview does not need to wait for it."""
         warm = getattr(self.driver, "prewarm", None)
         if warm is None or not getattr(self.driver, "realtime", False):
             return
@@ -277,6 +281,7 @@ class CaptureWorker:
         elif name == "loop" and hasattr(driver, "loop"):
             driver.loop = args[0]
         elif name == "record":
+            self._prewarm()  # a recording starts with every state rendered: no drops
             self._start_recording(args[0])
         elif name == "stop_recording":
             self._stop_recording(wait=False)

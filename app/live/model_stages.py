@@ -13,6 +13,7 @@ from __future__ import annotations
 import os
 import threading
 
+from app.live.legend import KEYPOINT, class_marks
 from app.live.stages import Overlay
 from drivers.errors import ThermorigError
 from drivers.types import FrameSet
@@ -83,8 +84,9 @@ class ModelStage:
             return self._off(fs, str(exc))
         note = f"model {self.label}: {1e3 * result.total_s:.0f} ms"
         if result.mask is not None:
-            return Overlay(self.stream, fs.index, labels=result.mask, note=note)
-        return Overlay(self.stream, fs.index, points=result.keypoints, note=note)
+            marks = class_marks(runner.package.manifest.classes, f"model {self.label}")
+            return Overlay(self.stream, fs.index, labels=result.mask, note=note, marks=marks)
+        return Overlay(self.stream, fs.index, points=result.keypoints, note=note, marks=(KEYPOINT,))
 
 
 def model_stage(

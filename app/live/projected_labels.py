@@ -24,6 +24,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from app.display import projected_rgba
+from app.live.legend import PROJECTED_UNKNOWN, class_marks
 from app.live.stages import Overlay
 from calibration.projection import Projector, Transfer
 from calibration.rig import Rig
@@ -228,6 +229,8 @@ class ProjectedLabelsStage:
             labels=tr.labels,
             rgba=projected_rgba(tr.labels, tr.reason),
             note=note,
+            marks=class_marks(classes, f"projected from {name}") + PROJECTED_UNKNOWN,
+            reason=tr.reason,
         )
         self._last_overlay = overlay
         return overlay

@@ -26,6 +26,8 @@ from typing import Generic, TypeVar
 import numpy as np
 
 from app.display import label_outline_rgba, label_rgba
+from app.live.legend import KEYPOINT, TRUTH_OUTLINE, Mark, class_marks, unnamed_marks
+from drivers.truth import DEFAULT_CLASSES
 from drivers.types import FrameSet
 
 T = TypeVar("T")
@@ -138,7 +140,10 @@ class Overlay:
     filled in by the runner (off the GUI thread) if the stage did not; ``points`` are
     (K, 2) pixel coordinates, NaN where not visible. ``time`` is the timestamp of the
     FrameSet it was computed from (the runner fills it in): FrameSet indices restart
-    when a replay seeks, times tell frames apart (:mod:`app.live.pacing`).
+    when a replay seeks, times tell frames apart (:mod:`app.live.pacing`). ``marks``
+    are the kinds of mark it drew (:mod:`app.live.legend`: the view's legend lists
+    them, its tooltip names them); ``reason`` the projection's reason code per pixel,
+    where the overlay carries labels projected from another camera.
     """
 
     stream: str
@@ -148,6 +153,8 @@ class Overlay:
     points: np.ndarray | None = None
     note: str = ""
     time: float = math.nan
+    marks: tuple[Mark, ...] = ()
+    reason: np.ndarray | None = None
 
 
 Stage = Callable[[FrameSet], "Overlay | None"]
@@ -228,13 +235,16 @@ def truth_labels_stage(stream: str = "thermal", outline: bool = False) -> Stage:
         if frame is None or not frame.truth or "labels" not in frame.truth:
             return None
         labels = frame.truth["labels"]
+        points = frame.truth.get("keypoints")
+        marks = (TRUTH_OUTLINE,) if outline else class_marks(DEFAULT_CLASSES, "ground truth")
         return Overlay(
             stream=stream,
             frameset=fs.index,
             labels=labels,
             rgba=label_outline_rgba(labels) if outline else None,
-            points=frame.truth.get("keypoints"),
+            points=points,
             note="ground truth",
+            marks=marks + ((KEYPOINT,) if points is not None else ()),
         )
 
     return stage
@@ -335,6 +345,8 @@ class StageRunner:
                 result = info.stage(fs)
                 if result is not None and result.labels is not None and result.rgba is None:
                     result.rgba = label_rgba(result.labels)
+                if result is not None and not result.marks:
+                    result.marks = unnamed_marks(result, info.title)
                 if result is not None and math.isnan(result.time):
                     result.time = fs.timestamp
                 error = ""

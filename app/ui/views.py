@@ -77,6 +77,12 @@ class StreamView(QtWidgets.QFrame):
             self.vb.addItem(item)
         self.placeholder.setPos(0.5, 0.5)
         self.vb.setRange(xRange=(0, 1), yRange=(0, 1), padding=0)
+        #: Whether the image is shown whole (not zoomed or panned by the person): then
+        #: it is fitted again whenever the view changes size (a legend appearing under
+        #: it, the window resized), instead of keeping a range made for another shape.
+        self.fitted = True
+        self.vb.sigRangeChangedManually.connect(self._zoomed_by_hand)
+        self.vb.sigResized.connect(self._refit)
 
         self.bar_image: pg.ImageItem | None = None
         self.bar_axis: pg.AxisItem | None = None
@@ -100,11 +106,22 @@ class StreamView(QtWidgets.QFrame):
         self.bar_vb.addItem(self.bar_image)
         self.bar_axis = pg.AxisItem("right")
         self.bar_axis.linkToView(self.bar_vb)
+        # °C and metres read as they are: "°C (x0.001)" on a colour bar is noise.
+        self.bar_axis.enableAutoSIPrefix(False)
         self.bar_axis.setLabel(units)
         self.bar_axis.setTextPen(TEXT)
         self.bar_axis.setPen(MUTED)
         self.bar_axis.setWidth(44)
         self.glw.addItem(self.bar_axis, row=0, col=2)
+        self._bar_values(False)
+
+    def _bar_values(self, shown: bool) -> None:
+        """Ticks and numbers on the colour bar only once it has a range from data: an
+        empty bar would otherwise count an invented range (-0.5 to 0.5)."""
+        if self.bar_axis is None:
+            return
+        self.bar_axis.setStyle(showValues=shown)
+        self.bar_axis.setTicks(None if shown else [[], []])
 
     # -- data -------------------------------------------------------------------------
     def show_image(
@@ -121,7 +138,7 @@ class StreamView(QtWidgets.QFrame):
             h, w = array.shape[:2]
             self.placeholder.setVisible(False)
             self.vb.setLimits(xMin=-w, xMax=2 * w, yMin=-h, yMax=2 * h)
-            self.vb.setRange(xRange=(0, w), yRange=(0, h), padding=0)
+            self.reset_zoom()
         self.frames_shown += 1
 
     @property
@@ -187,6 +204,9 @@ class StreamView(QtWidgets.QFrame):
         self._shape = None
         self.placeholder.setText(message)
         self.placeholder.setVisible(True)
+        if self.bar_image is not None:  # no data, no scale
+            self.bar_image.setVisible(False)
+            self._bar_values(False)
         self.vb.setRange(xRange=(0, 1), yRange=(0, 1), padding=0)
 
     def set_colour_bar(self, lut: np.ndarray, lo: float, hi: float) -> None:
@@ -194,13 +214,23 @@ class StreamView(QtWidgets.QFrame):
         if self.bar_image is None:
             return
         self.bar_image.setImage(np.ascontiguousarray(lut[:, None, :]), levels=None)
+        self.bar_image.setVisible(True)
+        self._bar_values(True)
         self.bar_image.setRect(QtCore.QRectF(0.0, lo, 1.0, max(hi - lo, 1e-6)))
         self.bar_vb.setRange(xRange=(0, 1), yRange=(lo, hi), padding=0)
 
     def reset_zoom(self) -> None:
+        self.fitted = True
         if self._shape is not None:
             h, w = self._shape[:2]
             self.vb.setRange(xRange=(0, w), yRange=(0, h), padding=0)
+
+    def _zoomed_by_hand(self, *_: object) -> None:
+        self.fitted = False
+
+    def _refit(self, *_: object) -> None:
+        if self.fitted and self._shape is not None:
+            self.reset_zoom()
 
     # -- mouse ------------------------------------------------------------------------
     def _mouse_moved(self, pos) -> None:

@@ -3,7 +3,8 @@
 Thermal is shown in °C through a colour map with a colour bar; its levels are either
 fixed by the person (°C) or follow percentiles of the frame, smoothed. Depth is shown
 in metres with 0 (no measurement) black. The readout under the cursor reports the
-hovered pixel in physical units.
+hovered pixel in physical units, and what the overlays drew there (also as a
+tooltip); under each view a legend names every kind of mark drawn on it.
 """
 
 from __future__ import annotations
@@ -11,7 +12,7 @@ from __future__ import annotations
 import time
 
 import numpy as np
-from PySide6 import QtCore, QtWidgets
+from PySide6 import QtCore, QtGui, QtWidgets
 
 from app.display import (
     THERMAL_MAPS,
@@ -23,7 +24,9 @@ from app.display import (
     thermal_auto_levels,
     thermal_extremes,
 )
+from app.live.legend import CURSOR, explain, legend_marks
 from app.live.stages import Overlay
+from app.ui.main.legend import LegendStrip
 from app.ui.views import MUTED, StreamView
 from drivers.types import FrameSet, StreamSpec
 
@@ -40,6 +43,13 @@ class PreviewArea(QtWidgets.QWidget):
     def __init__(self, parent=None):
         super().__init__(parent)
         self.views = {s: StreamView(s, t, colour_bar=u) for s, t, u in VIEWS}
+        #: Under each view: what its marks mean (:mod:`app.live.legend`).
+        self.legends = {s: LegendStrip() for s in self.views}
+        for name, view in self.views.items():
+            view.layout().addWidget(self.legends[name])
+        #: The overlays drawn on each view now (what the legend and the tooltip name).
+        self.overlays: dict[str, list[Overlay]] = {}
+        self._cursor_views: set[str] = set()
         self.specs: dict[str, StreamSpec] = {}
         self.arrays: dict[str, np.ndarray] = {}
         self.frames_displayed = 0
@@ -153,6 +163,7 @@ class PreviewArea(QtWidgets.QWidget):
         self.specs = dict(specs)
         self.arrays.clear()
         self._notes = {}
+        self._forget_overlays()
         self._tracker.reset()
         self._depth_tracker.reset()
         self._bar_levels.clear()
@@ -166,6 +177,8 @@ class PreviewArea(QtWidgets.QWidget):
     def clear(self, message: str) -> None:
         self.arrays.clear()
         self._notes = {}
+        self._forget_overlays()
+        self._bar_levels.clear()  # the bars are emptied: the next frame draws them anew
         for view in self.views.values():
             view.clear(message)
             view.info.setText("")
@@ -246,6 +259,10 @@ class PreviewArea(QtWidgets.QWidget):
                     layers.append(o.rgba)
             view.show_overlays(layers, np.concatenate(points) if points else None)
             self._notes[name] = notes
+            drawn = [o for o in by_stream.get(name, []) if shape is not None and o.marks]
+            self.overlays[name] = drawn
+            cursor = (CURSOR,) if name in self._cursor_views and shape is not None else ()
+            self.legends[name].set_marks((*legend_marks(drawn), *cursor))
         now = time.monotonic()
         if now - self._last_notes >= _INFO_INTERVAL:
             self.show_notes()
@@ -280,6 +297,7 @@ class PreviewArea(QtWidgets.QWidget):
             self._hover = None
             self.readout.emit("")
             self._mark({})
+            self.views[stream].glw.setToolTip("")
 
     def _emit_readout(self) -> None:
         if self._hover is None:
@@ -290,6 +308,7 @@ class PreviewArea(QtWidgets.QWidget):
             return
         r = pixel_readout(stream, spec.kind, array, x, y, spec.depth_scale)
         text = "" if r is None else f"{r.stream}  x {r.x}  y {r.y}   {r.text}"
+        self.explain_hover(stream, x, y)
         marks: dict[str, tuple[float, float]] = {}
         if r is not None and self.point_lookup is not None:
             marks, extra = self.point_lookup(stream, float(r.x), float(r.y))
@@ -298,8 +317,30 @@ class PreviewArea(QtWidgets.QWidget):
         self.readout.emit(text)
 
     def _mark(self, marks: dict[str, tuple[float, float]]) -> None:
+        self._cursor_views.update(marks)
         for name, view in self.views.items():
             view.show_marker(marks.get(name))
+
+    def explain_hover(self, stream: str, x: float, y: float) -> str:
+        """Name the mark under the cursor (topmost overlay first) in a tooltip; ""
+        (and no tooltip) where no overlay drew anything."""
+        text = next(
+            (t for o in reversed(self.overlays.get(stream, [])) if (t := explain(o, x, y))), ""
+        )
+        view = self.views[stream]
+        if text != view.glw.toolTip():
+            view.glw.setToolTip(text)
+            if text:
+                QtWidgets.QToolTip.showText(QtGui.QCursor.pos(), text, view.glw)
+            else:
+                QtWidgets.QToolTip.hideText()
+        return text
+
+    def _forget_overlays(self) -> None:
+        self.overlays = {}
+        self._cursor_views.clear()
+        for legend in self.legends.values():
+            legend.set_marks(())
 
     def dispose(self) -> None:
         for view in self.views.values():

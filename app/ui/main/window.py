@@ -30,6 +30,8 @@ from app.live.events import (
 )
 from app.live.frame_dispatch import LiveFigures
 from app.live.stages import Stage
+from app.ui.help_menu import add_help_menu
+from app.ui.main import shortcuts
 from app.ui.main.model_menu import ModelMenu
 from app.ui.main.overlay_menu import OverlayMenu
 from app.ui.main.preview import PreviewArea
@@ -129,23 +131,16 @@ class MainWindow(QtWidgets.QMainWindow):
         self.replay_bar.seek.connect(live.seek)
         self.replay_bar.speed.connect(live.set_speed)
         self.replay_bar.loop.connect(live.set_loop)
-        for key, slot in (("M", self.add_marker), ("Space", self._toggle_play)):
-            QtGui.QShortcut(QtGui.QKeySequence(key), self, activated=slot)
-        QtGui.QShortcut(
-            QtGui.QKeySequence(QtCore.Qt.Key.Key_Right),
-            self,
-            activated=lambda: self.replay_bar.isVisible() and self.replay_bar.step_once(),
-        )
 
     def _menus(self) -> None:
         bar = self.menuBar()
+        #: Every key of the window, from one table (app.ui.main.shortcuts).
+        self.shortcuts = shortcuts.install(self)
         file = bar.addMenu("&File")
-        file.addAction("&Open session…", QtGui.QKeySequence.StandardKey.Open).triggered.connect(
-            self._open_session_dialog
-        )
+        file.addAction(self.shortcuts["open"])
         file.addAction("Load &rig…").triggered.connect(self._load_rig_dialog)
         file.addSeparator()
-        file.addAction("&Quit", QtGui.QKeySequence.StandardKey.Quit).triggered.connect(self.close)
+        file.addAction(self.shortcuts["quit"])
         view = bar.addMenu("&View")
         #: View › Overlays: one toggle per stage of the controller.
         self.overlays = OverlayMenu(view.addMenu("Overlays"), self.live)
@@ -159,6 +154,11 @@ class MainWindow(QtWidgets.QMainWindow):
         self.tools_menu = bar.addMenu("&Tools")
         self.add_tool("&Calibrate rig…", self.open_calibration_wizard)
         self.add_tool("&Review labels…", self._review_labels)
+        self.help_menu = add_help_menu(self, "Main window", shortcuts.rows)
+
+    def show_shortcuts(self) -> None:
+        """F1, Help › Keyboard shortcuts: every key of this window."""
+        self.help_menu.findChild(QtGui.QAction, "help-shortcuts").trigger()
 
     def add_tool(self, title: str, callback) -> QtGui.QAction:
         """Add an entry to the Tools menu (where dialogs such as a wizard live)."""

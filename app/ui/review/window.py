@@ -22,8 +22,9 @@ from app.labels.store import LabelStore
 from app.review.editor import TOOLS
 from app.review.frames import ReviewFrames
 from app.review.overlay import OPACITY_STEPS
+from app.ui.help_menu import add_help_menu
 from app.ui.review import panels as review_panels
-from app.ui.review.actions import install
+from app.ui.review.actions import help_rows, install
 from app.ui.review.canvas import ReviewCanvas
 from app.ui.review.help import HelpOverlay
 from app.ui.review.timeline import SOURCE_COLOURS, STATUS_COLOURS, Timeline
@@ -98,6 +99,7 @@ class ReviewWindow(QtWidgets.QMainWindow):
         layout.addWidget(self.timeline)
         self.setCentralWidget(central)
         self.help = HelpOverlay(central, self.store.classes)
+        add_help_menu(self, "Review", lambda: help_rows(self.store.classes))
         self.toolbar = review_panels.tool_bar(self, self.store.classes)
         self.addToolBar(self.toolbar)
         self.readout = QtWidgets.QLabel("")

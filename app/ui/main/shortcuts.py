@@ -1,0 +1,71 @@
+"""Every keyboard shortcut of the main window, in ONE table.
+
+The window's shortcut actions and Help › Keyboard shortcuts are both made from
+:data:`SHORTCUTS`, so the list shows exactly the keys that work (the review window
+does the same with :mod:`app.ui.review.actions`). A new key is one row here: its
+``run`` is called with the window.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from PySide6 import QtCore, QtGui, QtWidgets
+
+from app.ui.review.actions import key_text
+
+
+@dataclass(frozen=True)
+class Shortcut:
+    """``keys`` (QKeySequence strings) run ``run(window)``; ``menu`` names the menu
+    the action is also offered in (its object name ``shortcut-NAME``)."""
+
+    name: str
+    keys: tuple[str, ...]
+    text: str
+    group: str
+    run: Callable[[Any], object]
+    menu: str = ""
+
+
+def _step(window) -> None:
+    if window.replay_bar.isVisible():
+        window.replay_bar.step_once()
+
+
+# fmt: off
+SHORTCUTS: tuple[Shortcut, ...] = (
+    Shortcut("open", ("Ctrl+O",), "open a recorded session", "File",
+             lambda w: w._open_session_dialog(), "&Open session…"),
+    Shortcut("quit", ("Ctrl+Q",), "quit (asks first while recording)", "File",
+             lambda w: w.close(), "&Quit"),
+    Shortcut("marker", ("M",), "event marker in the recording, at the newest frame",
+             "Recording", lambda w: w.add_marker()),
+    Shortcut("play", ("Space",), "replay: play / pause", "Replay", lambda w: w._toggle_play()),
+    Shortcut("step", ("Right",), "replay: next frame (pauses)", "Replay", _step),
+    Shortcut("help", ("F1",), "this list of shortcuts", "Help",
+             lambda w: w.show_shortcuts(), "&Keyboard shortcuts…"),
+)
+# fmt: on
+
+
+def install(window: QtWidgets.QMainWindow) -> dict[str, QtGui.QAction]:
+    """A window-wide QAction per row, with its keys; returned by name (a menu adds
+    the ones it offers)."""
+    made = {}
+    for s in SHORTCUTS:
+        action = QtGui.QAction(s.menu or s.text, window)
+        action.setObjectName(f"shortcut-{s.name}")
+        action.setShortcuts([QtGui.QKeySequence(k) for k in s.keys])
+        action.setShortcutContext(QtCore.Qt.ShortcutContext.WindowShortcut)
+        action.triggered.connect(lambda _=False, run=s.run: run(window))
+        window.addAction(action)
+        made[s.name] = action
+    return made
+
+
+def rows() -> list[tuple[str, str, str]]:
+    """(group, keys, text) per shortcut, for Help › Keyboard shortcuts."""
+    return [(s.group, key_text(s.keys), s.text) for s in SHORTCUTS]
