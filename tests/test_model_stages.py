@@ -32,6 +32,7 @@ def test_the_segmenter_stage_masks_the_calves(thermal_sets):
         truth = fs.frames["thermal"].truth["labels"]
         assert overlay.stream == "thermal" and overlay.frameset == fs.index
         assert overlay.labels.shape == truth.shape and overlay.points is None
+        assert [m.title for m in overlay.marks] == ["left calf", "right calf"], "its legend"
         assert calf_iou(overlay.labels, truth) > 0.8
         assert overlay.note.startswith(f"model {BUNDLED_SEGMENTER}: ")
 
@@ -43,6 +44,7 @@ def test_the_keypoint_stage_finds_the_joints(thermal_sets):
         overlay = stage(fs)
         truth = np.asarray(fs.frames["thermal"].truth["keypoints"], np.float64)
         assert overlay.labels is None and overlay.points.shape == truth.shape
+        assert [m.key for m in overlay.marks] == ["keypoint"], "its legend"
         assert overlay.rgba is None, "points alone: the preview draws them without a layer"
         seen = np.isfinite(truth).all(axis=1) & np.isfinite(overlay.points).all(axis=1)
         assert seen.sum() >= truth.shape[0] // 2

@@ -10,6 +10,7 @@ from app.display import (
     label_outline_rgba,
     projected_rgba,
 )
+from app.live.legend import explain
 from app.live.projected_labels import (
     MEDIAPIPE_LABELER_NAME,
     TRUTH_LABELER_NAME,
@@ -75,6 +76,12 @@ def test_labels_of_the_rgb_frame_land_shifted_by_the_baseline_on_a_flat_wall():
     assert 29 <= xs.min() <= 32 and 48 <= xs.max() <= 51
     assert overlay.rgba.shape == (H, W, 4) and overlay.rgba[30, 40, 3] > 0
     assert "confidence" in overlay.note and "Δt 10 ms" in overlay.note
+    # The legend names the classes and both kinds of unknown; the tooltip reads the
+    # reason codes the overlay carries.
+    keys = [m.key for m in overlay.marks]
+    assert keys == ["class-1", "class-2", "occluded", "unknown"]
+    assert overlay.reason is stage.last.transfer.reason
+    assert "left calf" in explain(overlay, 40.0, 30.0)
     last = stage.last
     assert last.frameset == 3 and last.transfer.depth[30, 40] == pytest.approx(1.0, abs=0.01)
 

@@ -113,6 +113,7 @@ class StreamView(QtWidgets.QFrame):
         self.bar_axis.setPen(MUTED)
         self.bar_axis.setWidth(44)
         self.glw.addItem(self.bar_axis, row=0, col=2)
+        self.bar_image.setVisible(False)
         self._bar_values(False)
 
     def _bar_values(self, shown: bool) -> None:
