@@ -73,8 +73,9 @@ class SourceOpened:
 
 @dataclass
 class SourceProgress:
-    """Preparing the source before its first frame (the synthetic rig renders its
-    motion cycle once, so that live frames then come at full rate, none dropped)."""
+    """Preparing the source before a recording starts (the synthetic rig renders the
+    rest of its motion cycle once, so that the recording gets every frame at full
+    rate; the preview does not wait for it and renders on demand meanwhile)."""
 
     spec: str
     done: int

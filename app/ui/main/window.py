@@ -345,7 +345,7 @@ class MainWindow(QtWidgets.QMainWindow):
             elif isinstance(event, Problem):
                 self.show_error(event.title, event.message)
             elif isinstance(event, SourceProgress):
-                text = f"rendering the synthetic scene once: {event.done}/{event.total}"
+                text = f"rendering the scene's cycle before recording: {event.done}/{event.total}"
                 if event.done % 10 == 0 or event.done == event.total:
                     self.source_panel.set_state(text)
                     for view in self.preview.views.values():
