@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import functools
 import math
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
 
@@ -116,7 +117,17 @@ class CameraModel(Intrinsics):
         return _bounds(self.width, self.height, self.K, self.dist)
 
 
-def _undistort_grid(width: int, height: int, K: tuple, dist: tuple) -> np.ndarray:
+#: Points per piece of the pixel grid that is undistorted at a time: small enough for
+#: the dozen temporaries of Newton's step to stay in the CPU cache (twice as fast as
+#: one pass over a 1280x720 grid), and pieces run on two threads (numpy and OpenCV
+#: release the interpreter). Every point is computed alone, so the result is the same
+#: to the last bit whatever the piece size (tests/test_synthetic_camera.py).
+UNDISTORT_CHUNK = 32768
+
+
+def _undistort_grid(
+    width: int, height: int, K: tuple, dist: tuple, chunk: int = UNDISTORT_CHUNK
+) -> np.ndarray:
     """Normalized undistorted (x, y) of every pixel centre, (H, W, 2) float64.
 
     OpenCV's iterative inverse seeds Newton's method on the full 5-coefficient model,
@@ -126,11 +137,19 @@ def _undistort_grid(width: int, height: int, K: tuple, dist: tuple) -> np.ndarra
     cam = CameraModel(width, height, K, dist, name="tmp")
     u, v = np.meshgrid(np.arange(width, dtype=np.float64), np.arange(height, dtype=np.float64))
     target = np.stack([u.ravel(), v.ravel()], axis=1)
+    pieces = [target[i : i + chunk] for i in range(0, len(target), chunk)]
+    with ThreadPoolExecutor(2) as pool:
+        done = list(pool.map(lambda t: _undistort_points(cam, t), pieces))
+    return np.concatenate(done).reshape(height, width, 2)
+
+
+def _undistort_points(cam: CameraModel, target: np.ndarray) -> np.ndarray:
+    """Normalized undistorted (x, y) of pixels ``target`` (N, 2): see _undistort_grid."""
     crit = (cv2.TERM_CRITERIA_COUNT | cv2.TERM_CRITERIA_EPS, 20, 1e-12)
     xy = cv2.undistortPoints(target.reshape(-1, 1, 2), cam.matrix, cam.dist_coeffs, criteria=crit)
     x, y = xy[:, 0, 0].copy(), xy[:, 0, 1].copy()
     k1, k2, p1, p2, k3 = cam.dist[:5]
-    (fx, _, _), (_, fy, _), _ = K
+    (fx, _, _), (_, fy, _), _ = cam.K
     for _ in range(6):
         r2 = x * x + y * y
         radial = 1.0 + r2 * (k1 + r2 * (k2 + r2 * k3))
@@ -144,7 +163,7 @@ def _undistort_grid(width: int, height: int, K: tuple, dist: tuple) -> np.ndarra
         det = jxx * jyy - jxy * jyx
         x -= (jyy * ex - jxy * ey) / det
         y -= (jxx * ey - jyx * ex) / det
-    return np.stack([x, y], axis=1).reshape(height, width, 2)
+    return np.stack([x, y], axis=1)
 
 
 @functools.lru_cache(maxsize=8)
