@@ -308,11 +308,12 @@ class PreviewArea(QtWidgets.QWidget):
             return
         r = pixel_readout(stream, spec.kind, array, x, y, spec.depth_scale)
         text = "" if r is None else f"{r.stream}  x {r.x}  y {r.y}   {r.text}"
-        self.explain_hover(stream, x, y)
+        mark = self.explain_hover(stream, x, y)
         marks: dict[str, tuple[float, float]] = {}
         if r is not None and self.point_lookup is not None:
             marks, extra = self.point_lookup(stream, float(r.x), float(r.y))
             text += f"   {extra}" if extra else ""
+        text += f"   · {mark}" if mark and text else ""
         self._mark(marks)
         self.readout.emit(text)
 
