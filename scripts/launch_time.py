@@ -3,27 +3,22 @@ the main window on ``synthetic:cycling`` (full size, as ``thermorig`` opens it),
 how many frames were drawn by 2, 4, 6, 8, 10, 15 and 20 s. A figure for a report, not a
 test: it depends on the machine and on what else runs (the load is printed).
 
-    QT_QPA_PLATFORM=offscreen .venv/bin/python scripts/launch_time.py [--no-prebuild]
+    QT_QPA_PLATFORM=offscreen .venv/bin/python scripts/launch_time.py
 """
 
 from __future__ import annotations
 
 import os
-import sys
 import tempfile
 import time
 
 T0 = time.monotonic()
-
-from app.ui.main.launch import prebuild_synthetic  # noqa: E402 - timed from the start
 
 SOURCE = "synthetic:cycling"
 SECONDS = (2, 4, 6, 8, 10, 15, 20)
 
 
 def main() -> None:
-    if "--no-prebuild" not in sys.argv:
-        prebuild_synthetic(SOURCE)  # as run_gui does
     from PySide6 import QtCore
 
     from app.ui.app import make_app
