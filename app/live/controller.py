@@ -274,6 +274,11 @@ class LiveController:
         if self.worker is not None:
             self.worker.step()
 
+    def step_back(self) -> None:
+        """Pause on the FrameSet before the one shown last."""
+        if self.worker is not None:
+            self.worker.step_back()
+
     def seek(self, row: int) -> None:
         if self.worker is not None:
             self.worker.seek(row)
