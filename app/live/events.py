@@ -82,6 +82,8 @@ class SourceOpened:
     streams: dict[str, StreamSpec]
     info: SourceInfo
     replay: ReplayInfo | None = None
+    #: False for a replay opened paused (a source put back where it was).
+    playing: bool = True
 
 
 @dataclass

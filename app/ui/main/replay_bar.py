@@ -168,7 +168,9 @@ class ReplayBar(QtWidgets.QWidget):
                 activated=lambda slot=slot: self.isVisible() and slot(),
             )
 
-    def set_info(self, info: ReplayInfo | None) -> None:
+    def set_info(self, info: ReplayInfo | None, playing: bool = True) -> None:
+        """A new source: its replay frame grid (None: not a replay), and whether the
+        replay starts playing."""
         self.info = info
         self.setVisible(info is not None)
         if info is None:
@@ -185,7 +187,7 @@ class ReplayBar(QtWidgets.QWidget):
             if markers
             else "no event markers in this session (M sets one while recording)"
         )
-        self.set_playing(True)
+        self.set_playing(playing)
         self.show_position(0)
 
     def set_playing(self, playing: bool) -> None:

@@ -333,7 +333,7 @@ class MainWindow(QtWidgets.QMainWindow):
                     self.statusBar().showMessage(event.notice, 60000)
             elif isinstance(event, SourceOpened):
                 self.preview.set_streams(event.streams)
-                self.replay_bar.set_info(event.replay)
+                self.replay_bar.set_info(event.replay, event.playing)
                 self.source_panel.set_state(f"{', '.join(event.streams)} · opened")
                 if self.wizard is not None:
                     self.wizard.attach(event.streams, event.info)
