@@ -57,6 +57,10 @@ def test_replay_to_the_end_then_loop_at_speed(qtbot, tmp_path, session):
     assert not bar.playing
     # the last frame set may still be held (≤ 0.1 s) for its projected labels
     qtbot.waitUntil(lambda: bar.slider.value() == 26, timeout=2000)
+    qtbot.keyClick(window, QtCore.Qt.Key.Key_Home)  # back to the start, still paused
+    qtbot.waitUntil(lambda: bar.slider.value() == 0, timeout=5000)
+    qtbot.wait(300)
+    assert bar.slider.value() == 0 and not bar.playing, "Home after the end does not play"
     bar.loop_check.setChecked(True)
     qtbot.mouseClick(bar.play_button, QtCore.Qt.MouseButton.LeftButton)
     qtbot.waitUntil(lambda: bar.slider.value() < 20, timeout=5000)  # started over

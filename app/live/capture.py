@@ -234,6 +234,7 @@ class CaptureWorker:
         for fs in self._sync.flush():
             self._publish(fs)
         self._ended = True
+        self._playing = False  # a seek after the end shows that frame, paused
         self._stop_recording(wait=False)
         self.events.put(SourceEnded(self.spec))
 
