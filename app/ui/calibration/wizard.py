@@ -139,8 +139,8 @@ class CalibrationWizard(QtWidgets.QDialog):
         self.summary.setWordWrap(True)
         self.summary.setTextInteractionFlags(QtCore.Qt.TextInteractionFlag.TextSelectableByMouse)
         self.chart = ErrorChart(list(RIG_CAMERAS))
-        self.save_button = QtWidgets.QPushButton("Save rig…")
-        self.apply_button = QtWidgets.QPushButton("Use in preview")
+        self.save_button = QtWidgets.QPushButton("&Save rig…")
+        self.apply_button = QtWidgets.QPushButton("&Use in preview")
         for b in (self.save_button, self.apply_button):
             b.setEnabled(False)
         bottom = QtWidgets.QHBoxLayout()
