@@ -126,16 +126,13 @@ class MainWindow(QtWidgets.QMainWindow):
         self.record_panel.marker_requested.connect(self.add_marker)
         self.replay_bar.play.connect(live.play)
         self.replay_bar.step.connect(live.step)
+        self.replay_bar.step_back.connect(live.step_back)
         self.replay_bar.seek.connect(live.seek)
         self.replay_bar.speed.connect(live.set_speed)
         self.replay_bar.loop.connect(live.set_loop)
         for key, slot in (("M", self.add_marker), ("Space", self._toggle_play)):
             QtGui.QShortcut(QtGui.QKeySequence(key), self, activated=slot)
-        QtGui.QShortcut(
-            QtGui.QKeySequence(QtCore.Qt.Key.Key_Right),
-            self,
-            activated=lambda: self.replay_bar.isVisible() and self.replay_bar.step_once(),
-        )
+        self.replay_bar.install_keys(self)  # Left/Right step, Home/End
 
     def _menus(self) -> None:
         bar = self.menuBar()
@@ -336,7 +333,7 @@ class MainWindow(QtWidgets.QMainWindow):
                     self.statusBar().showMessage(event.notice, 60000)
             elif isinstance(event, SourceOpened):
                 self.preview.set_streams(event.streams)
-                self.replay_bar.set_info(event.replay)
+                self.replay_bar.set_info(event.replay, event.playing)
                 self.source_panel.set_state(f"{', '.join(event.streams)} · opened")
                 if self.wizard is not None:
                     self.wizard.attach(event.streams, event.info)
