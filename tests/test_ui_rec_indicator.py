@@ -37,14 +37,14 @@ def test_recording_shows_a_red_rec_badge_with_elapsed_time_in_the_bar_and_the_ti
     bar = w.rec_bar
     assert w.windowTitle() == "thermorig" and bar.badge.text() == "not recording"
     qtbot.keyClick(w, QtCore.Qt.Key.Key_R, QtCore.Qt.KeyboardModifier.ControlModifier)
-    qtbot.waitUntil(lambda: w.live.recording, timeout=3000)  # (a button's shortcut clicks
-    # it 100 ms later: Qt's animateClick)
+    assert w.live.recording, "Ctrl+R records"
     assert bar.badge.text() == "● REC 00:00" and RED in bar.badge.styleSheet()
     assert w.windowTitle().startswith("● REC 00:00")
     qtbot.waitUntil(lambda: bar.badge.text() == "● REC 00:01", timeout=15000)
     assert w.windowTitle().startswith("● REC 00:01") and w.windowTitle().endswith("thermorig")
     assert bar.button.text() == "■ Stop"
-    qtbot.mouseClick(bar.button, QtCore.Qt.MouseButton.LeftButton)  # the bar's Stop
+    qtbot.keyClick(w, QtCore.Qt.Key.Key_R, QtCore.Qt.KeyboardModifier.ControlModifier)
+    qtbot.waitUntil(lambda: bar.button.text() == "Finishing…", timeout=3000)
     qtbot.waitUntil(lambda: w.live.last_recording is not None, timeout=20000)
     assert w.live.last_recording.state == "done"
     assert bar.badge.text() == "not recording" and w.windowTitle() == "thermorig"

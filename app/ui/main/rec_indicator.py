@@ -98,13 +98,19 @@ class RecIndicator(QtWidgets.QToolBar):
         for widget in (self.button, self.badge, self.warning):
             self.addWidget(widget)
         self.button.clicked.connect(self.record_clicked)
-        self.button.setShortcut(QtGui.QKeySequence(RECORD_KEY))
+        # Not the button's own shortcut: a button's setText resets that to its mnemonic.
+        self.shortcut = QtGui.QShortcut(QtGui.QKeySequence(RECORD_KEY), self)
+        self.shortcut.activated.connect(self._shortcut)
 
         self.watch = RecordingWatch()
         self.recording = False
         self.alert = RecAlert(Level.OK)
         self.elapsed = ""
         self.stopped()
+
+    def _shortcut(self) -> None:
+        if self.button.isEnabled():
+            self.button.click()
 
     # -- what the window tells it -----------------------------------------------------
     def set_available(self, available: bool) -> None:
