@@ -88,7 +88,10 @@ def test_a_trickle_of_lost_frames_is_amber_and_losses_that_stopped_stay_amber():
     clock.t += RECENT_S + 1.0  # nothing more lost since
     alert = watch.update(_status(330 + 30 * 6, dropped=few), _health())
     assert alert.level is Level.WARN
-    assert alert.text == f"{few} frames lost earlier, none in the last {RECENT_S:.0f} s"
+    assert alert.text == f"{few} frames lost earlier · none in the last {RECENT_S:.0f} s"
+    behind = watch.update(_status(330 + 30 * 7, dropped=few, behind=True), _health())
+    assert behind.level is Level.WARN
+    assert behind.text.startswith(f"{few} frames lost earlier · writer behind: storing")
 
 
 def test_frames_lost_at_the_source_count_only_from_the_start_of_the_recording():
@@ -98,8 +101,8 @@ def test_frames_lost_at_the_source_count_only_from_the_start_of_the_recording():
     alert = watch.update(_status(300), _health(drops=40))
     assert alert.level is Level.OK
     clock.t += 1.0
-    alert = watch.update(_status(330), _health(drops=70))
-    assert alert.level is Level.ALARM and "30 lost" in alert.text
+    alert = watch.update(_status(330), _health(drops=140))  # 100 of 1090: 9 %
+    assert alert.level is Level.ALARM and "100 lost" in alert.text
 
 
 def test_a_filling_queue_turns_amber_then_red_unless_the_source_can_wait():
@@ -122,3 +125,13 @@ def test_a_writer_behind_is_amber_and_a_failed_recording_red():
     assert behind.level is Level.WARN and behind.text.startswith("writer behind: storing")
     failed = watch.update(_status(30, state="failed", error="disk full"), _health())
     assert failed.level is Level.ALARM and failed.text == "recording failed: disk full"
+
+
+def test_without_figures_at_the_start_losses_count_from_the_first_figures_seen():
+    clock = Clock()
+    watch = RecordingWatch(clock)
+    watch.start(None)  # Record pressed before the source's first figures
+    assert watch.update(_status(30), _health(drops=12)).level is Level.OK
+    clock.t += 1.0
+    alert = watch.update(_status(60), _health(drops=40))
+    assert alert.level is Level.ALARM and "28 lost" in alert.text

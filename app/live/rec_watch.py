@@ -39,7 +39,7 @@ QUEUE_ALARM = 0.9
 #: Seconds over which "losing frames now" is measured.
 RECENT_S = 5.0
 #: Share of the frames due in the last :data:`RECENT_S` that, lost, makes the alarm.
-LOSS_ALARM = 0.01
+LOSS_ALARM = 0.05
 #: What to do about it, for the one-line warning.
 ADVICE = "close other programs or record fewer streams"
 
@@ -87,12 +87,13 @@ class RecordingWatch:
     def lost_at_source(
         self, status: RecordingStatus, health: Mapping[str, StreamHealth] | None
     ) -> dict[str, int]:
-        """Frames each recorded stream's source lost since :meth:`start`."""
-        return {
-            name: max(0, h.drops - self._base.get(name, h.drops))
-            for name, h in (health or {}).items()
-            if name in status.frames
-        }
+        """Frames each recorded stream's source lost since :meth:`start` (a stream
+        whose figures were not known then: since they were first seen)."""
+        lost = {}
+        for name, h in (health or {}).items():
+            if name in status.frames:
+                lost[name] = max(0, h.drops - self._base.setdefault(name, h.drops))
+        return lost
 
     def update(
         self, status: RecordingStatus, health: Mapping[str, StreamHealth] | None = None
@@ -120,24 +121,22 @@ class RecordingWatch:
             text = f"dropping frames: {lost} lost, {fps:.1f} fps — {ADVICE}"
             share = recent_lost / max(recent_due, 1)
             return RecAlert(Level.ALARM if share >= LOSS_ALARM else Level.WARN, text)
+        earlier = f"{lost} frames lost earlier · " if lost > 0 else ""
         if fill >= QUEUE_ALARM:
             return RecAlert(
                 Level.ALARM,
-                f"writer falling behind: queue {100 * fill:.0f} % full, "
+                f"{earlier}writer falling behind: queue {100 * fill:.0f} % full, "
                 f"frames will be dropped — {ADVICE}",
             )
         if fill >= QUEUE_WARN:
-            return RecAlert(
-                Level.WARN, f"writer falling behind: queue {100 * fill:.0f} % full — {ADVICE}"
-            )
-        if status.behind:
-            return RecAlert(
-                Level.WARN, f"writer behind: storing frames uncompressed to keep up — {ADVICE}"
-            )
-        if lost > 0:
-            return RecAlert(Level.WARN, f"{lost} frames lost earlier, none in the last "
-                            f"{self._recent_s:.0f} s")  # fmt: skip
-        return RecAlert(Level.OK)
+            writer = f"writer falling behind: queue {100 * fill:.0f} % full — {ADVICE}"
+        elif status.behind:
+            writer = f"writer behind: storing frames uncompressed to keep up — {ADVICE}"
+        elif lost > 0:
+            writer = f"none in the last {self._recent_s:.0f} s"
+        else:
+            return RecAlert(Level.OK)
+        return RecAlert(Level.WARN, earlier + writer)
 
 
 def _fps(stream: str, status: RecordingStatus, health: Mapping[str, StreamHealth] | None) -> float:
