@@ -45,6 +45,8 @@ def test_recording_shows_a_red_rec_badge_with_elapsed_time_in_the_bar_and_the_ti
     assert bar.button.text() == "■ Stop"
     qtbot.keyClick(w, QtCore.Qt.Key.Key_R, QtCore.Qt.KeyboardModifier.ControlModifier)
     qtbot.waitUntil(lambda: bar.button.text() == "Finishing…", timeout=3000)
+    w._set_available(True)  # figures arriving while the file closes change nothing
+    assert not bar.button.isEnabled() and not w.record_panel.button.isEnabled()
     qtbot.waitUntil(lambda: w.live.last_recording is not None, timeout=20000)
     assert w.live.last_recording.state == "done"
     assert bar.badge.text() == "not recording" and w.windowTitle() == "thermorig"

@@ -104,6 +104,8 @@ class RecIndicator(QtWidgets.QToolBar):
 
         self.watch = RecordingWatch()
         self.recording = False
+        self._finishing = False
+        self.available = False
         self.alert = RecAlert(Level.OK)
         self.elapsed = ""
         self.stopped()
@@ -115,7 +117,8 @@ class RecIndicator(QtWidgets.QToolBar):
     # -- what the window tells it -----------------------------------------------------
     def set_available(self, available: bool) -> None:
         """Record makes sense (a source delivers); Stop always does while recording."""
-        self.button.setEnabled(self.recording or available)
+        self.available = available
+        self.button.setEnabled(not self._finishing and (self.recording or available))
 
     def started(self, health: Mapping[str, StreamHealth] | None = None) -> None:
         """A recording started; ``health``: the source's figures now (only frames lost
@@ -139,12 +142,15 @@ class RecIndicator(QtWidgets.QToolBar):
 
     def finishing(self) -> None:
         """Stop was asked: the writer empties its queue (the badge stays red)."""
+        self._finishing = True
         self.button.setText("Finishing…")
         self.button.setEnabled(False)
 
     def stopped(self) -> None:
         """No recording (never started, finished or failed)."""
         self.recording = False
+        self._finishing = False
+        self.button.setEnabled(self.available)
         self.button.setText("● Record")
         self.button.setToolTip(START_TIP)
         self.elapsed = ""

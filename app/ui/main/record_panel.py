@@ -86,6 +86,7 @@ class RecordPanel(QtWidgets.QGroupBox):
         layout.addWidget(self.figures)
 
         self.recording = False
+        self.finishing = False  # Stop asked, the writer empties its queue
         self.available = True
         self._fields = (
             self.folder,
@@ -125,7 +126,7 @@ class RecordPanel(QtWidgets.QGroupBox):
     def set_available(self, available: bool) -> None:
         """Record only while a source delivers; Stop whenever recording."""
         self.available = available
-        self.button.setEnabled(self.recording or available)
+        self.button.setEnabled(not self.finishing and (self.recording or available))
         self.button.setToolTip("" if available or self.recording else "no source to record")
 
     def request(self) -> RecordingRequest:
@@ -148,8 +149,15 @@ class RecordPanel(QtWidgets.QGroupBox):
         else:
             self.record_requested.emit(None)
 
+    def set_finishing(self) -> None:
+        """Stop was asked: nothing to click until the file is closed."""
+        self.finishing = True
+        self.button.setEnabled(False)
+        self.button.setText("Finishing…")
+
     def set_recording(self, recording: bool) -> None:
         self.recording = recording
+        self.finishing = False
         self.button.setText("■ Stop" if recording else "● Record")
         self.button.setStyleSheet(STOP_STYLE if recording else RECORD_STYLE)
         self.marker.setEnabled(recording)

@@ -275,8 +275,7 @@ class MainWindow(QtWidgets.QMainWindow):
 
     def stop_recording(self) -> None:
         if self.live.stop_recording():
-            self.record_panel.button.setEnabled(False)
-            self.record_panel.button.setText("Finishing…")
+            self.record_panel.set_finishing()
             self.rec_bar.finishing()
 
     def add_marker(self) -> None:
