@@ -355,3 +355,28 @@ def test_a_yaml_rig_file_loads_like_a_json_one(live, tmp_path):
     assert live.load_rig_file(tmp_path / "rig.yaml") is None
     assert live.rig_origin == "file rig.yaml"
     assert live.rig.to_dict()["cameras"] == _rig(1).to_dict()["cameras"]
+
+
+def test_recording_is_offered_only_while_a_source_delivers(live):
+    assert not live.can_record, "no source"
+    assert live.open_source("fake:1") is None
+    assert not live.can_record, "opening: nothing delivered yet"
+    _poll_until(live, lambda us: len(_frames(us)) >= 1)
+    assert live.can_record
+    assert live.open_source("fake:end") is None
+    assert not live.can_record
+    _poll_until(live, lambda us: any(isinstance(e, SourceEnded) for e in _events(us)))
+    assert not live.can_record, "a live source that ended records nothing more"
+
+
+def test_a_replay_that_ended_can_still_be_recorded_after_a_seek(tmp_path):
+    path = tmp_path / "short.h5"
+    write_fake_session(path, FakeRig(duration=0.5, scale=2))
+    live = LiveController()
+    try:
+        assert live.open_source(f"replay:{path}") is None
+        live.set_speed(4.0)
+        _poll_until(live, lambda us: any(isinstance(e, SourceEnded) for e in _events(us)))
+        assert live.can_record
+    finally:
+        live.dispose()

@@ -34,6 +34,8 @@ from app.live.events import (
     RecordingFinished,
     ReplayInfo,
     RigChanged,
+    SourceEnded,
+    SourceFailed,
     SourceOpened,
     SourceOpening,
 )
@@ -96,6 +98,7 @@ class LiveController:
         #: From a request to record until the worker says the recording is over.
         self.recording = False
         self.last_recording: RecordingStatus | None = None
+        self._delivering = False  # see can_record
         self.registry = StageRegistry()
         self.projected = register_builtin_stages(self.registry)
         self.runner = StageRunner(self.registry)
@@ -128,6 +131,7 @@ class LiveController:
         self.projected.set_rig(None, {})  # until the new source says what it delivers
         self.spec, self.streams, self.info, self.replay = spec, {}, None, None
         self._open_paused = False
+        self._delivering = False
         self._pending.append(SourceOpening(spec, scheme, notice))
         options, opener = self.source_options.get(scheme, {}), self._opener
         self.worker = CaptureWorker(
@@ -287,6 +291,13 @@ class LiveController:
         self.recording = True
         return None
 
+    @property
+    def can_record(self) -> bool:
+        """A source delivers frames (or, a replay that ended, can again after a seek):
+        the moment a Record button means something. False while opening, after a
+        failure, and after a live source ended."""
+        return self.worker is not None and bool(self.streams) and self._delivering
+
     def stop_recording(self) -> bool:
         """Ask the recording to finish (every queued frame is written); False if none."""
         if self.worker is None or not self.recording:
@@ -375,7 +386,10 @@ class LiveController:
             if isinstance(event, SourceOpened):
                 self.streams, self.info, self.replay = event.streams, event.info, event.replay
                 event.playing = not (self._open_paused and event.replay is not None)
+                self._delivering = True
                 events += self._apply_rig()
+            elif isinstance(event, (SourceFailed, SourceEnded)):
+                self._delivering = isinstance(event, SourceEnded) and self.replay is not None
             elif isinstance(event, (RecordingFinished, RecordingFailed)):
                 self.recording = False
                 self.last_recording = event.status
