@@ -261,20 +261,27 @@ class CaptureWorker:
             except queue.Empty:
                 return
 
+    def _set_playing(self, playing: bool) -> None:
+        """Play or pause, published at once, before any frame the command shows: who
+        sees that frame (a bookmark taken as the wizard opens) reads the new state."""
+        self._playing = playing
+        self._last_stats = 0.0
+        self._publish_stats()
+
     def _command(self, name: str, *args: Any) -> None:
         driver = self.driver
         if name == "play":
             if self._ended and self.replay is not None:
                 self._seek(0)
-            self._playing = True
+            self._set_playing(True)
         elif name == "pause":
-            self._playing = False
+            self._set_playing(False)
             driver.stop()  # the next read re-anchors replay pacing: no catch-up burst
         elif name == "step" and self.replay is not None:
-            self._playing = False
+            self._set_playing(False)
             self._step()
         elif name == "step_back" and self.replay is not None:
-            self._playing = False
+            self._set_playing(False)
             self._seek(self._row() - 1)
             self._step()
         elif name == "seek" and self.replay is not None:
