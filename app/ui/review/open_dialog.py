@@ -123,7 +123,7 @@ def find_labels(
     parent: QtWidgets.QWidget | None,
     session: Path,
     then: Callable[[Path | None, str], None],
-    ask: Callable[..., str] = ask_missing,
+    ask: Callable[..., str] | None = None,
 ) -> LabelJob | None:
     """Find ``session``'s label file and call ``then(labels, note)`` with it (made by a
     job the person chose if missing; None: open unlabeled). Nothing is called on
@@ -137,7 +137,7 @@ def find_labels(
     except (ThermorigError, OSError) as exc:
         QtWidgets.QMessageBox.warning(parent, "Review labels", str(exc))
         return None
-    answer = ask(parent, session, makers)
+    answer = (ask or ask_missing)(parent, session, makers)
     if not answer:
         return None
     if answer == EMPTY:

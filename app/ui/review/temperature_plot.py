@@ -100,13 +100,19 @@ class TemperaturePlot(QtWidgets.QWidget):
         for k, name in enumerate(curves.classes):
             colour = class_colour(k + 1)
             mean = self.plot.plot(
-                t, curves.mean[:, k], pen=pg.mkPen(colour, width=2), name=name, connect="finite"
+                t,
+                curves.mean[:, k].copy(),
+                pen=pg.mkPen(colour, width=2),
+                name=name,
+                connect="finite",
             )
             self.mean_items.append(mean)
             for stat, style in (("median", QtCore.Qt.PenStyle.DotLine), ("max", None)):
                 pen = pg.mkPen(class_colour(k + 1, 110), width=1)
                 pen.setStyle(style or QtCore.Qt.PenStyle.DashLine)
-                item = self.plot.plot(t, getattr(curves, stat)[:, k], pen=pen, connect="finite")
+                item = self.plot.plot(
+                    t, getattr(curves, stat)[:, k].copy(), pen=pen, connect="finite"
+                )
                 item.setVisible(self.details.isChecked())
                 self.detail_items.append(item)
         self.legend.setText(
@@ -133,10 +139,10 @@ class TemperaturePlot(QtWidgets.QWidget):
             return
         stats = ("median", "max")
         for k, item in enumerate(self.mean_items):
-            item.setData(c.time, c.mean[:, k], connect="finite")
+            item.setData(c.time, c.mean[:, k].copy(), connect="finite")
             for j, stat in enumerate(stats):
                 detail = self.detail_items[k * len(stats) + j]
-                detail.setData(c.time, getattr(c, stat)[:, k], connect="finite")
+                detail.setData(c.time, getattr(c, stat)[:, k].copy(), connect="finite")
         if self.current is not None:
             self.set_current(self.current)
 

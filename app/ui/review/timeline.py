@@ -88,6 +88,7 @@ def legend_label() -> QtWidgets.QLabel:
     label.setObjectName("review-timeline-legend")
     label.setTextFormat(QtCore.Qt.TextFormat.RichText)
     label.setStyleSheet("color: #9aa3b2;")
+    label.setWordWrap(True)  # two lines rather than cut off in a narrow window
     label.setToolTip(
         "The timeline's bands, top to bottom: review status, where each mask came from,"
         " transfer confidence (look at the red frames first)"

@@ -81,9 +81,9 @@ class ReviewWindow(QtWidgets.QMainWindow):
         )
         self.note.setText(self.opening_note)
         if curves:
-            QtCore.QTimer.singleShot(0, self.curves_dock.compute)
+            QtCore.QTimer.singleShot(0, self, self.curves_dock.compute)
         if store.recovery_note:  # a damaged or outdated journal: say what came back
-            QtCore.QTimer.singleShot(0, lambda: self.show_error(store.recovery_note))
+            QtCore.QTimer.singleShot(0, self, lambda: self.show_error(store.recovery_note))
         if parent is not None:  # a window opened from the main window closes (saves) with it
             parent.installEventFilter(self)
 
@@ -171,7 +171,7 @@ class ReviewWindow(QtWidgets.QMainWindow):
         # The RGB frame (a 1280x720 decode, the costliest read) follows once the thermal
         # view is drawn; while a key repeats, only the newest frame's RGB is read.
         if self._rgb_pending is None:
-            QtCore.QTimer.singleShot(0, self._show_pending_rgb)
+            QtCore.QTimer.singleShot(0, self, self._show_pending_rgb)
         self._rgb_pending = i
         if first:
             self.reset_zoom()
