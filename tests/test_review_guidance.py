@@ -315,7 +315,7 @@ def test_at_1000x700_nothing_overlaps_or_is_cut(qtbot, beside):
     assert (w.width(), w.height()) == (1000, 700)
     heads = [w.rgb.title, w.rgb.note, w.rgb.info, w.canvas.title]
     rects = [_rect(h, w) for h in heads]
-    for i, (a, la) in enumerate(zip(rects, heads)):
+    for i, (a, la) in enumerate(zip(rects, heads, strict=True)):
         assert _fits(la), f"{la.text()!r} cut at {la.width()} px"
         for b in rects[i + 1 :]:
             assert not a.intersects(b), f"{la.text()!r} overlaps"
