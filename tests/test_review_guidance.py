@@ -26,6 +26,7 @@ from app.ui.review import open_dialog
 from app.ui.review.curves_dock import MIN_HEIGHT, SETTLE_MS
 from app.ui.review.launch import ask_and_open, open_review
 from app.ui.review.timeline import SOURCE_COLOURS, STATUS_COLOURS
+from drivers.errors import ThermorigError
 from drivers.types import centikelvin_to_celsius
 from tests.synthetic_sessions import session as synthetic_session
 
@@ -163,20 +164,19 @@ def test_without_labels_the_box_offers_autolabel_and_infer(qtbot, bare):
     assert box.defaultButton() is by_key["autolabel"]
 
 
-def test_a_session_without_depth_cannot_be_autolabeled_and_says_why(tmp_path):
-    from tests.scene3d import apart, make_rig, write_session
+def test_makers_say_why_they_cannot_run(tmp_path):
+    from tests.scene3d import make_rig, write_session
 
-    session = tmp_path / "s.h5"
-    write_session(session, make_rig(), [0.0, 0.01], scene=apart)
-    from drivers.session import SessionReader
-
-    with SessionReader(session) as s:
-        streams = set(s.streams)
-    auto = label_makers(session)[0]
-    if {"depth", "color", "thermal"} <= streams:
-        assert auto.problem == "" or "rig" in auto.problem
-    else:
-        assert auto.problem.startswith("the session has no ")
+    no_depth = tmp_path / "no_depth.h5"
+    write_session(no_depth, make_rig(), [0.0, 0.01], streams=("thermal", "color"))
+    auto, model = label_makers(no_depth)
+    assert auto.problem == "the session has no depth stream" and model.problem == ""
+    no_rig = tmp_path / "no_rig.h5"
+    write_session(no_rig, make_rig(), [0.0, 0.01], with_truth=False)
+    auto, _ = label_makers(no_rig)
+    assert auto.problem.startswith("the session has no rig")
+    with pytest.raises(ThermorigError, match="cannot autolabel: the session has no rig"):
+        auto.run()
 
 
 def test_choosing_autolabel_makes_the_labels_with_progress_then_opens(qtbot, bare, monkeypatch):
