@@ -369,3 +369,17 @@ def test_thermorig_review_prints_what_closing_saved(beside, monkeypatch, capsys)
     monkeypatch.setattr("app.ui.app.run_window", run)
     assert main(["review", str(session)]) == 0
     assert "saved 1 edit to ride.labels.h5" in capsys.readouterr().out
+
+
+def test_unlabeled_curves_show_no_scale_until_a_frame_is_labeled(qtbot, bare):
+    w = _open(qtbot, bare, None, curves=True)
+    qtbot.waitUntil(lambda: w.plot.curves is not None, timeout=20000)
+    axis = w.plot.plot.getAxis("left")
+    assert w.plot.title.text() == "Temperature: no labeled frame yet"
+    assert not axis.style["showValues"], "no °C scale over no data"
+    w.set_class(1)
+    w.canvas.press(60.0, 60.0)
+    w.canvas.move(70.0, 64.0)
+    w.canvas.release()
+    qtbot.waitUntil(lambda: w.plot.has_values, timeout=SETTLE_MS + 2000)
+    assert axis.style["showValues"] and "mean °C" in w.plot.title.text()

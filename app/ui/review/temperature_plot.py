@@ -38,6 +38,7 @@ class TemperaturePlot(QtWidgets.QWidget):
     def __init__(self, parent=None):
         super().__init__(parent)
         self.curves: TemperatureCurves | None = None
+        self.has_values: bool | None = None  # any finite value drawn (None: not yet known)
         self.current: int | None = None
         self.plot = pg.PlotWidget()
         self.plot.setBackground(BACKGROUND)
@@ -122,14 +123,27 @@ class TemperaturePlot(QtWidgets.QWidget):
                 for k, name in enumerate(curves.classes)
             )
         )
-        self.title.setText("Temperature: mean °C per class")
         self.title.setToolTip(
             f"mean °C inside each class's mask, eroded {curves.erode_px} px; rejected and"
             " unlabeled frames leave gaps"
         )
-        self.plot.enableAutoRange()
+        self.has_values = None
+        self._show_values()
         if self.current is not None:
             self.set_current(self.current)
+
+    def _show_values(self) -> None:
+        """No °C scale before there is a value to read on it (an axis of 0-1 over an
+        unlabeled session reads as data); the range follows the first values."""
+        has = bool(self.curves is not None and np.isfinite(self.curves.mean).any())
+        if has == self.has_values:
+            return
+        self.has_values = has
+        self.plot.getAxis("left").setStyle(showValues=has)
+        self.title.setText(
+            "Temperature: mean °C per class" if has else "Temperature: no labeled frame yet"
+        )
+        self.plot.enableAutoRange()
 
     def refresh(self) -> None:
         """Draw the current ``curves`` arrays again (rows changed in place by edits);
@@ -143,6 +157,7 @@ class TemperaturePlot(QtWidgets.QWidget):
             for j, stat in enumerate(stats):
                 detail = self.detail_items[k * len(stats) + j]
                 detail.setData(c.time, getattr(c, stat)[:, k].copy(), connect="finite")
+        self._show_values()
         if self.current is not None:
             self.set_current(self.current)
 
