@@ -192,9 +192,10 @@ class MainWindow(QtWidgets.QMainWindow):
     def _review_labels(self) -> None:
         """Tools > Review labels…: a session's labels in a review window of its own
         (it closes, and saves, with this window)."""
+        from app.ui.main.file_dialogs import session_start
         from app.ui.review.launch import ask_and_open
 
-        ask_and_open(self)
+        ask_and_open(self, str(session_start(self)))
 
     def _cursor_points(self, stream: str, x: float, y: float):
         depth = self.preview.arrays.get("depth")
