@@ -76,7 +76,7 @@ def main(argv: list[str] | None = None) -> int:
         func = lambda _args: run_default()  # noqa: E731
     if args.command in WINDOW_COMMANDS:
         return _run(func, args)
-    with handling_stop_signals():
+    with handling_stop_signals(process_ends=True):
         return _run(func, args)
 
 

@@ -86,6 +86,11 @@ class RecordingStatus:
     bytes_on_disk: int = 0
     markers: int = 0
     error: str = ""
+    #: How full the writer's queue is (0 to 1); at 1 a live frame is dropped.
+    queue_fill: float = 0.0
+    #: The source waits for the writer (a file, a simulation): a full queue only slows
+    #: reading and loses nothing, so it is no warning.
+    lossless: bool = False
 
     @property
     def total_frames(self) -> int:
@@ -293,4 +298,6 @@ class Recording:
                 bytes_on_disk=size,
                 markers=self._markers,
                 error=one_line(self.error) if self.error else "",
+                queue_fill=self._worker.fill,
+                lossless=self.lossless,
             )

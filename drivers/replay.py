@@ -54,6 +54,9 @@ class ReplayDriver(BaseDriver):
         self._laps = 0
         self._position = 0.0
         self._anchor: tuple[float, float] | None = None  # (wall, recorded) time pair
+        #: After a seek with a lead: (stream id, position) — that stream's frames before
+        #: the position are skipped (only the other streams lead in).
+        self._lead_skip: tuple[int, int] | None = None
 
     # -- protocol -------------------------------------------------------------------
     def open(self) -> None:
@@ -128,6 +131,12 @@ class ReplayDriver(BaseDriver):
         return self._reader
 
     def _wrap(self) -> None:
+        if self._lead_skip is not None:
+            sid, until = self._lead_skip
+            while self._pos < until and self._stream_of[self._pos] == sid:
+                self._pos += 1
+            if self._pos >= until:
+                self._lead_skip = None
         if self._pos < len(self._times):
             return
         if not self.loop or not len(self._times):
@@ -173,9 +182,15 @@ class ReplayDriver(BaseDriver):
         self._anchor = None
         return frame
 
-    def seek(self, index: int, stream: str | None = None) -> None:
+    def seek(self, index: int, stream: str | None = None, lead: float = 0.0) -> None:
         """Continue from the instant of frame ``index`` of ``stream`` (default: the
-        slowest stream); every stream resumes at its first frame at or after it."""
+        slowest stream); every other stream resumes at its first frame at or after
+        ``lead`` seconds before it.
+
+        The lead lets a synchronizer find the partners recorded just *before* the
+        frame sought (a camera whose frames precede the pivot's by a few ms): without
+        it, the first FrameSet after a seek lacks them.
+        """
         self._require_open()
         if stream is None:  # The slowest stream: the fewest frames recorded.
             stream = min(self._names, key=lambda n: (len(self._per_stream_ts[n]), n))
@@ -187,7 +202,9 @@ class ReplayDriver(BaseDriver):
                 f"frame {index} out of range: {stream} has {len(ts)} frames in {self.path}"
             )
         t = ts[index]
-        self._pos = int(np.searchsorted(self._times, t, side="left"))
+        at = int(np.searchsorted(self._times, t, side="left"))
+        self._pos = int(np.searchsorted(self._times, t - max(lead, 0.0), side="left"))
+        self._lead_skip = (self._names.index(stream), at) if self._pos < at else None
         self._laps = 0
         self._position = float(t - self._start)
         self._anchor = None

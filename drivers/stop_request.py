@@ -87,9 +87,14 @@ def _on_main_thread() -> bool:
 
 
 @contextmanager
-def handling_stop_signals() -> Iterator[None]:
+def handling_stop_signals(*, process_ends: bool = False) -> Iterator[None]:
     """Within the block SIGINT and SIGTERM are stop requests (see the module doc); the
-    handlers in force before come back after it. A no-op off the main thread."""
+    handlers in force before come back after it. A no-op off the main thread.
+
+    ``process_ends``: the process exits after the block (the command line). If a stop
+    was requested, the signals then stay ignored: a Ctrl-C repeated while the process
+    exits would otherwise kill it on its way out, its exit status the signal's instead
+    of the 130 or 143 its one line announced."""
     if not _on_main_thread():
         yield
         return
@@ -98,8 +103,9 @@ def handling_stop_signals() -> Iterator[None]:
     try:
         yield
     finally:
+        ending = process_ends and _state.signum is not None
         for s, handler in old.items():
-            signal.signal(s, handler)
+            signal.signal(s, signal.SIG_IGN if ending else handler)
         _state.signum = None
 
 

@@ -110,6 +110,16 @@ class WriterThread:
         return len(self._items)
 
     @property
+    def fill(self) -> float:
+        """How full the queue is, 0 to 1: the larger of its share of ``max_bytes`` and
+        of ``max_items``. A live frame that finds it at 1 is dropped, so a person is
+        warned well before (the window's recording indicator)."""
+        share = self.queued_bytes / self.max_bytes if self.max_bytes > 0 else 0.0
+        if self.max_items:
+            share = max(share, len(self._items) / self.max_items)
+        return min(share, 1.0)
+
+    @property
     def behind(self) -> bool:
         """True while the writer stores frames uncompressed to catch up."""
         return self.catch_up is not None and self.catch_up.behind

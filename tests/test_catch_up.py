@@ -183,12 +183,16 @@ def test_frames_are_dropped_only_when_the_queue_is_full_and_then_counted(tmp_pat
     rig.open()
     one = max(s.frame_bytes for s in rig.streams.values())
     rec, gate = _stalled_recording(tmp_path, rig, queue_bytes=6 * one)
+    assert rec.status().queue_fill == 0.0
     accepted = [rec.offer(rig.read()) for _ in range(30)]
+    full = rec.status()  # what the window's indicator reads: the queue all but full
+    assert full.queue_fill > 0.75 and not full.lossless  # (> 5/6: no frame fitted)
     gate.set()
     rec.finish(wait=True)
     status = rec.status()
     assert accepted.count(False) == status.total_dropped > 0
     assert status.total_frames == accepted.count(True)
+    assert status.queue_fill == 0.0, "all written"
 
 
 def test_the_summary_shows_drops_frames_stored_uncompressed_and_source_losses(tmp_path):

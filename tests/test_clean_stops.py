@@ -375,6 +375,29 @@ def test_a_signal_inside_deferred_work_is_only_a_request_and_repeats_are_ignored
 
 
 @POSIX
+def test_a_stopped_command_line_ignores_a_late_repeat_while_it_exits():
+    """Two Ctrl-C 20 ms apart on a busy machine: the second can come after the command
+    closed its file and printed its line, as the process exits. It must not kill the
+    process (exit -2 instead of the 130 the line announced)."""
+    before = {s: signal.getsignal(s) for s in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        with handling_stop_signals(process_ends=True):
+            with deferred():
+                _signal_self(signal.SIGINT)
+        assert {s: signal.getsignal(s) for s in before} == dict.fromkeys(before, signal.SIG_IGN)
+        _signal_self(signal.SIGINT)  # the late repeat: nothing happens
+        with handling_stop_signals(process_ends=True):
+            pass  # no stop requested: the handlers in force before come back
+        assert {s: signal.getsignal(s) for s in before} == dict.fromkeys(before, signal.SIG_IGN)
+    finally:
+        for s, handler in before.items():
+            signal.signal(s, handler)
+    with handling_stop_signals(process_ends=True):
+        pass
+    assert {s: signal.getsignal(s) for s in before} == before
+
+
+@POSIX
 def test_a_signal_outside_deferred_work_stops_at_once():
     with handling_stop_signals():
         with pytest.raises(Interrupted) as stopped:

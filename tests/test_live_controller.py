@@ -24,6 +24,8 @@ from app.live.frame_dispatch import LiveUpdate
 from drivers.errors import ThermorigError
 from drivers.recording import RecordingRequest
 from drivers.session import SessionReader
+from drivers.sync import match_timestamps
+from drivers.types import FrameSet
 from tests.fakes import FakeRig, fake_rig, fake_specs, write_fake_session
 
 FPS = dict.fromkeys(("thermal", "depth", "color"), 30.0)
@@ -267,6 +269,56 @@ def test_replay_commands_and_the_slider_row(tmp_path):
         live.dispose()
 
 
+def test_a_paused_seek_shows_a_complete_set_with_the_partners_recorded_before_it(tmp_path):
+    # Thermal at 10 fps, depth and colour at 12: often the nearest depth and colour
+    # frames lie *before* the thermal frame and the next ones after it are beyond the
+    # tolerance (50 ms), so a seek that starts every stream at the thermal frame's time
+    # made a set with no partners ("0% complete, 2 partners missing").
+    path = tmp_path / "offset.h5"
+    write_fake_session(
+        path, FakeRig(duration=3.0, scale=2, fps={"thermal": 10.0, "depth": 12.0, "color": 12.0})
+    )
+    with SessionReader(path) as reader:
+        ts = {n: reader.timestamps(n) for n in reader.streams}
+    want, _ = match_timestamps(ts, {"thermal": 10.0, "depth": 12.0, "color": 12.0})
+    rows = [
+        r for r in range(1, len(ts["thermal"])) if all(want[n][r] >= 0 for n in ("depth", "color"))
+    ]
+    before = [r for r in rows if ts["depth"][want["depth"][r]] < ts["thermal"][r]]
+    assert len(before) >= 5, "the session has partners before their thermal frame"
+    live = LiveController()
+    try:
+        assert live.open_source(f"replay:{path}") is None
+        _poll_until(live, lambda us: len(_frames(us)) >= 2)
+        live.play(False)
+
+        def shows(row: int) -> FrameSet:
+            us = _poll_until(live, lambda us: any(u.replay_row == row for u in us))
+            return [u.frameset for u in us if u.replay_row == row][-1]
+
+        for row in before[:3]:
+            live.seek(row)
+            fs = shows(row)
+            assert set(fs.frames) == {"thermal", "depth", "color"}, f"row {row}"
+            for name in ("depth", "color"):
+                assert fs.frames[name].timestamp == ts[name][want[name][row]], (row, name)
+            us = _poll_until(
+                live,
+                lambda us: (
+                    us[-1].figures is not None and us[-1].figures.capture.sync.get("sets") == 1
+                ),
+            )
+            sync = us[-1].figures.capture.sync
+            assert sync["complete_sets"] == 1 and sum(sync["missing"].values()) == 0
+        row = before[2]
+        live.step_back()  # back one frame: a seek to the row before, paused
+        fs = shows(row - 1)
+        assert set(fs.frames) == {"thermal", "depth", "color"}
+        assert fs.frames["thermal"].timestamp == ts["thermal"][row - 1]
+    finally:
+        live.dispose()
+
+
 def test_cursor_points_map_a_depth_pixel_into_the_other_views(live):
     _opened(live, "fake:1")
     depth = np.full((10, 14), 1000, np.uint16)  # a wall 1 m away
@@ -303,3 +355,28 @@ def test_a_yaml_rig_file_loads_like_a_json_one(live, tmp_path):
     assert live.load_rig_file(tmp_path / "rig.yaml") is None
     assert live.rig_origin == "file rig.yaml"
     assert live.rig.to_dict()["cameras"] == _rig(1).to_dict()["cameras"]
+
+
+def test_recording_is_offered_only_while_a_source_delivers(live):
+    assert not live.can_record, "no source"
+    assert live.open_source("fake:1") is None
+    assert not live.can_record, "opening: nothing delivered yet"
+    _poll_until(live, lambda us: len(_frames(us)) >= 1)
+    assert live.can_record
+    assert live.open_source("fake:end") is None
+    assert not live.can_record
+    _poll_until(live, lambda us: any(isinstance(e, SourceEnded) for e in _events(us)))
+    assert not live.can_record, "a live source that ended records nothing more"
+
+
+def test_a_replay_that_ended_can_still_be_recorded_after_a_seek(tmp_path):
+    path = tmp_path / "short.h5"
+    write_fake_session(path, FakeRig(duration=0.5, scale=2))
+    live = LiveController()
+    try:
+        assert live.open_source(f"replay:{path}") is None
+        live.set_speed(4.0)
+        _poll_until(live, lambda us: any(isinstance(e, SourceEnded) for e in _events(us)))
+        assert live.can_record
+    finally:
+        live.dispose()

@@ -115,10 +115,32 @@ def test_the_stage_says_why_it_is_off():
         "color frames are 80x60 but the rig's color camera is 40x60"
         in stage(_frameset(_square())).note
     )
-    # A set missing its RGB partner keeps the newest result instead of flickering.
+
+
+def _later(fs: FrameSet, dt: float, index: int) -> FrameSet:
+    """``fs``'s frames ``dt`` seconds later, as FrameSet ``index``."""
+    frames = {
+        n: Frame(n, index, f.timestamp + dt, f.array, truth=f.truth) for n, f in fs.frames.items()
+    }
+    return FrameSet(index, fs.timestamp + dt, fs.pivot, frames)
+
+
+def test_a_set_missing_a_partner_borrows_a_near_one_and_keeps_its_labels():
+    stage = ProjectedLabelsStage()
     stage.set_rig(_rig(), _specs())
     good = stage(_frameset(_square()))
-    assert stage(_frameset(_square(), with_color=False)) is good
+    # The next thermal frame (33 ms later) lost its RGB partner: the RGB frame of the
+    # set before is 39 ms away, near enough; its labels are drawn, Δt said.
+    lost = _later(_frameset(_square(), with_color=False), 0.033, 4)
+    borrowed = stage(lost)
+    assert borrowed is not good and borrowed.frameset == 4
+    assert np.array_equal(borrowed.labels, good.labels)
+    assert "Δt 39 ms" in borrowed.note
+    assert "color" not in lost.frames, "the set itself is left as it came"
+    # Half a second on, the RGB frame is too old to borrow: the newest result stays
+    # (the pacer draws it only near its own frame).
+    far = _later(_frameset(_square(), with_color=False), 0.5, 5)
+    assert stage(far) is borrowed
 
 
 def test_projected_rgba_draws_unknown_regions_and_skips_specks():
@@ -167,7 +189,10 @@ def test_a_labeler_that_finds_nobody_says_so_instead_of_keeping_old_labels():
     off = stage(_frameset(_square()))
     assert off.labels is None and off.rgba is None
     assert off.note == "projected labels off: MediaPipe pose: no person detected"
-    assert stage(_frameset(_square(), with_color=False)) is None, "no stale result kept"
+    # A set without its RGB frame borrows the one just seen and asks the new labeler:
+    # never labels kept from the old one.
+    borrowed = stage(_frameset(_square(), with_color=False))
+    assert borrowed.labels is None and borrowed.note == off.note, "no stale result kept"
     stage.set_labeler(truth_labeler(), TRUTH_LABELER_NAME, live.classes)
     assert stage(_frameset(_square())).note.startswith("projected from RGB ground truth: ")
 

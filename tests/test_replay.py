@@ -128,6 +128,21 @@ def test_seek_moves_every_stream_to_the_pivot_frame_time(session):
             driver.seek(0, stream="ir")
 
 
+def test_seek_with_a_lead_starts_the_other_streams_earlier(session):
+    path, _ = session
+    with SessionReader(path) as reader:
+        ts = {n: reader.timestamps(n) for n in reader.streams}
+    t = ts["thermal"][3]
+    with ReplayDriver(str(path), realtime=False) as driver:
+        driver.seek(3, lead=0.1)
+        rest = drain(driver)
+    for name, times in ts.items():
+        got = [f.timestamp for f in rest if f.stream == name]
+        start = t if name == "thermal" else t - 0.1  # the pivot itself never leads
+        assert got == [v for v in times if v >= start], name
+    assert any(f.timestamp < t for f in rest), "frames before the pivot frame come first"
+
+
 def test_step_walks_frames_and_ends(session):
     path, written = session
     clock = FakeClock()

@@ -244,9 +244,10 @@ def _other_session(path):
 
 
 def _refused_from_the_menu(qtbot, monkeypatch, session, labels) -> str:
-    """The main window's menu "Review labels…" on these files: no window, one message
-    box; its text."""
-    answers = iter([(str(session), ""), (str(labels), "")])
+    """The main window's menu "Review labels…" on this session, whose label file
+    ``labels`` is beside it: no window, one message box; its text. ONE file dialog."""
+    assert labels == default_labels_path(session)
+    answers = iter([(str(session), "")])
     monkeypatch.setattr(QtWidgets.QFileDialog, "getOpenFileName", lambda *a, **k: next(answers))
     shown = []
     monkeypatch.setattr(QtWidgets.QMessageBox, "warning", lambda *a: shown.append(a[2]))
@@ -260,9 +261,10 @@ def _refused_from_the_menu(qtbot, monkeypatch, session, labels) -> str:
 def test_labels_of_another_session_are_refused_with_a_clear_message(
     qtbot, projected, tmp_path, monkeypatch, capsys
 ):
-    session, _ = projected
+    session = tmp_path / "s.h5"
+    shutil.copyfile(projected[0], session)
     other = _other_session(tmp_path / "other.h5")
-    foreign = tmp_path / "foreign.h5"
+    foreign = default_labels_path(session)
     with LabelWriter(foreign, session=other, classes=["background", "left_calf"]) as wr:
         wr.create_stream("thermal", 3, (128, 160))
     with pytest.raises(LabelsError, match="another session"):
@@ -426,6 +428,9 @@ def test_labels_another_program_writes_are_refused_with_a_message_box(
     qtbot, files, monkeypatch, capsys
 ):
     session, labels = files
+    shutil.copyfile(session, labels.with_name("rec.h5"))
+    session = labels.with_name("rec.h5")  # its labels rec.labels.h5 found beside it
+    labels = labels.rename(default_labels_path(session))
     lock = LockFile.take(labels, "thermorig autolabel")
     try:
         shown = _refused_from_the_menu(qtbot, monkeypatch, session, labels)

@@ -8,19 +8,21 @@ import pytest
 from PySide6 import QtCore, QtGui
 
 from app.ui.calibration.widgets import CAMERA_COLOURS
+from app.ui.main.source_panel import replay_spec
 from calibration.live import LiveCalibration
+from calibration.readiness import READY_POSES
 from calibration.rig import Rig
 from calibration.rig_calibration import rig_errors
 from calibration.still import SessionViewsError
 from drivers.sync import Synchronizer
 from drivers.synthetic import open_synthetic
+from tests.fakes import FakeRig, write_fake_session
 from tests.screenshots import as_array, compare_with_reference, region
 from tests.test_calibration_live import BOARD, _frames, _specs
 from tests.ui_support import close_message_boxes, make_window, wait_frames
 
 SCREENSHOT = Path(__file__).resolve().parents[1] / "resources" / "screenshot-wizard.png"
 SCREENSHOT_SIZE = (1180, 860)
-POSES = 6
 
 
 @pytest.fixture(scope="module")
@@ -34,9 +36,10 @@ def calibration_driver():
     driver.close()
 
 
-def _feed(qtbot, wizard, driver, poses: int, max_seconds: float = 30.0) -> None:
+def _feed(qtbot, wizard, driver, poses: int = 0, max_seconds: float = 40.0) -> None:
+    """Frames into the wizard until it has ``poses`` poses (0: until it is ready)."""
     sync = Synchronizer(dict(driver.streams))
-    while len(wizard.live.poses) < poses:
+    while (len(wizard.live.poses) < poses) if poses else not wizard.ready:
         frame = driver.read(timeout=1.0)
         assert frame.timestamp < max_seconds, f"only {wizard.live.poses} poses captured"
         for fs in sync.push(frame):
@@ -68,14 +71,18 @@ def test_wizard_calibrates_drops_a_view_refits_and_puts_the_rig_to_use(
     wizard.attach(driver.streams, driver.info)
     assert wizard.board_edit.text() == "coded:11x9:40", "the source's board is the default"
 
-    _feed(qtbot, wizard, driver, POSES)
+    _feed(qtbot, wizard, driver, 2)
+    assert not wizard.fit_button.isEnabled(), "two poses are not enough to calibrate"
+    assert wizard.ready_line.text().startswith("not ready: depth: 2 of 8 poses")
+    _feed(qtbot, wizard, driver)  # until ready
     live = wizard.live
-    assert all(len(live.views[c]) >= POSES for c in ("depth", "thermal", "color"))
+    assert all(len(live.views[c]) >= READY_POSES for c in ("depth", "thermal", "color"))
     state = wizard.worker.states.get()[1]
     assert all(c.detection is not None and c.still for c in state.cameras.values())
     bars = wizard.coverage.bars
     assert bars["thermal"]["x"].value() > 30 and bars["depth"]["skew"].value() > 0
     assert wizard.fit_button.isEnabled()
+    assert wizard.ready_line.text().startswith("ready to calibrate")
 
     qtbot.mouseClick(wizard.fit_button, QtCore.Qt.MouseButton.LeftButton)
     assert wizard.fitting, "the fit runs on a worker, not on the GUI thread"
@@ -84,7 +91,14 @@ def test_wizard_calibrates_drops_a_view_refits_and_puts_the_rig_to_use(
     truth = Rig.from_dict(driver.info.truth["rig"])
     for name, e in rig_errors(wizard.rig, truth).items():
         assert e["focal_pct"] < 2.0 and e["baseline_mm"] < 5.0, (name, e)
-    assert "thermal: RMS" in wizard.summary.text()
+    summary = wizard.summary.text()
+    fx = wizard.rig.cameras["thermal"].K[0, 0]
+    assert f"thermal {wizard.rig.cameras['thermal'].width}×" in summary
+    assert f"fx {fx:.1f}" in summary and "distortion (k1 k2 p1 p2 k3)" in summary
+    assert "RMS" in summary and "pairs:" in summary
+    assert wizard.verdict.text().startswith("Verdict: good: worst RMS error"), (
+        "the synthetic rig fits to a fraction of a pixel"
+    )
     assert len(wizard.chart.errors) == 3 * len(live.poses)
 
     pose = live.poses[1]
@@ -94,12 +108,18 @@ def test_wizard_calibrates_drops_a_view_refits_and_puts_the_rig_to_use(
     assert pose in [v.pose for v in wizard.result.views["depth"]]
     assert len(wizard.chart.errors) == 3 * len(live.poses) - 1
 
+    qtbot.mouseClick(wizard.apply_button, QtCore.Qt.MouseButton.LeftButton)
+    assert wizard.outcome.text().startswith("the preview now uses this rig")
     path = tmp_path / "rig.json"
     assert wizard.save_rig(path)
     saved = Rig.load(path)
     assert saved.to_dict()["cameras"] == wizard.rig.to_dict()["cameras"]
-    assert window.live.user_rig is wizard.rig and "saved to rig.json" in window.live.user_rig_origin
+    assert window.live.user_rig is wizard.rig
+    assert wizard.outcome.text() == f"saved to {path}; the preview uses it"
     assert not window.live.projected.paused, "the new rig is in use: projected labels resume"
+    window.tick()  # the rig status line follows the controller's RigChanged event
+    rig_line = window.source_panel.rig_label.text()
+    assert "file rig.json (calibrated in the wizard)" in rig_line and "not saved" not in rig_line
 
     # The README's picture of the wizard: one more pose, then at a fixed size.
     _feed(qtbot, wizard, driver, len(live.poses) + 1)
@@ -181,3 +201,28 @@ def test_board_views_blit_the_search_threads_pictures_and_titles_never_relayout(
     views.titles["depth"].setText("depth (ir) · " + "a title far wider than its column " * 4)
     qtbot.wait(50)
     assert views.glw.geometry() == geometry, "a title's text never resizes the views"
+
+
+def test_closing_the_wizard_puts_back_the_replay_it_switched_from(qtbot, tmp_path):
+    path = tmp_path / "fake.h5"
+    write_fake_session(path, FakeRig(duration=3.0, scale=8))
+    spec = replay_spec(path)
+    window = make_window(qtbot, tmp_path, spec)
+    wait_frames(qtbot, window, 1)
+    bar = window.replay_bar
+    qtbot.keyClick(window, QtCore.Qt.Key.Key_Space)  # paused
+    bar.slider.setValue(12)
+    qtbot.waitUntil(lambda: "frame 13 / 27" in bar.position.text(), timeout=5000)
+    wizard = window.open_calibration_wizard()
+    assert wizard.open_calibration_source()  # its "Open synthetic:calibration" button
+    qtbot.waitUntil(lambda: "ir" in window.live.streams, timeout=60000)
+    assert not bar.isVisible()
+    qtbot.keyClick(wizard, QtCore.Qt.Key.Key_Escape)  # closes the wizard
+    qtbot.waitUntil(lambda: window.wizard is None, timeout=3000)
+    assert window.live.spec == spec
+    qtbot.waitUntil(
+        lambda: bar.isVisible() and "frame 13 / 27" in bar.position.text(), timeout=10000
+    )
+    assert not bar.playing and bar.play_button.text() == "Play", "paused, as it was"
+    qtbot.wait(300)
+    assert "frame 13 / 27" in bar.position.text()

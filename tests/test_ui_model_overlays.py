@@ -3,14 +3,17 @@ Overlays with its own rate in the status panel, off again without stopping the p
 
 import numpy as np
 
+from app.ui.main.status_panel import short_title
 from tests.ui_support import make_window, wait_frames
 
 
 def _row(window, title: str) -> int:
+    """The status row of the overlay ``title`` (it shows the title's short form, the
+    whole title in its tooltip)."""
     table = window.status_panel.stages
     for row in range(table.rowCount()):
         item = table.item(row, 0)
-        if item is not None and item.text() == title:
+        if item is not None and item.text() == short_title(title) and title in item.toolTip():
             return row
     raise AssertionError(f"no status row '{title}'")
 

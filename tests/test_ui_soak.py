@@ -88,7 +88,9 @@ def test_ten_thousand_preview_frames_without_crash_or_leak(qtbot, qapp, tmp_path
     print(f"soak: {FRAMES} frames, RSS {before:.0f} MB -> {before + growth:.0f} MB")
     assert views["thermal"].frames_shown - shown_before == FRAMES
     assert views["depth"].frames_shown >= FRAMES and views["color"].frames_shown >= FRAMES
-    assert views["thermal"].overlay.isVisible()
+    # The last frame's overlay is drawn once the overlay thread has caught up with it
+    # (on a busy machine it may still be computing when the feeding stops).
+    qtbot.waitUntil(lambda: window.tick() or views["thermal"].overlay.isVisible(), timeout=10000)
     stats = {s.name: s for s in window.live.runner.stats()}
     assert stats["truth"].runs > 100, "the overlay stage kept up in parallel"
     assert "no rig" in stats["projected"].note

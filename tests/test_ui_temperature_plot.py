@@ -59,7 +59,7 @@ def test_shows_one_mean_line_per_class_and_a_cursor(plot, qtbot, tmp_path):
     assert all(i.isVisible() for i in plot.detail_items)
     plot.set_current(250)
     assert plot.cursor.isVisible() and plot.cursor.value() == pytest.approx(25.0)
-    assert plot.readout.text().startswith("frame 250, 25.0 s: left_calf ")
+    assert plot.readout.text().startswith("frame 251, 25.0 s: left_calf "), "1-based"
     plot.set_current(210)
     assert "left_calf -" in plot.readout.text(), "a rejected frame has no value"
     qtbot.wait(50)

@@ -24,15 +24,17 @@ def register(sub: argparse._SubParsersAction) -> None:
         "status and source, the thermal frame with its mask and edit tools (brush, eraser, "
         "polygon, flood fill, temperature wand), the RGB frame beside it with a linked "
         "cursor through the rig, and a worst-first queue. Every edit is journaled (a killed "
-        "process loses no completed stroke); closing saves. Press H in the window for keys.",
+        "process loses no completed stroke); closing saves and prints what it saved. Press H in"
+        " the window for keys.",
     )
     p.add_argument("session", metavar="SESSION.h5", type=Path)
     p.add_argument(
         "--labels",
         type=Path,
         metavar="LABELS.h5",
-        help="label file (default: SESSION.labels.h5 beside the session, created unlabeled "
-        "if missing)",
+        help="label file (default: SESSION.labels.h5 beside the session; when it is missing"
+        " the window offers to make it with autolabel or infer, or to start unlabeled; a"
+        " file named here is created unlabeled if missing)",
     )
     p.add_argument(
         "--rig",

@@ -124,6 +124,11 @@ class CaptureWorker:
     def step(self) -> None:
         self._commands.put(("step",))
 
+    def step_back(self) -> None:
+        """Pause and show the FrameSet before the one shown last (a seek: sets are
+        grouped forwards only)."""
+        self._commands.put(("step_back",))
+
     def seek(self, row: int) -> None:
         self._commands.put(("seek", int(row)))
 
@@ -233,6 +238,7 @@ class CaptureWorker:
         for fs in self._sync.flush():
             self._publish(fs)
         self._ended = True
+        self._playing = False  # a seek after the end shows that frame, paused
         self._stop_recording(wait=False)
         self.events.put(SourceEnded(self.spec))
 
@@ -259,17 +265,28 @@ class CaptureWorker:
             except queue.Empty:
                 return
 
+    def _set_playing(self, playing: bool) -> None:
+        """Play or pause, published at once, before any frame the command shows: who
+        sees that frame (a bookmark taken as the wizard opens) reads the new state."""
+        self._playing = playing
+        self._last_stats = 0.0
+        self._publish_stats()
+
     def _command(self, name: str, *args: Any) -> None:
         driver = self.driver
         if name == "play":
             if self._ended and self.replay is not None:
                 self._seek(0)
-            self._playing = True
+            self._set_playing(True)
         elif name == "pause":
-            self._playing = False
+            self._set_playing(False)
             driver.stop()  # the next read re-anchors replay pacing: no catch-up burst
         elif name == "step" and self.replay is not None:
-            self._playing = False
+            self._set_playing(False)
+            self._step()
+        elif name == "step_back" and self.replay is not None:
+            self._set_playing(False)
+            self._seek(self._row() - 1)
             self._step()
         elif name == "seek" and self.replay is not None:
             self._seek(args[0])
@@ -289,10 +306,21 @@ class CaptureWorker:
             self._tee.mark(args[0])
 
     def _seek(self, row: int) -> None:
+        """Continue from the replay's pivot frame ``row``. The other streams resume one
+        sync tolerance earlier, so the first FrameSet gets the partners recorded just
+        before its pivot frame (without that lead a paused seek showed a set with none:
+        "0% complete, 2 partners missing", and no projected labels)."""
         row = min(max(int(row), 0), self.replay.count - 1)
-        self.driver.seek(row, stream=self.replay.pivot)
         self._sync = Synchronizer(dict(self.driver.streams), pivot=self.replay.pivot)
+        self.driver.seek(row, stream=self.replay.pivot, lead=self._sync.tolerance)
         self._ended = False
+
+    def _row(self) -> int:
+        """The replay row of the FrameSet published last (0 before any)."""
+        fs = self._last_set
+        if fs is None or fs.pivot not in fs.frames:
+            return 0
+        return self.replay.row_of(fs.frames[fs.pivot].index)
 
     def _step(self) -> None:
         """Advance to the next FrameSet at once, whatever the pacing."""

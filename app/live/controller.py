@@ -20,6 +20,7 @@ from __future__ import annotations
 import queue
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -33,6 +34,8 @@ from app.live.events import (
     RecordingFinished,
     ReplayInfo,
     RigChanged,
+    SourceEnded,
+    SourceFailed,
     SourceOpened,
     SourceOpening,
 )
@@ -51,6 +54,17 @@ from drivers.sources import open_source, parse_spec
 from drivers.types import FrameSet, StreamSpec
 
 Sink = Callable[[FrameSet], None]
+
+
+@dataclass(frozen=True)
+class SourceBookmark:
+    """Where the preview was: its source, and for a replay the row shown and whether
+    it played — what a tool that borrows the preview (the calibration wizard's
+    calibration scene) puts back when it is done."""
+
+    spec: str
+    row: int | None = None
+    playing: bool = True
 
 
 class LiveController:
@@ -84,6 +98,7 @@ class LiveController:
         #: From a request to record until the worker says the recording is over.
         self.recording = False
         self.last_recording: RecordingStatus | None = None
+        self._delivering = False  # see can_record
         self.registry = StageRegistry()
         self.projected = register_builtin_stages(self.registry)
         self.runner = StageRunner(self.registry)
@@ -93,6 +108,7 @@ class LiveController:
         self._sinks: tuple[Sink, ...] = ()
         self._pending: list[Any] = []
         self._markers = 0
+        self._open_paused = False  # the source being opened starts paused (restore)
         self._points: RigPoints | None = None  # of the rig in force, made on first hover
         self._disposed = False
 
@@ -114,6 +130,8 @@ class LiveController:
         self.close_source()
         self.projected.set_rig(None, {})  # until the new source says what it delivers
         self.spec, self.streams, self.info, self.replay = spec, {}, None, None
+        self._open_paused = False
+        self._delivering = False
         self._pending.append(SourceOpening(spec, scheme, notice))
         options, opener = self.source_options.get(scheme, {}), self._opener
         self.worker = CaptureWorker(
@@ -122,6 +140,28 @@ class LiveController:
         self.worker.start()
         self.dispatch.new_source()
         return None
+
+    def bookmark(self) -> SourceBookmark:
+        """The source now, and for a replay the row shown and whether it plays."""
+        row, playing = None, True
+        shown = self.dispatch.pacer.shown
+        if self.replay is not None and shown is not None and shown.pivot in shown.frames:
+            row = self.replay.row_of(shown.frames[shown.pivot].index)
+        if self.worker is not None:
+            stats = self.worker.stats.get()[1]
+            playing = stats is None or stats.playing
+        return SourceBookmark(self.spec, row, playing)
+
+    def restore(self, mark: SourceBookmark) -> Problem | None:
+        """Open ``mark``'s source again; a replay goes back to its row, paused if it
+        was (the commands wait in the worker's queue until the file is open)."""
+        problem = self.open_source(mark.spec)
+        if problem is None and mark.row is not None:
+            if not mark.playing:
+                self.play(False)
+                self._open_paused = True
+            self.seek(mark.row)
+        return problem
 
     def attach_worker(self, worker: CaptureWorker) -> None:
         """Read from ``worker`` from now on (started by whoever made it: the bench and
@@ -158,6 +198,9 @@ class LiveController:
         self.user_rig, self.user_rig_origin = rig, origin
         if self.streams:
             self._pending += self._apply_rig()
+        else:  # nothing to project yet, but the person sees which rig will be used
+            text = f"{origin} · {len(rig.cameras)} cameras (used once a source opens)"
+            self._pending.append(RigChanged(None, origin, text))
         return None
 
     @property
@@ -248,6 +291,13 @@ class LiveController:
         self.recording = True
         return None
 
+    @property
+    def can_record(self) -> bool:
+        """A source delivers frames (or, a replay that ended, can again after a seek):
+        the moment a Record button means something. False while opening, after a
+        failure, and after a live source ended."""
+        return self.worker is not None and bool(self.streams) and self._delivering
+
     def stop_recording(self) -> bool:
         """Ask the recording to finish (every queued frame is written); False if none."""
         if self.worker is None or not self.recording:
@@ -273,6 +323,11 @@ class LiveController:
     def step(self) -> None:
         if self.worker is not None:
             self.worker.step()
+
+    def step_back(self) -> None:
+        """Pause on the FrameSet before the one shown last."""
+        if self.worker is not None:
+            self.worker.step_back()
 
     def seek(self, row: int) -> None:
         if self.worker is not None:
@@ -330,7 +385,11 @@ class LiveController:
             events.append(event)
             if isinstance(event, SourceOpened):
                 self.streams, self.info, self.replay = event.streams, event.info, event.replay
+                event.playing = not (self._open_paused and event.replay is not None)
+                self._delivering = True
                 events += self._apply_rig()
+            elif isinstance(event, (SourceFailed, SourceEnded)):
+                self._delivering = isinstance(event, SourceEnded) and self.replay is not None
             elif isinstance(event, (RecordingFinished, RecordingFailed)):
                 self.recording = False
                 self.last_recording = event.status

@@ -30,10 +30,22 @@ class ReplayInfo:
     times: np.ndarray  # seconds from the session start, per pivot frame
     indices: np.ndarray  # recorded frame index per pivot frame
     duration: float
+    #: Event markers set while recording: (seconds from the session start, text).
+    markers: list[tuple[float, str]] = field(default_factory=list)
 
     @property
     def count(self) -> int:
         return len(self.times)
+
+    def marker_rows(self) -> list[tuple[int, str]]:
+        """Each marker at the row (slider position) nearest its time, in time order."""
+        if not self.count:
+            return []
+        out = []
+        for t, text in sorted(self.markers):
+            row = int(np.argmin(np.abs(self.times - t)))
+            out.append((row, text))
+        return out
 
     def row_of(self, frame_index: int) -> int:
         """Row (slider position) of a recorded pivot frame index."""
@@ -48,7 +60,8 @@ class ReplayInfo:
             ts = reader.timestamps(pivot)
             ends = [reader.timestamps(n)[-1:] for n in reader.streams]
             t1 = float(np.concatenate(ends).max()) if any(len(e) for e in ends) else t0
-            return cls(Path(path), pivot, ts - t0, reader.indices(pivot), t1 - t0)
+            markers = [(t - t0, text) for t, text in reader.events()]
+            return cls(Path(path), pivot, ts - t0, reader.indices(pivot), t1 - t0, markers)
 
 
 @dataclass
@@ -69,6 +82,8 @@ class SourceOpened:
     streams: dict[str, StreamSpec]
     info: SourceInfo
     replay: ReplayInfo | None = None
+    #: False for a replay opened paused (a source put back where it was).
+    playing: bool = True
 
 
 @dataclass

@@ -30,12 +30,18 @@ from calibration.projection import Projector, Transfer
 from calibration.rig import Rig
 from drivers.errors import ThermorigError
 from drivers.truth import DEFAULT_CLASSES
-from drivers.types import FrameSet, StreamSpec
+from drivers.types import Frame, FrameSet, StreamSpec
 
 #: ``(FrameSet) -> (H, W) uint8 class mask of the source stream (255 unknown) | None``.
 #: A labeler may keep a ``reason`` attribute: why its last call gave None (one line,
 #: e.g. "no person detected"), which the overlay shows instead of a generic note.
 LiveLabeler = Callable[[FrameSet], "np.ndarray | None"]
+
+#: A FrameSet that lacks its depth or RGB partner (a frame lost while recording, the
+#: camera a few ms late) borrows the newest one seen, if it is at most this far
+#: (seconds) from the thermal frame: the labels are drawn with that time gap in the
+#: note and the confidence, instead of vanishing for a frame.
+MAX_BORROW_S = 0.07
 
 #: What the GUI calls the labelers it offers.
 TRUTH_LABELER_NAME = "RGB ground truth"
@@ -131,6 +137,7 @@ class ProjectedLabelsStage:
         self._config = _Config(None, 0.0, "no source open", 0)
         self._built: tuple[int, Projector | None, str] = (-1, None, "")
         self._last_overlay: Overlay | None = None
+        self._partners: dict[str, Frame] = {}  # newest depth and source frames seen
         self.last: LastTransfer | None = None
         #: Why the stage is paused ("" when running): it yields the CPU to another
         #: tool (the calibration wizard's board search) without losing its rig.
@@ -187,6 +194,18 @@ class ProjectedLabelsStage:
             self._built = (cfg.version, projector, why)
         return projector, why
 
+    def _partner(self, fs: FrameSet, stream: str) -> Frame | None:
+        """``fs``'s frame of ``stream``, or the newest one seen if ``fs`` has none and
+        it lies within :data:`MAX_BORROW_S` of the set's own time."""
+        frame = fs.frames.get(stream)
+        if frame is not None:
+            self._partners[stream] = frame
+            return frame
+        recent = self._partners.get(stream)
+        if recent is not None and abs(recent.timestamp - fs.timestamp) <= MAX_BORROW_S:
+            return recent
+        return None
+
     def _off(self, fs: FrameSet, why: str) -> Overlay:
         return Overlay(stream=self.dst, frameset=fs.index, note=f"projected labels off: {why}")
 
@@ -194,15 +213,20 @@ class ProjectedLabelsStage:
         cfg = self._config
         if cfg.why_off or self.paused:
             return self._off(fs, cfg.why_off or self.paused)
-        depth, source = fs.frames.get("depth"), fs.frames.get(self.src)
+        depth, source = self._partner(fs, "depth"), self._partner(fs, self.src)
         if depth is None or source is None:
-            # A set missing a partner: keep showing the newest result, not a flicker.
+            # Nothing near enough to borrow: keep the newest result (the pacer draws it
+            # only on a frame near its own, else says how far it is).
             return self._last_overlay
         projector, why = self._projector(cfg)
         if projector is None:
             return self._off(fs, why)
         labeler, name, classes = self._labeler
-        labels = labeler(fs)
+        if fs.frames.get("depth") is not depth or fs.frames.get(self.src) is not source:
+            borrowed = {**fs.frames, "depth": depth, self.src: source}
+            labels = labeler(FrameSet(fs.index, fs.timestamp, fs.pivot, borrowed))
+        else:
+            labels = labeler(fs)
         if labels is None:
             why = getattr(labeler, "reason", "")
             return self._off(

@@ -49,6 +49,7 @@ class StreamView(QtWidgets.QFrame):
         self.header.addWidget(self.title)
         self.header.addSpacing(10)
         self.header.addWidget(self.note, 1)
+        self.header.addSpacing(8)  # a cut note ends in "…", apart from the figures
         self.header.addWidget(self.info)
 
         self.glw = pg.GraphicsLayoutWidget()

@@ -60,6 +60,8 @@ class OverlayLagProbe:
         self._published: dict[int, float] = {}  # frameset index -> wall time captured
         self._shown = None
         self._drawn = None
+        self._next: tuple = (None, None)  # (shown, drawn) once this GUI update returns
+        self._commit_due = False
         self._since = time.perf_counter()
         self.spans: list[tuple[float, float]] = []  # (lag s or NaN if none drawn, seconds)
         self.delays: list[float] = []  # capture -> screen, seconds
@@ -78,12 +80,12 @@ class OverlayLagProbe:
             published = self._published.get(fs.index)
             if published is not None:
                 self.delays.append(time.perf_counter() - published)
-            self._change(fs, self._drawn)
+            self._change(fs, self._next[1])
 
         def probed_show_overlays(results):
             show_overlays(results)
             o = results.get(self.stage)
-            self._change(self._shown, o if o is not None and o.rgba is not None else None)
+            self._change(self._next[0], o if o is not None and o.rgba is not None else None)
 
         slot.put = probed_put
         preview.show_frameset, preview.show_overlays = probed_show_frameset, probed_show_overlays
@@ -94,6 +96,20 @@ class OverlayLagProbe:
         return self._shown.timestamp - self._drawn.time
 
     def _change(self, shown, drawn) -> None:
+        """The view changed. A person sees the state at the end of the GUI update that
+        changed it (a frame and its overlays are set in one tick and painted after it),
+        so the change is committed once that update has returned: a new frame still
+        under the previous frame's labels for a few microseconds is not a lag anyone saw."""
+        from PySide6 import QtCore  # Qt loads only when a window is measured
+
+        self._next = (shown, drawn)
+        if not self._commit_due:
+            self._commit_due = True
+            QtCore.QTimer.singleShot(0, self._commit)
+
+    def _commit(self) -> None:
+        self._commit_due = False
+        shown, drawn = self._next
         now = time.perf_counter()
         if self._shown is not None:
             self.spans.append((self._lag(), now - self._since))

@@ -5,8 +5,12 @@ tilts. Every camera's view shows the corners it finds (green: still); the covera
 bars fill as new views are captured — automatically when the board is still and the
 view new, or with Space. *Calibrate* fits the rig on a worker thread (the progress
 bar moves, the window stays responsive); the per-view error bars show which views
-fit worst, and clicking one drops it and refits. *Save rig…* writes the rig file and
-puts the rig to work in the preview at once (the projected labels use it).
+fit worst, and clicking one drops it and refits. *Calibrate* is offered once the views
+are enough (:mod:`calibration.readiness`: poses and coverage; a line says what is
+missing); after the fit the intrinsics and a verdict are shown. *Save rig…* writes the
+rig file and puts it to work in the preview at once (the projected labels use it);
+a line under the buttons confirms what was saved and used. Closing the wizard puts
+back the source the preview had before it switched to the calibration scene.
 
 The search runs on :class:`~app.live.calibration_workers.DetectionWorker` (latest-wins),
 a frame sink of the preview's :class:`~app.live.controller.LiveController`; this dialog
@@ -21,10 +25,11 @@ from pathlib import Path
 from PySide6 import QtCore, QtGui, QtWidgets
 
 from app.live.calibration_workers import DetectionWorker, FitJob
-from app.live.controller import LiveController
+from app.live.controller import LiveController, SourceBookmark
 from app.ui.calibration.widgets import BoardViews, CoverageBars, ErrorChart
 from app.ui.views import MUTED
 from calibration.live import DEFAULT_BOARD, LiveCalibration, LiveState, view_errors
+from calibration.readiness import fit_report, readiness, verdict
 from calibration.rig import Rig
 from calibration.rig_calibration import RIG_CAMERAS, RigCalibration
 from calibration.still import CAMERA_STREAMS
@@ -33,6 +38,8 @@ from drivers.types import FrameSet, StreamSpec
 
 CALIBRATION_SOURCE = "synthetic:calibration"
 WARN = "#e0b050"
+#: Colour of the verdict line per level.
+VERDICT_COLOURS = {"good": "#3ee07a", "acceptable": WARN, "poor": "#e04848"}
 PAUSED = "paused while the calibration wizard is open"
 
 
@@ -63,6 +70,9 @@ class CalibrationWizard(QtWidgets.QDialog):
         self.result: RigCalibration | None = None
         self.rig: Rig | None = None
         self.saved_to: Path | None = None
+        #: The source to put back on close (set when the wizard switched the preview).
+        self.return_to: SourceBookmark | None = None
+        self.ready = False
         self._refit = False
         self._seen = 0
         self._disposed = False
@@ -108,7 +118,7 @@ class CalibrationWizard(QtWidgets.QDialog):
         capture.addWidget(self.message, 1)
         capture.addWidget(self.rate)
 
-        self.fit_button = QtWidgets.QPushButton("Calibrate")
+        self.fit_button = QtWidgets.QPushButton("&Calibrate")
         self.fit_button.setEnabled(False)
         self.fit_progress = QtWidgets.QProgressBar()
         self.fit_progress.setRange(0, 1)
@@ -120,16 +130,21 @@ class CalibrationWizard(QtWidgets.QDialog):
         fit.addWidget(self.fit_button)
         fit.addWidget(self.fit_progress, 1)
         fit.addWidget(self.restore_button)
+        self.ready_line = QtWidgets.QLabel("")
+        self.ready_line.setWordWrap(True)
+        self.verdict = QtWidgets.QLabel("")
+        self.outcome = QtWidgets.QLabel("")  # what Save / Use in preview did
+        self.outcome.setTextInteractionFlags(QtCore.Qt.TextInteractionFlag.TextSelectableByMouse)
         self.summary = QtWidgets.QLabel("Capture views of the board, then calibrate.")
         self.summary.setWordWrap(True)
         self.summary.setTextInteractionFlags(QtCore.Qt.TextInteractionFlag.TextSelectableByMouse)
         self.chart = ErrorChart(list(RIG_CAMERAS))
-        self.save_button = QtWidgets.QPushButton("Save rig…")
-        self.apply_button = QtWidgets.QPushButton("Use in preview")
+        self.save_button = QtWidgets.QPushButton("&Save rig…")
+        self.apply_button = QtWidgets.QPushButton("&Use in preview")
         for b in (self.save_button, self.apply_button):
             b.setEnabled(False)
         bottom = QtWidgets.QHBoxLayout()
-        bottom.addStretch(1)
+        bottom.addWidget(self.outcome, 1)
         bottom.addWidget(self.apply_button)
         bottom.addWidget(self.save_button)
 
@@ -138,8 +153,10 @@ class CalibrationWizard(QtWidgets.QDialog):
         layout.addWidget(self.views, 5)
         layout.addWidget(self.coverage)
         layout.addLayout(capture)
+        layout.addWidget(self.ready_line)
         layout.addLayout(fit)
         layout.addWidget(self.summary)
+        layout.addWidget(self.verdict)
         layout.addWidget(self.chart, 3)
         layout.addLayout(bottom)
 
@@ -157,8 +174,12 @@ class CalibrationWizard(QtWidgets.QDialog):
 
     # -- source and board -------------------------------------------------------------
     def open_calibration_source(self) -> bool:
-        """Switch the preview to the synthetic calibration scene."""
+        """Switch the preview to the synthetic calibration scene (the source before it
+        comes back when the wizard closes)."""
+        mark = self.controller.bookmark()
         problem = self.controller.open_source(CALIBRATION_SOURCE)
+        if problem is None and self.return_to is None and mark.spec != CALIBRATION_SOURCE:
+            self.return_to = mark
         if problem is not None:
             self._report(problem.title, problem.message)
         return problem is None
@@ -166,6 +187,8 @@ class CalibrationWizard(QtWidgets.QDialog):
     def attach(self, streams: dict[str, StreamSpec], info=None) -> None:
         """The preview's source changed: restart with its streams (and its board, if
         it names one)."""
+        if self._disposed:
+            return
         self.streams = dict(streams)
         board = ((info.truth or {}).get("board") if info is not None else None) or ""
         if board:
@@ -181,7 +204,9 @@ class CalibrationWizard(QtWidgets.QDialog):
         self.fit_progress.setValue(0)
         self.fit_progress.setFormat("")
         self.chart.show_errors([])
+        self.verdict.setText("")
         self._set_done(False)
+        self._show_ready({}, {})
         if not self.streams:
             return self._say(
                 f"no source: open one with the rig's cameras (e.g. {CALIBRATION_SOURCE})"
@@ -195,6 +220,7 @@ class CalibrationWizard(QtWidgets.QDialog):
         self.live.auto = self.auto_check.isChecked()
         self.worker.live = self.live
         self.coverage.show_progress({}, {})
+        self._show_ready({}, {})
         self.summary.setText("Capture views of the board, then calibrate.")
         return self._say(f"looking for {self.live.board.spec}: show it to the cameras")
 
@@ -230,11 +256,20 @@ class CalibrationWizard(QtWidgets.QDialog):
             self.coverage.show_progress(state.progress, state.views)
             if state.message:
                 self._say(f"{state.message} · {state.poses} poses")
-            self.fit_button.setEnabled(state.poses > 0)
+            self._show_ready(state.progress, state.views)
             self.rate.setText(
                 f"search {self.worker.rate.rate:.1f}/s, {self.worker.busy_ms:.0f} ms each"
             )
         self._follow_fit()
+
+    def _show_ready(self, progress: dict, views: dict) -> None:
+        """Offer the fit only when the views are enough; say what is missing."""
+        cameras = list(self.live.streams) if self.live is not None else []
+        r = readiness(progress, views, cameras)
+        self.ready = r.ready and bool(cameras)
+        self.fit_button.setEnabled(self.ready and self.job is None)
+        self.ready_line.setText(r.text if cameras else "")
+        self.ready_line.setStyleSheet("" if self.ready else f"color: {WARN};")
 
     # -- the fit ----------------------------------------------------------------------
     def calibrate(self) -> None:
@@ -265,14 +300,18 @@ class CalibrationWizard(QtWidgets.QDialog):
         self.fit_progress.setRange(0, 1)
         self.fit_progress.setValue(1 if job.result is not None else 0)
         self.fit_progress.setFormat("done" if job.result is not None else "failed")
-        self.fit_button.setEnabled(True)
+        self.fit_button.setEnabled(self.ready)
         if job.result is None:
             self.summary.setText(f"Calibration failed: {job.error}")
             self.summary.setStyleSheet(f"color: {WARN};")
         else:
             self.result, self.rig = job.result, job.result.to_rig()
             self.summary.setStyleSheet("")
-            self.summary.setText(summary_text(self.result))
+            self.summary.setText("\n".join(fit_report(self.result, self.rig)[:-1]))
+            v = verdict(self.result.quality())
+            self.verdict.setText("Verdict: " + v.text)
+            colour = VERDICT_COLOURS[v.level]
+            self.verdict.setStyleSheet(f"color: {colour}; font-weight: 600;")
             self.chart.show_errors(view_errors(self.result))
             self._set_done(True)
         if self._refit:
@@ -324,7 +363,11 @@ class CalibrationWizard(QtWidgets.QDialog):
             return False
         self.saved_to = path
         self.settings.setValue("rig/dir", str(path.parent))
-        return self.apply_rig(f"calibrated, saved to {path.name}")
+        if not self.apply_rig(f"file {path.name} (calibrated in the wizard)"):
+            self.outcome.setText(f"saved to {path}; not used in the preview")
+            return False
+        self.outcome.setText(f"saved to {path}; the preview uses it")
+        return True
 
     def apply_rig(self, origin: str = "calibrated in the wizard (not saved)") -> bool:
         """Use the fitted rig in the preview: the projected labels are rebuilt with it."""
@@ -335,14 +378,29 @@ class CalibrationWizard(QtWidgets.QDialog):
             self._report(problem.title, problem.message)
             return False
         self.controller.pause_projection("")
-        self._say(f"the preview now uses this rig ({origin})")
+        self.outcome.setText(f"the preview now uses this rig ({origin})")
         return True
 
     # -- closing ----------------------------------------------------------------------
     def closeEvent(self, event: QtGui.QCloseEvent) -> None:  # noqa: N802 - Qt API
         self.dispose()
+        self.give_back_source()
         super().closeEvent(event)
         self.deleteLater()
+
+    def reject(self) -> None:
+        """Escape closes the wizard (not only hides it): the preview gets its source back."""
+        self.close()
+
+    def give_back_source(self) -> None:
+        """Put back the preview's source from before the calibration scene, if the
+        preview still shows that scene (the person may have chosen another since)."""
+        mark, self.return_to = self.return_to, None
+        if mark is None or self.controller.spec != CALIBRATION_SOURCE or self.controller.recording:
+            return
+        problem = self.controller.restore(mark)
+        if problem is not None:
+            self._report(problem.title, problem.message)
 
     def dispose(self) -> None:
         """Unhook from the capture worker, stop the search thread, free the plots."""
@@ -355,24 +413,3 @@ class CalibrationWizard(QtWidgets.QDialog):
         self.worker.stop()
         self.views.dispose()
         self.chart.dispose()
-
-
-def summary_text(result: RigCalibration) -> str:
-    """The fit's figures in a few lines: per camera and per pair, RMS and held-out."""
-    q = result.quality()
-
-    def px(v) -> str:
-        return "–" if v is None else f"{v:.3f}"
-
-    lines = []
-    for name, c in q["intrinsics"].items():
-        lines.append(
-            f"{name}: RMS {px(c['rms'])} px (held-out {px(c['heldout_rms'])}), "
-            f"{c['views_used']} views used, {c['views_rejected']} left out"
-        )
-    pairs = [
-        f"{name}{'' if p['fitted'] else ' (checked)'} {px(p['rms'])} px"
-        for name, p in q["pairs"].items()
-    ]
-    lines.append("pairs: " + ", ".join(pairs))
-    return "\n".join(lines)

@@ -78,14 +78,16 @@ class PreviewArea(QtWidgets.QWidget):
         self.map_combo = QtWidgets.QComboBox()
         self.map_combo.addItems(THERMAL_MAPS)
         self.map_combo.setToolTip("Colour map of the thermal view")
-        self.auto_check = QtWidgets.QCheckBox("Auto levels")
-        self.auto_check.setToolTip("Follow the 1st-99.5th percentile of each frame, smoothed")
+        self.auto_check = QtWidgets.QCheckBox("Auto")  # short: the bar fits 1000 px
+        self.auto_check.setToolTip(
+            "Auto levels: follow the 1st-99.5th percentile of each frame, smoothed"
+        )
         self.auto_check.setChecked(True)
         self.lo_spin = self._spin(self.fixed_levels[0])
         self.hi_spin = self._spin(self.fixed_levels[1])
         for w in (QtWidgets.QLabel("Thermal"), self.map_combo, self.auto_check):
             bar.addWidget(w)
-        bar.addSpacing(8)
+        bar.addSpacing(4)
         bar.addWidget(QtWidgets.QLabel("min"))
         bar.addWidget(self.lo_spin)
         bar.addWidget(QtWidgets.QLabel("max"))
@@ -93,6 +95,7 @@ class PreviewArea(QtWidgets.QWidget):
         bar.addStretch(1)
         self.extremes = QtWidgets.QLabel("")
         self.extremes.setStyleSheet(f"color: {MUTED};")
+        self.extremes.setToolTip("The coldest and the hottest pixel of the frame shown")
         bar.addWidget(self.extremes)
 
         grid = QtWidgets.QGridLayout()
@@ -280,7 +283,7 @@ class PreviewArea(QtWidgets.QWidget):
         thermal = self.arrays.get("thermal")
         if thermal is not None:
             lo, hi = thermal_extremes(thermal)
-            self.extremes.setText(f"frame min {lo:.1f} °C · max {hi:.1f} °C")
+            self.extremes.setText(f"frame {lo:.1f}–{hi:.1f} °C")
             if self.auto_levels and self.levels_c:
                 for spin, v in zip((self.lo_spin, self.hi_spin), self.levels_c, strict=True):
                     spin.blockSignals(True)

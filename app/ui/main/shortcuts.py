@@ -1,7 +1,8 @@
 """Every keyboard shortcut of the main window, in ONE table.
 
 The window's shortcut actions and Help › Keyboard shortcuts are both made from
-:data:`SHORTCUTS`, so the list shows exactly the keys that work (the review window
+:data:`SHORTCUTS` (the replay's rows from :data:`~app.ui.main.replay_bar.REPLAY_KEYS`),
+so the list shows exactly the keys that work (the review window
 does the same with :mod:`app.ui.review.actions`). A new key is one row here: its
 ``run`` is called with the window.
 """
@@ -14,6 +15,8 @@ from typing import Any
 
 from PySide6 import QtCore, QtGui, QtWidgets
 
+from app.ui.main.rec_indicator import RECORD_KEY
+from app.ui.main.replay_bar import REPLAY_KEYS
 from app.ui.review.actions import key_text
 
 
@@ -30,9 +33,14 @@ class Shortcut:
     menu: str = ""
 
 
-def _step(window) -> None:
-    if window.replay_bar.isVisible():
-        window.replay_bar.step_once()
+def _replay(method: str) -> Callable[[Any], object]:
+    """A replay key: the ReplayBar ``method``, only while a replay is shown."""
+
+    def run(window) -> None:
+        if window.replay_bar.isVisible():
+            getattr(window.replay_bar, method)()
+
+    return run
 
 
 # fmt: off
@@ -41,10 +49,15 @@ SHORTCUTS: tuple[Shortcut, ...] = (
              lambda w: w._open_session_dialog(), "&Open session…"),
     Shortcut("quit", ("Ctrl+Q",), "quit (asks first while recording)", "File",
              lambda w: w.close(), "&Quit"),
+    Shortcut("record", (RECORD_KEY,), "start / stop recording", "Recording",
+             lambda w: w.rec_bar.key_pressed()),
     Shortcut("marker", ("M",), "event marker in the recording, at the newest frame",
              "Recording", lambda w: w.add_marker()),
     Shortcut("play", ("Space",), "replay: play / pause", "Replay", lambda w: w._toggle_play()),
-    Shortcut("step", ("Right",), "replay: next frame (pauses)", "Replay", _step),
+) + tuple(
+    Shortcut(f"replay-{method}", (key,), f"replay: {text}", "Replay", _replay(method))
+    for key, text, method in REPLAY_KEYS
+) + (
     Shortcut("help", ("F1",), "this list of shortcuts", "Help",
              lambda w: w.show_shortcuts(), "&Keyboard shortcuts…"),
 )

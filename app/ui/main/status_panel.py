@@ -8,13 +8,29 @@ from app.live.capture import CaptureStats
 from app.live.stages import StageStats
 from app.ui.views import MUTED
 
-STREAM_COLUMNS = ("stream", "fps", "frames", "drops", "dup", "offset ms")
-STAGE_COLUMNS = ("overlay", "rate", "ms", "age ms", "errors")
+#: Column titles, short so that the tables fit a narrow column; the tooltips say more.
+STREAM_COLUMNS = {
+    "stream": "",
+    "fps": "frames per second delivered (measured)",
+    "frames": "frames delivered since the source opened",
+    "drops": "frames the camera numbered but never delivered, or gaps in time",
+    "dup": "duplicates: frames whose pixels equal the previous one",
+    "offset": "ms from the pivot's frame in each set: mean ± standard deviation",
+}
+STAGE_COLUMNS = {
+    "overlay": "",
+    "rate": "results per second",
+    "ms": "time per result (ms)",
+    "age": "ms from the frame an overlay was computed from to the frame it is drawn on",
+    "errors": "results that failed (the last error: the row's tooltip)",
+}
 
 
-def _table(columns: tuple[str, ...]) -> QtWidgets.QTableWidget:
+def _table(columns: dict[str, str]) -> QtWidgets.QTableWidget:
     t = QtWidgets.QTableWidget(0, len(columns))
-    t.setHorizontalHeaderLabels(columns)
+    t.setHorizontalHeaderLabels(list(columns))
+    for col, tip in enumerate(columns.values()):
+        t.horizontalHeaderItem(col).setToolTip(tip)
     t.verticalHeader().setVisible(False)
     t.setEditTriggers(QtWidgets.QAbstractItemView.EditTrigger.NoEditTriggers)
     t.setSelectionMode(QtWidgets.QAbstractItemView.SelectionMode.NoSelection)
@@ -22,17 +38,29 @@ def _table(columns: tuple[str, ...]) -> QtWidgets.QTableWidget:
     header = t.horizontalHeader()
     header.setSectionResizeMode(QtWidgets.QHeaderView.ResizeMode.ResizeToContents)
     header.setSectionResizeMode(0, QtWidgets.QHeaderView.ResizeMode.Stretch)
-    header.setMinimumSectionSize(36)
+    header.setMinimumSectionSize(30)
+    header.setStyleSheet("QHeaderView::section { padding: 2px 2px; }")
     t.verticalHeader().setDefaultSectionSize(22)
     t.setWordWrap(False)
     t.setVerticalScrollBarPolicy(QtCore.Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+    # A scroll bar would cover the last row: the column is made wide enough instead.
+    t.setHorizontalScrollBarPolicy(QtCore.Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
     return t
 
 
 def _fit(table: QtWidgets.QTableWidget) -> None:
-    h = table.horizontalHeader().height() + 4
+    """Exactly as tall as its rows: the column scrolls, not the table. The header's
+    size hint, not its height, which is 0 until the table was first shown."""
+    header = table.horizontalHeader()
+    h = max(header.height(), header.sizeHint().height()) + 2 * table.frameWidth()
     h += sum(table.rowHeight(r) for r in range(table.rowCount()))
     table.setFixedHeight(h)
+
+
+def short_title(title: str) -> str:
+    """A stage's title without its parenthesis ("Projected labels (RGB → thermal)" →
+    "Projected labels"): the narrow table shows this, the tooltip all of it."""
+    return title.split(" (", 1)[0]
 
 
 def _set_row(table: QtWidgets.QTableWidget, row: int, values: list[str], tip: str = "") -> None:
@@ -97,19 +125,21 @@ class StatusPanel(QtWidgets.QGroupBox):
             self.stages.setRowCount(len(stages))
             _fit(self.stages)
         for row, s in enumerate(stages):
+            name = short_title(s.title)
             if not s.enabled:
-                values = [s.title, "off", "", "", str(s.errors)]
+                values = [name, "off", "", "", str(s.errors)]
             elif " off: " in s.note:  # the stage runs but cannot draw (e.g. no rig)
-                values = [s.title, "off", f"{s.busy_ms:.1f}", "", str(s.errors)]
+                values = [name, "off", f"{s.busy_ms:.1f}", "", str(s.errors)]
             else:
                 values = [
-                    s.title,
+                    name,
                     f"{s.rate:.1f}/s",
                     f"{s.busy_ms:.1f}",
                     f"{s.latency_ms:.0f}",
                     str(s.errors),
                 ]
-            _set_row(self.stages, row, values, s.last_error or s.note)
+            tip = "\n".join(t for t in (s.title, s.last_error or s.note) if t)
+            _set_row(self.stages, row, values, tip)
 
     def show_preview(self, fps: float, longest_stall_ms: float, frames: int) -> None:
         self.preview.setText(

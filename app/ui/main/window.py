@@ -32,9 +32,12 @@ from app.live.frame_dispatch import LiveFigures
 from app.live.stages import Stage
 from app.ui.help_menu import add_help_menu
 from app.ui.main import shortcuts
+from app.ui.main.controls_dock import controls_dock
+from app.ui.main.file_dialogs import ask_rig, ask_session
 from app.ui.main.model_menu import ModelMenu
 from app.ui.main.overlay_menu import OverlayMenu
 from app.ui.main.preview import PreviewArea
+from app.ui.main.rec_indicator import APP_TITLE, RecIndicator
 from app.ui.main.record_panel import RecordPanel
 from app.ui.main.replay_bar import ReplayBar
 from app.ui.main.settings import restore_window, save_window
@@ -59,7 +62,7 @@ class MainWindow(QtWidgets.QMainWindow):
         poll_ms: int = 16,
     ):
         super().__init__()
-        self.setWindowTitle("thermorig")
+        self.setWindowTitle(APP_TITLE)
         self.settings = settings or QtCore.QSettings("thermorig", "thermorig")
         #: The source, its threads and the rig in force (no Qt): what the window shows.
         self.live = LiveController(source_options)
@@ -96,24 +99,15 @@ class MainWindow(QtWidgets.QMainWindow):
         self.source_panel = SourcePanel()
         self.record_panel = RecordPanel()
         self.status_panel = StatusPanel()
-        side = QtWidgets.QWidget()
-        side_layout = QtWidgets.QVBoxLayout(side)
-        side_layout.setContentsMargins(0, 0, 0, 0)
-        for panel in (self.source_panel, self.record_panel, self.status_panel):
-            side_layout.addWidget(panel)
-        side_layout.addStretch(1)
-        side.setMinimumWidth(400)
-        self.dock = QtWidgets.QDockWidget("Controls", self)
-        self.dock.setObjectName("controls")
-        self.dock.setWidget(side)
-        self.dock.setFeatures(
-            QtWidgets.QDockWidget.DockWidgetFeature.DockWidgetMovable
-            | QtWidgets.QDockWidget.DockWidgetFeature.DockWidgetFloatable
-        )
-        self.addDockWidget(QtCore.Qt.DockWidgetArea.RightDockWidgetArea, self.dock)
+        panels = (self.source_panel, self.record_panel, self.status_panel)
+        self.dock = controls_dock(self, panels)  # scrolls; its width never changes
+        #: The toolbar across the top: Record / Stop, the REC badge, the warning line.
+        self.rec_bar = RecIndicator(self)
+        self.addToolBar(QtCore.Qt.ToolBarArea.TopToolBarArea, self.rec_bar)
+        self._set_available(False)
 
         self.readout = QtWidgets.QLabel("")
-        self.readout.setMinimumWidth(320)
+        self.readout.setMinimumWidth(200)
         self.statusBar().addWidget(self.readout, 1)
         self.preview.readout.connect(self.readout.setText)
 
@@ -126,8 +120,10 @@ class MainWindow(QtWidgets.QMainWindow):
         self.record_panel.record_requested.connect(lambda _=None: self.start_recording())
         self.record_panel.stop_requested.connect(self.stop_recording)
         self.record_panel.marker_requested.connect(self.add_marker)
+        self.rec_bar.record_clicked.connect(self.record_panel.button.click)
         self.replay_bar.play.connect(live.play)
         self.replay_bar.step.connect(live.step)
+        self.replay_bar.step_back.connect(live.step_back)
         self.replay_bar.seek.connect(live.seek)
         self.replay_bar.speed.connect(live.set_speed)
         self.replay_bar.loop.connect(live.set_loop)
@@ -200,9 +196,10 @@ class MainWindow(QtWidgets.QMainWindow):
     def _review_labels(self) -> None:
         """Tools > Review labels…: a session's labels in a review window of its own
         (it closes, and saves, with this window)."""
+        from app.ui.main.file_dialogs import session_start
         from app.ui.review.launch import ask_and_open
 
-        ask_and_open(self)
+        ask_and_open(self, str(session_start(self)))
 
     def _cursor_points(self, stream: str, x: float, y: float):
         depth = self.preview.arrays.get("depth")
@@ -241,24 +238,12 @@ class MainWindow(QtWidgets.QMainWindow):
         """Use the rig in ``path`` from now on, if it reads and fits the streams."""
         return self._accepted(self.live.load_rig_file(path))
 
-    def _ask_file(self, folder_key: str, title: str, filters: str) -> str:
-        """A file picked in a dialog that opens where the last one of its kind ended
-        (``folder_key`` in the settings); "" if cancelled."""
-        start = self.settings.value(folder_key, str(Path.home()), type=str)
-        path, _ = QtWidgets.QFileDialog.getOpenFileName(self, title, start, filters)
-        if path:
-            self.settings.setValue(folder_key, str(Path(path).parent))
-        return path
-
     def _open_session_dialog(self) -> None:
-        filters = "thermorig sessions (*.h5 *.hdf5);;All files (*)"
-        if path := self._ask_file("source/session_dir", "Open session", filters):
+        if path := ask_session(self):  # starts in the folder in use
             self.open_source(replay_spec(path))
 
     def _load_rig_dialog(self) -> None:
-        if path := self._ask_file(
-            "rig/dir", "Load rig", "Rig files (*.json *.yaml *.yml);;All files (*)"
-        ):
+        if path := ask_rig(self):
             self.load_rig_file(path)
 
     def _remember_session(self, spec: str) -> None:
@@ -286,12 +271,14 @@ class MainWindow(QtWidgets.QMainWindow):
             return False
         self.record_panel.set_recording(True)
         self.source_panel.set_busy(True)
+        _, stats = self.live.worker.stats.get()  # lost at the source from now on counts
+        self.rec_bar.started(stats.health if stats is not None else None)
         return True
 
     def stop_recording(self) -> None:
         if self.live.stop_recording():
-            self.record_panel.button.setEnabled(False)
-            self.record_panel.button.setText("Finishing…")
+            self.record_panel.set_finishing()
+            self.rec_bar.finishing()
 
     def add_marker(self) -> None:
         """Key M: an event marker at the newest frame's time in the recording."""
@@ -301,8 +288,13 @@ class MainWindow(QtWidgets.QMainWindow):
 
     def _recording_over(self) -> None:
         self.record_panel.set_recording(False)
-        self.record_panel.button.setEnabled(True)
         self.source_panel.set_busy(False)
+        self.rec_bar.stopped()
+
+    def _set_available(self, available: bool) -> None:
+        """Record is offered only while a source delivers frames."""
+        self.record_panel.set_available(available)
+        self.rec_bar.set_available(available)
 
     def _toggle_play(self) -> None:
         if self.replay_bar.isVisible():
@@ -324,6 +316,8 @@ class MainWindow(QtWidgets.QMainWindow):
             self._show_figures(update.figures)
 
     def _show_events(self, events: list) -> None:
+        if events:
+            self._set_available(self.live.can_record)
         for event in events:
             if isinstance(event, SourceOpening):
                 self.preview.clear(f"opening {event.spec}…")
@@ -336,8 +330,9 @@ class MainWindow(QtWidgets.QMainWindow):
                     self.statusBar().showMessage(event.notice, 60000)
             elif isinstance(event, SourceOpened):
                 self.preview.set_streams(event.streams)
-                self.replay_bar.set_info(event.replay)
+                self.replay_bar.set_info(event.replay, event.playing)
                 self.source_panel.set_state(f"{', '.join(event.streams)} · opened")
+                self.record_panel.follow_source(event.info.activity)
                 if self.wizard is not None:
                     self.wizard.attach(event.streams, event.info)
             elif isinstance(event, RigChanged):
@@ -379,7 +374,8 @@ class MainWindow(QtWidgets.QMainWindow):
             if self.live.streams:
                 self.source_panel.set_state(f"{', '.join(self.live.streams)} · {figures.state}")
             if stats.recording is not None:
-                self.record_panel.show_status(stats.recording)
+                alert = self.rec_bar.show_status(stats.recording, stats.health)
+                self.record_panel.show_status(stats.recording, alert.level)
             elif not self.record_panel.recording:
                 self.record_panel.show_idle(self.live.last_recording)
         self.status_panel.show_stages(figures.stages)

@@ -17,7 +17,8 @@ GROUPS = ("Frames", "Review", "Tools", "Edit", "View", "Classes")
 
 
 class HelpOverlay(QtWidgets.QWidget):
-    """Covers its parent; hidden until :meth:`toggle`. A click anywhere hides it."""
+    """Covers its parent (the whole window, so that the table fits at 1000x700);
+    hidden until :meth:`toggle`. A click anywhere hides it."""
 
     def __init__(self, parent: QtWidgets.QWidget, classes: list[str]):
         super().__init__(parent)
@@ -29,21 +30,30 @@ class HelpOverlay(QtWidgets.QWidget):
         )
         self.rows = help_rows(classes)
         columns = QtWidgets.QHBoxLayout()
-        columns.setSpacing(36)
+        columns.setSpacing(28)
+        self.columns: list[QtWidgets.QLabel] = []
         # Three columns of groups, so the whole table fits a laptop screen.
-        for part in (GROUPS[:2], GROUPS[2:4], GROUPS[4:]):
+        for part in (GROUPS[:2], GROUPS[2:3], GROUPS[3:]):
             label = QtWidgets.QLabel(self._html(part))
             label.setTextFormat(QtCore.Qt.TextFormat.RichText)
             label.setAlignment(QtCore.Qt.AlignmentFlag.AlignTop)
-            columns.addWidget(label)
+            # Long texts wrap inside their column instead of running under the next
+            # one: at 1000 px a column is about 300 px wide.
+            label.setWordWrap(True)
+            label.setSizePolicy(
+                QtWidgets.QSizePolicy.Policy.Ignored, QtWidgets.QSizePolicy.Policy.Preferred
+            )
+            columns.addWidget(label, 1)
+            self.columns.append(label)
         title = QtWidgets.QLabel("<h2>Review shortcuts</h2>")
         footer = QtWidgets.QLabel(
             "Each stroke, fill and status change is one undo step, on disk when it ends."
             "  Closing the window saves.  H, F1 or a click closes this help."
         )
         footer.setStyleSheet("color: #8a93a3;")
+        footer.setWordWrap(True)
         layout = QtWidgets.QVBoxLayout(self)
-        layout.setContentsMargins(48, 28, 48, 28)
+        layout.setContentsMargins(32, 20, 32, 20)
         layout.addWidget(title)
         layout.addLayout(columns)
         layout.addStretch(1)

@@ -15,8 +15,12 @@ from PySide6 import QtCore, QtWidgets
 from app.labels.sidecar import default_labels_path
 from app.labels.store import LabelStore
 from app.review.frames import ReviewFrames
+from app.ui.review.open_dialog import LabelJob, find_labels
 from app.ui.review.window import ReviewWindow
 from drivers.errors import ThermorigError
+
+#: The window's size when it opens (it can be made as small as 1000x700).
+WINDOW_SIZE = (1400, 850)
 
 
 def open_review(
@@ -27,7 +31,8 @@ def open_review(
     *,
     curves: bool = True,
 ) -> ReviewWindow:
-    """A review window on ``session``'s labels (created all unlabeled if missing);
+    """A review window on ``session``'s labels (created all unlabeled if missing: the
+    window then says so);
     a ThermorigError (one line, what to do) when the files do not fit or another
     program is writing the labels (the window holds their lock until it closes).
     ``curves``: compute the temperature curves at open."""
@@ -50,36 +55,81 @@ def open_review(
 
 
 def run_review(session: Path, labels: Path | None, rig: Path | None) -> int:
-    """``thermorig review``: the window until it is closed (closing saves)."""
+    """``thermorig review``: the window until it is closed (closing saves, and says so
+    on stdout). Without ``--labels`` and without ``SESSION.labels.h5`` the person is
+    asked first how to get labels (:func:`~app.ui.review.open_dialog.find_labels`)."""
     from app.ui.app import make_app, run_window
 
     make_app()
+    if labels is None and not default_labels_path(session).exists():
+        got = _labels_for(session)
+        if got is None:
+            print("thermorig: no label file; nothing opened", file=sys.stderr)
+            return 0
+        if isinstance(got, Exception):
+            raise ThermorigError(str(got))
+        labels = got
     window = open_review(session, labels, rig)
     if window.store.recovery_note:  # the window says it too, in a message box
         print(f"thermorig: {window.store.recovery_note}", file=sys.stderr)
-    window.resize(1400, 850)
-    return run_window(window)
+    window.resize(*WINDOW_SIZE)
+    code = run_window(window)
+    if window.closing_note:
+        print(window.closing_note)
+    return code
 
 
-def ask_and_open(parent: QtWidgets.QWidget) -> ReviewWindow | None:
-    """Menu "Review labels…": pick a session and its labels; errors in a message box."""
+def _labels_for(session: Path) -> Path | Exception | None:
+    """The label file the person chose to make (or the unlabeled default), the error
+    that stopped making it, or None when they cancelled."""
+    got: dict[str, object] = {}
+    loop = QtCore.QEventLoop()
+
+    def then(path: Path | None, note: str) -> None:
+        got["labels"] = path or default_labels_path(session)
+        if note:
+            print(note)
+
+    job = find_labels(None, session, then)
+    if job is not None:
+        job.finished.connect(lambda result: got.setdefault("result", result))
+        job.finished.connect(lambda _r: QtCore.QTimer.singleShot(0, loop.quit))
+        loop.exec()
+    result = got.get("result")
+    if "labels" not in got:
+        return result if isinstance(result, Exception) else None
+    return got["labels"]  # type: ignore[return-value]
+
+
+def ask_and_open(parent: QtWidgets.QWidget, start: str = "") -> LabelJob | ReviewWindow | None:
+    """Menu "Review labels…": ONE dialog for the session; its labels are found beside
+    it, or made first if the person chooses (then the job is returned and the window
+    opens when it is done). Errors in a message box."""
     session, _ = QtWidgets.QFileDialog.getOpenFileName(
-        parent, "Review labels: the session", "", "thermorig session (*.h5);;All files (*)"
+        parent, "Review labels: the session", start, "thermorig session (*.h5);;All files (*)"
     )
     if not session:
         return None
-    labels, _ = QtWidgets.QFileDialog.getOpenFileName(
-        parent,
-        "Review labels: the label file (cancel: SESSION.labels.h5, made if missing)",
-        str(default_labels_path(session).parent),
-        "thermorig labels (*.h5);;All files (*)",
-    )
+    opened: list[ReviewWindow] = []
+
+    def then(labels: Path | None, note: str) -> None:
+        window = _show(parent, Path(session), labels)
+        if window is not None:
+            opened.append(window)
+            if note:
+                window.statusBar().showMessage(note, 10000)
+
+    job = find_labels(parent, Path(session), then)
+    return opened[0] if opened else job
+
+
+def _show(parent: QtWidgets.QWidget, session: Path, labels: Path | None) -> ReviewWindow | None:
     try:
-        window = open_review(session, labels or None, parent=parent)
+        window = open_review(session, labels, parent=parent)
     except (ThermorigError, OSError) as exc:
         QtWidgets.QMessageBox.warning(parent, "Review labels", str(exc))
         return None
     window.setAttribute(QtCore.Qt.WidgetAttribute.WA_DeleteOnClose)
-    window.resize(1400, 850)
+    window.resize(*WINDOW_SIZE)
     window.show()
     return window

@@ -31,7 +31,7 @@ STATUS_COLOURS = {
     STATUS_REJECTED: ("#e0514a", "rejected"),
 }
 SOURCE_COLOURS = {
-    SOURCE_NONE: ("#23262d", "no label"),
+    SOURCE_NONE: ("#30343c", "no label"),
     SOURCE_PROJECTED: ("#9b6bd6", "projected"),
     SOURCE_MODEL: ("#e0953d", "model"),
     SOURCE_MANUAL: ("#3fd0d0", "manual"),
@@ -67,6 +67,35 @@ def confidence_rgba(conf: np.ndarray) -> np.ndarray:
     return out
 
 
+def _swatches(colours: dict[int, tuple[str, str]]) -> str:
+    return " ".join(f"<span style='color:{c}'>■</span>&nbsp;{n}" for c, n in colours.values())
+
+
+def legend_html() -> str:
+    """What each band's colours mean, in the order the bands are drawn (one line)."""
+    ramp = confidence_rgba(np.linspace(0.0, 1.0, 5))
+    steps = "".join(f"<span style='color:#{r:02x}{g:02x}{b:02x}'>■</span>" for r, g, b, _ in ramp)
+    return (
+        f"<b>Status</b> {_swatches(STATUS_COLOURS)} &nbsp;│&nbsp; "
+        f"<b>Source</b> {_swatches(SOURCE_COLOURS)} &nbsp;│&nbsp; "
+        f"<b>Confidence</b> low&nbsp;{steps}&nbsp;high"
+    )
+
+
+def legend_label() -> QtWidgets.QLabel:
+    """The timeline's legend, shown under it (not only as a tooltip)."""
+    label = QtWidgets.QLabel(legend_html())
+    label.setObjectName("review-timeline-legend")
+    label.setTextFormat(QtCore.Qt.TextFormat.RichText)
+    label.setStyleSheet("color: #9aa3b2;")
+    label.setWordWrap(True)  # two lines rather than cut off in a narrow window
+    label.setToolTip(
+        "The timeline's bands, top to bottom: review status, where each mask came from,"
+        " transfer confidence (look at the red frames first)"
+    )
+    return label
+
+
 class Timeline(QtWidgets.QWidget):
     """Emits ``seek(frame)`` when clicked or dragged; :meth:`set_current` moves the mark."""
 
@@ -87,11 +116,9 @@ class Timeline(QtWidgets.QWidget):
         self._pixels: np.ndarray | None = None
         self._confidence: np.ndarray | None = None
         self._confidence_rgba = np.zeros((0, 4), np.uint8)
-        legend = [f"<span style='color:{c}'>■</span> {n}" for c, n in STATUS_COLOURS.values()]
-        legend += [f"<span style='color:{c}'>■</span> {n}" for c, n in SOURCE_COLOURS.values()]
         self.setToolTip(
-            "Top: review status; middle: label source; bottom: transfer confidence "
-            "(red = low). Click or drag to go to a frame.<br>" + " · ".join(legend)
+            "Top band: review status; middle: label source; bottom: transfer confidence"
+            " (red = low). Click or drag to go to a frame."
         )
 
     def set_data(self, status: np.ndarray, source: np.ndarray, confidence: np.ndarray) -> None:

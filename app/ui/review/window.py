@@ -5,7 +5,9 @@ The window only wires things together: the session's frames come from
 :class:`~app.review.frames.ReviewFrames`, the labels from a
 :class:`~app.labels.store.LabelStore` (every edit journaled, one undo step each), the
 mouse tools from :class:`~app.ui.review.canvas.ReviewCanvas`, and every command and
-its keys from the table in :mod:`app.ui.review.actions`. Closing saves.
+its keys from the table in :mod:`app.ui.review.actions`. Closing saves, and says so
+(:attr:`ReviewWindow.closing_note`). Frame numbers shown count from 1
+(:mod:`app.review.texts`), as in the main window.
 """
 
 from __future__ import annotations
@@ -22,17 +24,21 @@ from app.labels.store import LabelStore
 from app.review.editor import TOOLS
 from app.review.frames import ReviewFrames
 from app.review.overlay import OPACITY_STEPS
+from app.review.texts import frame_text, opening_note, saved_note
 from app.ui.help_menu import add_help_menu
 from app.ui.review import panels as review_panels
 from app.ui.review.actions import help_rows, install
 from app.ui.review.canvas import ReviewCanvas
+from app.ui.review.cursor import CursorReadout
+from app.ui.review.curves_dock import CurvesDock
 from app.ui.review.help import HelpOverlay
-from app.ui.review.timeline import SOURCE_COLOURS, STATUS_COLOURS, Timeline
+from app.ui.review.timeline import SOURCE_COLOURS, STATUS_COLOURS, Timeline, legend_label
 from app.ui.views import StreamView
 from drivers.errors import ThermorigError
-from drivers.types import centikelvin_to_celsius
 
 STREAM = "thermal"
+#: The smallest size the window is laid out for (a laptop screen with a task bar).
+MIN_SIZE = (1000, 700)
 
 
 class ReviewWindow(QtWidgets.QMainWindow):
@@ -59,17 +65,26 @@ class ReviewWindow(QtWidgets.QMainWindow):
         self._thermal: np.ndarray | None = None
         self._opacity = 0
         self._rgb_pending: int | None = None
+        #: Edit steps since the last save (a recovered journal's included).
+        self.edits = len(store.history.undo) if store.dirty else 0
+        #: What closing did to the file, one line ("saved 3 edits to X.labels.h5").
+        self.closing_note = ""
         self._build()
         self.actions_by_name = install(self)
         self._tool_group()
         self.set_class(1 if len(store.classes) > 1 else 0)
         self._refresh_rows()
         threading.Thread(target=frames.prepare_cursor, daemon=True).start()
-        self.go_to(int(self.store.queue(STREAM)[0]) if frames.count else 0)
+        first = int(self.store.queue(STREAM)[0]) if frames.count else 0
+        self.go_to(first)
+        self.opening_note = opening_note(
+            self.store.status(STREAM), self.store.source(STREAM), self.confidence, first
+        )
+        self.note.setText(self.opening_note)
         if curves:
-            QtCore.QTimer.singleShot(0, self.plot.update_curves)
+            QtCore.QTimer.singleShot(0, self, self.curves_dock.compute)
         if store.recovery_note:  # a damaged or outdated journal: say what came back
-            QtCore.QTimer.singleShot(0, lambda: self.show_error(store.recovery_note))
+            QtCore.QTimer.singleShot(0, self, lambda: self.show_error(store.recovery_note))
         if parent is not None:  # a window opened from the main window closes (saves) with it
             parent.installEventFilter(self)
 
@@ -90,26 +105,42 @@ class ReviewWindow(QtWidgets.QMainWindow):
         split.setStretchFactor(1, 2)
         self.info = QtWidgets.QLabel("")
         self.info.setObjectName("review-info")
+        # Why the window opened on this frame (worst-first), or that nothing is labeled.
+        self.note = QtWidgets.QLabel("")
+        self.note.setObjectName("review-note")
+        self.note.setStyleSheet("color: #ffd27a;")
+        self.note.setSizePolicy(
+            QtWidgets.QSizePolicy.Policy.Ignored, QtWidgets.QSizePolicy.Policy.Preferred
+        )
         self.timeline = Timeline()
+        self.legend = legend_label()
         central = QtWidgets.QWidget()
         layout = QtWidgets.QVBoxLayout(central)
         layout.setContentsMargins(6, 4, 6, 2)
         layout.addWidget(split, 1)
+        layout.addWidget(self.note)
         layout.addWidget(self.info)
         layout.addWidget(self.timeline)
+        layout.addWidget(self.legend)
         self.setCentralWidget(central)
-        self.help = HelpOverlay(central, self.store.classes)
+        self.setMinimumSize(*MIN_SIZE)
+        self.help = HelpOverlay(self, self.store.classes)
         add_help_menu(self, "Review", lambda: help_rows(self.store.classes))
         self.toolbar = review_panels.tool_bar(self, self.store.classes)
         self.addToolBar(self.toolbar)
         self.readout = QtWidgets.QLabel("")
         self.statusBar().addPermanentWidget(self.readout)
-        self.plot = review_panels.temperature_dock(self)
+        self.curves_dock = CurvesDock(self)
+        self.plot = self.curves_dock.plot
         self.canvas.edited.connect(self._commit)
-        self.canvas.hovered.connect(self._hovered)
-        self.canvas.left.connect(lambda _s: self.rgb.show_marker(None))
+        self.cursor_readout = CursorReadout(self, self.readout)
+        self.canvas.hovered.connect(self.cursor_readout.hovered)
+        self.canvas.left.connect(self.cursor_readout.left)
         self.timeline.seek.connect(self.go_to)
-        self.rgb.note.setText(self.frames.rig_note)
+        # The RGB header keeps a short note (the full one as tooltip): at 1000 px the
+        # whole sentence ran into the frame number beside it.
+        self.rgb.note.setText(self.frames.rig_note.split(":")[0].split(" through ")[0])
+        self.rgb.note.setToolTip(self.frames.rig_note)
         for w in (self.canvas, self.canvas.glw):
             w.setFocusPolicy(QtCore.Qt.FocusPolicy.StrongFocus)
 
@@ -135,20 +166,27 @@ class ReviewWindow(QtWidgets.QMainWindow):
             self._thermal = self.frames.thermal(i)
             mask = self.store.mask(STREAM, i)
         except (ThermorigError, OSError) as exc:
-            self.show_error(f"cannot show frame {i}: {exc}")
+            self.show_error(f"cannot show {frame_text(i)}: {exc}")
             return
         first = self.canvas.image_shape is None
         self.canvas.show_frame(self._thermal, mask, self.levels_c, self.lut)
         # The RGB frame (a 1280x720 decode, the costliest read) follows once the thermal
         # view is drawn; while a key repeats, only the newest frame's RGB is read.
         if self._rgb_pending is None:
-            QtCore.QTimer.singleShot(0, self._show_pending_rgb)
+            QtCore.QTimer.singleShot(0, self, self._show_pending_rgb)
         self._rgb_pending = i
         if first:
             self.reset_zoom()
+        elif self.note.text() == getattr(self, "opening_note", None) and self._sources_known():
+            self.note.setText("")  # the reason for the first frame: said, now moved on
         self.timeline.set_current(i)
         self.plot.set_current(i)
         self._show_info()
+        self._refresh_readout()
+
+    def _sources_known(self) -> bool:
+        """Some frame is labeled (the "no labels yet" note stays while none is)."""
+        return bool(self.store.source(STREAM).any())
 
     def _show_pending_rgb(self) -> None:
         i, self._rgb_pending = self._rgb_pending, None
@@ -169,7 +207,7 @@ class ReviewWindow(QtWidgets.QMainWindow):
         if "color" in self.store.streams and j < self.store.count("color"):
             labels = self.store.mask("color", j)
         self.rgb.show_overlay(label_rgba(labels) if labels is not None else None)
-        self.rgb.info.setText(f"frame {j}" + ("" if labels is not None else " · no RGB labels"))
+        self.rgb.info.setText(frame_text(j) + ("" if labels is not None else " · no RGB labels"))
 
     def step(self, delta: int) -> None:
         self.go_to(int(np.clip(self.index + delta, 0, self.frames.count - 1)))
@@ -214,7 +252,7 @@ class ReviewWindow(QtWidgets.QMainWindow):
             return
         if self._edit(lambda: self.store.propagate(STREAM, self.index - 1, self.index), ""):
             self._reload_mask()
-            self.statusBar().showMessage(f"mask of frame {self.index - 1} copied", 3000)
+            self.statusBar().showMessage(f"mask of {frame_text(self.index - 1)} copied", 3000)
 
     def _commit(self, name: str) -> None:
         """A finished stroke or fill: the working copy becomes one step of the store."""
@@ -223,6 +261,7 @@ class ReviewWindow(QtWidgets.QMainWindow):
             lambda: self.store.set_mask(STREAM, self.index, work, label=name), ""
         ):
             self._reload_mask()  # refused: show what the store holds
+        self._refresh_readout()  # the class under the cursor may be another now
 
     def _edit(self, change, message: str) -> bool:
         try:
@@ -230,11 +269,18 @@ class ReviewWindow(QtWidgets.QMainWindow):
         except (ThermorigError, OSError) as exc:
             self.show_error(str(exc))
             return False
-        self._refresh_rows()
+        self._changed(self.index, changed)
         self._show_info()
         if message:
-            self.statusBar().showMessage(f"frame {self.index} {message}", 3000)
+            self.statusBar().showMessage(f"{frame_text(self.index)} {message}", 3000)
         return changed
+
+    def _changed(self, frame: int, changed: bool = True) -> None:
+        """One edit step done (or undone) on ``frame``: rows, title, curves follow."""
+        if changed:
+            self.edits += 1
+            self.curves_dock.edited([frame])
+        self._refresh_rows()
 
     def undo(self) -> None:
         self._history(self.store.undo, "nothing to undo")
@@ -253,12 +299,13 @@ class ReviewWindow(QtWidgets.QMainWindow):
             self.statusBar().showMessage(empty, 3000)
             return
         stream, frame = where
-        self._refresh_rows()
+        self._changed(frame)
         if stream == STREAM and frame != self.index:
             self.go_to(frame)
         else:
             self._reload_mask()
             self._show_info()
+            self._refresh_readout()
 
     def _reload_mask(self) -> None:
         self.canvas.editor.load(self.store.mask(STREAM, self.index), self._thermal)
@@ -271,7 +318,8 @@ class ReviewWindow(QtWidgets.QMainWindow):
             self.show_error(f"could not save: {exc}; every edit stays in the journal")
             return
         self._refresh_rows()
-        self.statusBar().showMessage(f"saved {self.store.path}", 4000)
+        self.statusBar().showMessage(saved_note(self.edits, self.store.path), 6000)
+        self.edits = 0
 
     # -- tools and view ---------------------------------------------------------------
     def set_tool(self, tool: str) -> None:
@@ -336,29 +384,14 @@ class ReviewWindow(QtWidgets.QMainWindow):
         size = f"±{ed.tolerance_c:g} °C" if ed.tool == "wand" else f"radius {ed.radius} px"
         cls = self.store.classes[ed.value] if ed.value < len(self.store.classes) else ed.value
         self.info.setText(
-            f"frame {i} of {self.frames.count} · {STATUS_COLOURS[int(status)][1]}"
+            f"{frame_text(i)} of {self.frames.count} · {STATUS_COLOURS[int(status)][1]}"
             f" · {SOURCE_COLOURS.get(int(source), ('', '?'))[1]}"
             f" · confidence {'—' if np.isnan(conf) else f'{conf:.2f}'}"
             f"      tool {ed.tool} ({size}) · class {ed.value} {cls}"
         )
 
-    def _hovered(self, _stream: str, vx: float, vy: float) -> None:
-        x, y = vx - 0.5, vy - 0.5
-        col, row = int(round(x)), int(round(y))
-        work, thermal = self.canvas.editor.work, self._thermal
-        if (
-            work is None
-            or thermal is None
-            or not (0 <= row < work.shape[0] and 0 <= col < work.shape[1])
-        ):
-            return
-        c = centikelvin_to_celsius(thermal[row, col])
-        k = int(work[row, col])
-        name = self.store.classes[k] if k < len(self.store.classes) else "unlabeled"
-        uv, z = self.frames.cursor(self.index, x, y)
-        self.rgb.show_marker(None if uv is None else (uv[0] + 0.5, uv[1] + 0.5))
-        depth = "" if np.isnan(z) else f"   z {z:.3f} m"
-        self.readout.setText(f"x {col}  y {row}   {c:.2f} °C   {name}{depth}")
+    def _refresh_readout(self) -> None:
+        self.cursor_readout.refresh()
 
     def show_error(self, message: str) -> None:
         """Tell the person (status bar and a window-modal box); never raise."""
@@ -381,10 +414,15 @@ class ReviewWindow(QtWidgets.QMainWindow):
         if self.closed:
             return
         self.closed = True
-        self.plot.stop_curves()
+        self.curves_dock.stop()
         self.canvas.release()
+        edits, dirty = self.edits, self.store.dirty
         try:
             self.store.close()
+            self.closing_note = saved_note(edits if dirty else 0, self.store.path)
+            parent = self.parentWidget()
+            if isinstance(parent, QtWidgets.QMainWindow):
+                parent.statusBar().showMessage(f"review closed: {self.closing_note}", 10000)
         except (ThermorigError, OSError) as exc:
             QtWidgets.QMessageBox.warning(
                 self, "Review", f"could not save: {exc}; every edit stays in the journal "
