@@ -39,6 +39,7 @@ from drivers.session import SessionReader
 from tests.scene3d import apart, make_rig, write_session
 from tests.screenshots import as_array, region, view_figures
 from tests.synthetic_sessions import session as synthetic_session
+from tests.ui_support import close_message_boxes, message_boxes
 
 Key = QtCore.Qt.Key
 LEFT = QtCore.Qt.MouseButton.LeftButton
@@ -466,6 +467,7 @@ def test_a_damaged_journal_is_told_in_a_message_box_and_on_the_command_line(
     assert "replayed 2 review edit(s) of frames 1, 2" in window.errors[0]
     assert "kept as labels.h5.journal.damaged" in window.errors[0]
     assert window.store.status("thermal")[1:3].tolist() == [STATUS_ACCEPTED] * 2
+    assert any("replayed 2 review edit(s)" in t for t in close_message_boxes())
     window.close()
     # `thermorig review` says it on stderr too (the window's event loop skipped here).
     store = LabelStore.open(labels, session)
@@ -477,3 +479,5 @@ def test_a_damaged_journal_is_told_in_a_message_box_and_on_the_command_line(
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and "labels.h5.journal: replayed 1 review edit(s) of frame 3" in err
     assert "kept as labels.h5.journal.damaged.1" in err
+    qtbot.waitUntil(lambda: bool(message_boxes()), timeout=5000)  # and in a box
+    assert any("replayed 1 review edit(s)" in t for t in close_message_boxes())
