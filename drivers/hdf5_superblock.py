@@ -16,6 +16,7 @@ it for all its metadata checksums). Versions 0 and 1 have none and are not check
 from __future__ import annotations
 
 import os
+from typing import BinaryIO
 
 SIGNATURE = b"\x89HDF\r\n\x1a\n"
 _MASK = 0xFFFFFFFF
@@ -66,29 +67,39 @@ def lookup3(data: bytes, initval: int = 0) -> int:
     return c
 
 
+def find_superblock(fh: BinaryIO) -> tuple[int, bytes] | None:
+    """The superblock's offset in the open file ``fh`` and its first 12 bytes
+    (signature, version, ..., flags at byte 11), or None if there is none. It sits at
+    byte 0 or, after a user block, at 512, 1024, 2048, ..."""
+    size = os.fstat(fh.fileno()).st_size
+    offset = 0
+    while offset + 12 <= size:
+        fh.seek(offset)
+        head = fh.read(12)
+        if head[:8] == SIGNATURE:
+            return offset, head
+        offset = 512 if offset == 0 else offset * 2
+    return None
+
+
 def superblock_problem(path: str | os.PathLike) -> str | None:
     """Why the superblock of the HDF5 file ``path`` is damaged (a phrase), or None
-    when it is intact or has no checksum (versions 0, 1). The superblock sits at byte
-    0 or, after a user block, at 512, 1024, 2048, ..."""
+    when it is intact, has no checksum (versions 0, 1) or is not found."""
     with open(path, "rb") as fh:
-        size = os.fstat(fh.fileno()).st_size
-        offset = 0
-        while offset + 12 <= size:
-            fh.seek(offset)
-            head = fh.read(12)
-            if head[:8] == SIGNATURE:
-                version, offsets = head[8], head[9]
-                if version not in (2, 3):
-                    return None
-                if offsets not in (2, 4, 8, 16):
-                    return f"its HDF5 superblock names {offsets}-byte addresses"
-                fh.seek(offset)
-                end = 12 + 4 * offsets  # 4 addresses, then the checksum
-                block = fh.read(end + 4)
-                if len(block) < end + 4:
-                    return "its HDF5 superblock is cut short"
-                if lookup3(block[:end]) != int.from_bytes(block[end:], "little"):
-                    return "its HDF5 superblock fails its checksum"
-                return None
-            offset = 512 if offset == 0 else offset * 2
-    return None
+        found = find_superblock(fh)
+        if found is None:
+            return None
+        offset, head = found
+        version, offsets = head[8], head[9]
+        if version not in (2, 3):
+            return None
+        if offsets not in (2, 4, 8, 16):
+            return f"its HDF5 superblock names {offsets}-byte addresses"
+        fh.seek(offset)
+        end = 12 + 4 * offsets  # 4 addresses, then the checksum
+        block = fh.read(end + 4)
+        if len(block) < end + 4:
+            return "its HDF5 superblock is cut short"
+        if lookup3(block[:end]) != int.from_bytes(block[end:], "little"):
+            return "its HDF5 superblock fails its checksum"
+        return None

@@ -27,6 +27,7 @@ import os
 import shlex
 from pathlib import Path
 
+from drivers.hdf5_superblock import find_superblock
 from drivers.locks import byte_locked_by_other, lock_byte
 
 CLOSED = "closed"
@@ -37,7 +38,6 @@ NEEDS_REPAIR = "needs repair"
 WRITE_ACCESS = 0x01
 SWMR_WRITE_ACCESS = 0x04
 
-_SIGNATURE = b"\x89HDF\r\n\x1a\n"
 #: Files this process is recording, by (device, inode): POSIX record locks never
 #: conflict within one process, so a check from the recording process asks here.
 _WRITING: set[tuple[int, int]] = set()
@@ -45,18 +45,13 @@ _WRITING: set[tuple[int, int]] = set()
 
 def open_flags(path: str | os.PathLike) -> int:
     """The superblock's file-consistency flags; 0 for a file closed normally and for
-    superblock versions 0 and 1 (which HDF5 never marks). The superblock sits at byte 0
-    or, after a user block, at 512, 1024, 2048, ..."""
+    superblock versions 0 and 1 (which HDF5 never marks)."""
     with open(path, "rb") as fh:
-        size = os.fstat(fh.fileno()).st_size
-        offset = 0
-        while offset + 12 <= size:
-            fh.seek(offset)
-            head = fh.read(12)
-            if head[:8] == _SIGNATURE:
-                return head[11] if head[8] >= 2 else 0
-            offset = 512 if offset == 0 else offset * 2
-    return 0
+        found = find_superblock(fh)
+    if found is None:
+        return 0
+    head = found[1]
+    return head[11] if head[8] >= 2 else 0
 
 
 def _key(path: str | os.PathLike) -> tuple[int, int]:
