@@ -6,11 +6,15 @@ of the first module pytest loads. A platform set by the person running the tests
 """
 
 import os
+import tempfile
 from pathlib import Path
 
 import pytest
 
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+# The user cache folder (drivers.user_cache) of this run only: tests never read what an
+# earlier run, or the person running them, left there.
+os.environ["XDG_CACHE_HOME"] = tempfile.mkdtemp(prefix="thermorig-test-cache-")
 
 
 @pytest.fixture(scope="session")
