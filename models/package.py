@@ -14,15 +14,16 @@ import json
 import os
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
-
-import onnxruntime as ort
+from typing import TYPE_CHECKING, Any
 
 from drivers.errors import one_line
 from models.errors import ModelError
 from models.preprocess import colormap_id, get_representation
 from models.registry import Dim, handler_for
 from models.spec import Manifest, parse_manifest
+
+if TYPE_CHECKING:  # onnxruntime loads with the first model, not with the window
+    import onnxruntime as ort
 
 #: ONNX element type of every input and output thermorig reads.
 FLOAT = "tensor(float)"
@@ -207,6 +208,8 @@ def read_manifest(json_path: Path) -> Manifest:
 
 
 def open_session(onnx_path: Path, threads: int) -> ort.InferenceSession:
+    import onnxruntime as ort
+
     opts = ort.SessionOptions()
     opts.intra_op_num_threads = threads
     opts.inter_op_num_threads = 1
