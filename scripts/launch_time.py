@@ -19,6 +19,15 @@ SECONDS = (2, 4, 6, 8, 10, 15, 20)
 
 
 def main() -> None:
+    import sys
+
+    from app.commands.gui import STARTUP_SWITCH_INTERVAL_S
+    from drivers.sources import head_start
+
+    # As ``thermorig gui`` does before it loads Qt.
+    switch = sys.getswitchinterval()
+    sys.setswitchinterval(STARTUP_SWITCH_INTERVAL_S)
+    head_start(SOURCE, then=lambda: sys.setswitchinterval(switch))
     from PySide6 import QtCore
 
     from app.ui.app import make_app

@@ -68,3 +68,29 @@ def test_importing_sources_loads_no_camera_library():
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.split() == ["False", "False", "False"]
+
+
+def test_head_start_builds_the_world_the_source_then_opens_without_building():
+    from drivers.synthetic import world
+
+    options = {"thermal_size": (64, 48), "depth_size": (64, 48), "color_size": (96, 54), "seed": 7}
+    thread = sources.head_start("synthetic:treadmill", **options)
+    assert thread is not None
+    thread.join(60)
+    assert any(key[:2] == ("treadmill", 7) for key in world._WORLDS)
+    built = len(world._WORLDS)
+    driver = sources.open_source("synthetic:treadmill", **options)
+    try:
+        assert len(world._WORLDS) == built  # the open found the world made ahead
+    finally:
+        driver.close()
+
+
+def test_head_start_leaves_bad_specs_and_other_schemes_to_open_source():
+
+    assert sources.head_start("") is None and sources.head_start("replay:/no/such.h5") is None
+    thread = sources.head_start("synthetic:nosuchscene")
+    assert thread is not None
+    thread.join(10)  # nothing built, nothing raised: opening says what is wrong
+    with pytest.raises(SourceError, match="unknown synthetic scene"):
+        sources.open_source("synthetic:nosuchscene")

@@ -408,3 +408,20 @@ def open_synthetic(
         duration=duration,
         hw_sync=hw_sync,
     )
+
+
+def prepare_synthetic(
+    arg: str,
+    *,
+    seed: int = 0,
+    realtime: bool = True,
+    duration: float | None = None,
+    hw_sync: bool = False,
+    **config: Any,
+) -> None:
+    """Build the world ``open_synthetic`` with the same arguments opens (kept per
+    process): the head start of ``drivers.sources.head_start``."""
+    del realtime, duration, hw_sync  # the schedule, not the world
+    scene = (arg or "").strip().lower()
+    if scene in SCENES:
+        build_world(scene, int(seed), SyntheticConfig.from_options(config))
