@@ -55,6 +55,34 @@ def test_no_subcommand_opens_the_window_on_the_synthetic_rig(monkeypatch):
     assert calls == [("synthetic:cycling", None), ("replay:s.h5", "r.json")]
 
 
+def test_the_window_starts_its_source_ahead_with_a_short_switch_interval_until_done(
+    monkeypatch,
+):
+    import app.commands.gui as gui
+
+    before, started = sys.getswitchinterval(), []
+
+    def head_start(spec, then):
+        started.append((spec, sys.getswitchinterval(), then))
+        return None if spec.startswith("replay:") else object()  # replays have none
+
+    monkeypatch.setattr(gui, "head_start", head_start)
+    monkeypatch.setattr(app.ui.main.launch, "run_gui", lambda source, rig: 0)
+    monkeypatch.setenv("QT_QPA_PLATFORM", "offscreen")
+    try:
+        assert main(["gui", "--source", "replay:s.h5"]) == 0
+        assert sys.getswitchinterval() == before  # nothing ahead: put back at once
+        assert main(["gui", "--source", "synthetic:treadmill"]) == 0
+        spec, interval, then = started[-1]
+        assert spec == "synthetic:treadmill"
+        assert interval == pytest.approx(gui.STARTUP_SWITCH_INTERVAL_S)
+        assert sys.getswitchinterval() == pytest.approx(gui.STARTUP_SWITCH_INTERVAL_S)  # building
+        then()  # the head start is over
+        assert sys.getswitchinterval() == before
+    finally:
+        sys.setswitchinterval(before)
+
+
 def test_help_lists_the_gui_and_the_headless_commands_without_loading_qt():
     code = (
         "import sys, contextlib, io\n"
