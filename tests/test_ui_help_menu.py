@@ -10,8 +10,9 @@ from PySide6 import QtCore, QtGui, QtWidgets
 from app.labels.autolabel import autolabel
 from app.ui.help_menu import DOCS_DIR, ShortcutDialog, about_text, docs_box
 from app.ui.main import shortcuts as main_shortcuts
-from app.ui.review.actions import ACTIONS, help_rows, key_text
+from app.ui.review.actions import ACTIONS, help_rows
 from app.ui.review.launch import open_review
+from app.ui.window_keys import key_text
 from models.catalog import BUNDLED_DIR
 from models.licences import bundled_licences
 from tests.synthetic_sessions import session as synthetic_session

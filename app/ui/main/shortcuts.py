@@ -11,13 +11,14 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from functools import partial
 from typing import Any
 
-from PySide6 import QtCore, QtGui, QtWidgets
+from PySide6 import QtGui, QtWidgets
 
 from app.ui.main.rec_indicator import RECORD_KEY
 from app.ui.main.replay_bar import REPLAY_KEYS
-from app.ui.review.actions import key_text
+from app.ui.window_keys import key_text, window_action
 
 
 @dataclass(frozen=True)
@@ -67,16 +68,12 @@ SHORTCUTS: tuple[Shortcut, ...] = (
 def install(window: QtWidgets.QMainWindow) -> dict[str, QtGui.QAction]:
     """A window-wide QAction per row, with its keys; returned by name (a menu adds
     the ones it offers)."""
-    made = {}
-    for s in SHORTCUTS:
-        action = QtGui.QAction(s.menu or s.text, window)
-        action.setObjectName(f"shortcut-{s.name}")
-        action.setShortcuts([QtGui.QKeySequence(k) for k in s.keys])
-        action.setShortcutContext(QtCore.Qt.ShortcutContext.WindowShortcut)
-        action.triggered.connect(lambda _=False, run=s.run: run(window))
-        window.addAction(action)
-        made[s.name] = action
-    return made
+    return {
+        s.name: window_action(
+            window, s.menu or s.text, f"shortcut-{s.name}", s.keys, partial(s.run, window)
+        )
+        for s in SHORTCUTS
+    }
 
 
 def rows() -> list[tuple[str, str, str]]:

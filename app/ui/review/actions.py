@@ -11,7 +11,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from functools import partial
 
-from PySide6 import QtCore, QtGui, QtWidgets
+from PySide6 import QtGui, QtWidgets
+
+from app.ui.window_keys import key_text, window_action
 
 
 @dataclass(frozen=True)
@@ -82,28 +84,18 @@ ACTIONS: tuple[ReviewAction, ...] = (
 # fmt: on
 
 
-def key_text(keys: tuple[str, ...]) -> str:
-    """Keys as the platform writes them (Ctrl on Linux/Windows, ⌘ on macOS)."""
-    fmt = QtGui.QKeySequence.SequenceFormat.NativeText
-    return " / ".join(QtGui.QKeySequence(k).toString(fmt) for k in keys)
-
-
 def install(window: QtWidgets.QWidget) -> dict[str, QtGui.QAction]:
     """QActions on ``window`` for every row, with its shortcuts (window-wide)."""
-    made = {}
-    for a in ACTIONS:
-        action = QtGui.QAction(a.short or a.text, window)
-        action.setObjectName(f"review-{a.name}")
-        action.setShortcuts([QtGui.QKeySequence(k) for k in a.keys])
-        action.setShortcutContext(QtCore.Qt.ShortcutContext.WindowShortcut)
-        action.triggered.connect(partial(_call, window, a.slot, a.args))
-        window.addAction(action)
-        made[a.name] = action
-    return made
+    return {
+        a.name: window_action(
+            window, a.short or a.text, f"review-{a.name}", a.keys, partial(_call, window, a)
+        )
+        for a in ACTIONS
+    }
 
 
-def _call(window: QtWidgets.QWidget, slot: str, args: tuple, *_: object) -> None:
-    getattr(window, slot)(*args)
+def _call(window: QtWidgets.QWidget, a: ReviewAction) -> None:
+    getattr(window, a.slot)(*a.args)
 
 
 def help_rows(classes: list[str]) -> list[tuple[str, str, str]]:
