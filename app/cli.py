@@ -30,6 +30,7 @@ COMMANDS = (
     "app.commands.devices",
     "app.commands.calibrate_images",
     "app.commands.calibrate",
+    "app.commands.check_board",
     "app.commands.gui",
     "app.commands.autolabel",
     "app.commands.evaluate",

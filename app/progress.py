@@ -46,3 +46,30 @@ def lazy_progress(
         bar.update(done - bar.n)  # tqdm redraws at most every 0.25 s
 
     return progress
+
+
+class StageBars:
+    """A ``progress(stage, done, total)`` callback for work in stages (scanning a stream,
+    detecting, fitting): one tqdm bar per stage on stderr, the last closed by
+    :meth:`close`."""
+
+    def __init__(self, quiet: bool):
+        self.quiet = quiet
+        self.stage: str | None = None
+        self.bar: tqdm | None = None
+
+    def __call__(self, stage: str, done: int, total: int) -> None:
+        if stage != self.stage:
+            self.close()
+            self.stage = stage
+            self.bar = tqdm(
+                total=total, desc=stage, file=sys.stderr, disable=self.quiet, mininterval=0.25
+            )
+        assert self.bar is not None
+        self.bar.total = total
+        self.bar.update(done - self.bar.n)
+
+    def close(self) -> None:
+        if self.bar is not None:
+            self.bar.close()
+            self.bar = None

@@ -10,7 +10,6 @@ with its quality figures and an optional report.
 from __future__ import annotations
 
 import argparse
-import sys
 from pathlib import Path
 
 from drivers.errors import ThermorigError
@@ -62,35 +61,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.set_defaults(func=run)
 
 
-class _Bars:
-    """One tqdm bar per stage (scanning a stream, detecting, fitting), on stderr."""
-
-    def __init__(self, quiet: bool):
-        self.quiet = quiet
-        self.stage: str | None = None
-        self.bar = None
-
-    def __call__(self, stage: str, done: int, total: int) -> None:
-        from tqdm import tqdm
-
-        if stage != self.stage:
-            self.close()
-            self.stage = stage
-            self.bar = tqdm(
-                total=total, desc=stage, file=sys.stderr, disable=self.quiet, mininterval=0.25
-            )
-        assert self.bar is not None
-        self.bar.total = total
-        self.bar.update(done - self.bar.n)
-
-    def close(self) -> None:
-        if self.bar is not None:
-            self.bar.close()
-            self.bar = None
-
-
 def run(args: argparse.Namespace) -> int:
     # Imported here so that ``thermorig --help`` does not load OpenCV.
+    from app.progress import StageBars
     from calibration.boards import parse_board
     from calibration.report import REPORT_PATTERNS, write_rig_report
     from calibration.rig_calibration import calibrate_session
@@ -107,7 +80,7 @@ def run(args: argparse.Namespace) -> int:
     if args.report:
         outputs.append(folder_output("--report", args.report, REPORT_PATTERNS))
     check_outputs(outputs, [args.session], overwrite=args.overwrite)
-    bars = _Bars(args.quiet)
+    bars = StageBars(args.quiet)
     try:
         with SessionReader(args.session) as reader:
             result = calibrate_session(reader, board, samples=args.samples, progress=bars)
