@@ -98,13 +98,22 @@ def test_frames_without_the_board_are_skipped(calib, truth):
     assert result.ok and calls[-1] == ("detecting", 3, 3)
 
 
+def test_a_board_never_held_still_is_refused(calib, capsys, monkeypatch):
+    # As if the motion scan found no still interval: frames spread over the session.
+    monkeypatch.setattr("calibration.board_check.still_poses", lambda *a, **k: [])
+    rc = main(["check-board", str(calib), "--rig", "truth", "--frames", "6", "-q"])
+    err = capsys.readouterr().err
+    assert rc == 2 and err.count("\n") == 1 and "never held still" in err, err
+
+
 def test_session_without_a_board_is_one_line_exit_2(capsys):
     path = session("cycling", 0.5)
-    assert main(["check-board", str(path), "--rig", "truth", "--board", "coded:11x9:40", "-q"]) == 2
+    flags = "--rig truth --board coded:11x9:40 --frames 6 -q".split()
+    assert main(["check-board", str(path), *flags]) == 2
     err = capsys.readouterr().err
     assert err.startswith("thermorig: error: ") and err.count("\n") == 1, err
     # The cycling scene has no IR stream: thermal and colour are searched.
-    assert f"in 0 of 12 frame sets (needs {MIN_FRAMES}; seen per camera: thermal 0, color 0)" in err
+    assert f"in 0 of 6 frame sets (needs {MIN_FRAMES}; seen per camera: thermal 0, color 0)" in err
 
 
 def test_spread_shares_instants_by_interval_length():
