@@ -30,6 +30,25 @@ def positive(unit: str = "") -> Callable[[str], float]:
     return parse
 
 
+def whole(minimum: int = 0, unit: str = "") -> Callable[[str], int]:
+    """An argparse type: a whole number >= ``minimum``, named by ``unit`` (plural) in
+    its error messages."""
+    suffix = f" {unit}" if unit else ""
+
+    def parse(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(
+                f"not a whole number{suffix and ' of' + suffix}: {text!r}"
+            ) from None
+        if value < minimum:
+            raise argparse.ArgumentTypeError(f"must be {minimum} or more{suffix}, got {text}")
+        return value
+
+    return parse
+
+
 def statuses(text: str) -> tuple[int, ...]:
     """An argparse type: comma-separated review statuses (``accepted,corrected``) as the
     label file's status codes."""

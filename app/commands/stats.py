@@ -8,20 +8,10 @@ from contextlib import ExitStack
 from pathlib import Path
 
 from app.analysis.curves import DEFAULT_ERODE_PX, compute_curves, summarize
-from app.commands.arguments import statuses
+from app.commands.arguments import statuses, whole
 from app.labels.sidecar import default_labels_path
 from app.progress import lazy_progress
 from drivers.outputs import CSV_SUFFIXES, check_outputs, file_output
-
-
-def _pixels(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"not a whole number of pixels: {text!r}") from None
-    if value < 0:
-        raise argparse.ArgumentTypeError(f"must be 0 or more pixels, got {text}")
-    return value
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -54,7 +44,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     )
     p.add_argument(
         "--erode",
-        type=_pixels,
+        type=whole(0, "pixels"),
         default=DEFAULT_ERODE_PX,
         metavar="PX",
         help=f"shrink each mask by PX pixels first (default {DEFAULT_ERODE_PX}; 0 = as drawn)",

@@ -122,6 +122,22 @@ def resolve_rig(spec: str | None, session: SessionReader) -> tuple[Rig, str]:
     raise RigError(f"{session.path} has no recorded rig; give --rig RIG.json (or truth)")
 
 
+def check_session(s: SessionReader, opts: AutolabelOptions, what: str = "autolabel") -> None:
+    """SessionError (one line) unless the session has what auto-labeling reads: depth,
+    source and target streams with timestamps, target frames, a depth scale."""
+    for name in ("depth", opts.source_stream, opts.target):
+        if name not in s.streams:
+            raise SessionError(
+                f"{s.path} has no '{name}' stream; auto-labeling needs depth,"
+                f" {opts.source_stream} and {opts.target}"
+            )
+    if s.count(opts.target) == 0:
+        raise SessionError(f"{s.path} has no {opts.target} frames to label")
+    s.require_timestamps(dict.fromkeys(("depth", opts.source_stream, opts.target)), what)
+    if not s.streams["depth"].depth_scale:
+        raise SessionError(f"{s.path}: the depth stream has no depth_scale")
+
+
 def _recorded(rig: dict, session: SessionReader, what: str) -> Rig:
     try:
         return Rig.from_dict(rig)
@@ -265,18 +281,7 @@ def autolabel(
         raise ThermorigError("--out names the session itself; sessions are never modified")
     summary = AutolabelSummary()
     with SessionReader(session_path) as s:
-        for name in ("depth", opts.source_stream, opts.target):
-            if name not in s.streams:
-                raise SessionError(
-                    f"{session_path} has no '{name}' stream; auto-labeling needs depth,"
-                    f" {opts.source_stream} and {opts.target}"
-                )
-        if s.count(opts.target) == 0:
-            raise SessionError(f"{session_path} has no {opts.target} frames to label")
-        s.require_timestamps(dict.fromkeys(("depth", opts.source_stream, opts.target)), "autolabel")
-        scale = s.streams["depth"].depth_scale
-        if not scale:
-            raise SessionError(f"{session_path}: the depth stream has no depth_scale")
+        check_session(s, opts)
         rig, summary.rig = resolve_rig(rig_spec, s)
         check_rig(rig, {n: s.streams[n] for n in ("depth", opts.source_stream, opts.target)})
         source = open_label_source(labels_spec, s, opts.source_stream)
