@@ -4,6 +4,9 @@ with the rig turned, moved and its thermal clock shifted (small hand-made sessio
 from __future__ import annotations
 
 import json
+import os
+import signal
+import time
 
 import cv2
 import numpy as np
@@ -18,6 +21,7 @@ from app.analysis.calibration_sensitivity import (
 from app.analysis.quality import evaluate_labels
 from app.cli import main
 from app.labels.autolabel import autolabel
+from drivers.stop_request import Interrupted, handling_stop_signals
 from tests.scene3d import apart, make_rig, write_session
 
 FRAMES = 12
@@ -113,3 +117,20 @@ def test_the_session_file_is_only_read(session):
     assert np.array_equal(
         np.frombuffer(session.read_bytes(), np.uint8), np.frombuffer(before, np.uint8)
     )
+
+
+@pytest.mark.skipif(os.name != "posix", reason="signals to oneself: POSIX")
+def test_a_stop_signal_ends_the_experiment_at_the_next_frame(session):
+    calls = []
+
+    def progress(done: int, total: int) -> None:
+        calls.append(done)
+        if done == 1:
+            os.kill(os.getpid(), signal.SIGTERM)
+            time.sleep(0.01)  # the handler records the request at the next bytecode
+
+    perts = [Perturbation("rotation", "thermal", "y", 1.0)]
+    with handling_stop_signals(), pytest.raises(Interrupted) as stopped:
+        calibration_sensitivity(session, frames=4, perturbations=perts, progress=progress)
+    assert stopped.value.exit_code == 143
+    assert calls == [1]  # 8 frames (true rig and one turn, 4 each) were due
