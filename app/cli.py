@@ -39,6 +39,7 @@ COMMANDS = (
     "app.commands.stats",
     "app.commands.models",
     "app.commands.infer",
+    "app.commands.experiment",
 )
 
 EXIT_USER_ERROR = 2

@@ -184,7 +184,10 @@ def render_reference(parser: argparse.ArgumentParser | None = None) -> str:
     lines = ["```text", usage, "```", "", "| command | what it does |", "|---|---|"]
     lines += [f"| [`{n}`](#thermorig-{n}) | {_cell(h)} |" for n, h, _ in commands]
     lines.append("")
-    lines += [render_command(n, h, p) for n, h, p in commands]
+    for n, h, p in commands:
+        lines.append(render_command(n, h, p))
+        # A command of sub-commands (``experiment``): each gets its own section.
+        lines += [render_command(f"{n} {n2}", h2, p2) for n2, h2, p2 in subcommands(p)]
     return _portable("\n".join(lines).rstrip() + "\n")
 
 

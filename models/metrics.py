@@ -6,10 +6,15 @@ labels) so that truth-vs-labels (``thermorig evaluate``), labels-vs-labels (``ev
 Masks use class ids ``0..C-1`` and :data:`~drivers.truth.UNKNOWN_LABEL` (255) for
 "unknown"; the histogram keeps unknown pixels (bin ``C``) and ids outside the classes
 (bin ``C + 1``) apart instead of folding them into a class.
+
+IoU says how much of a region is wrong, not how far its edge is off; the boundary
+distance (:func:`boundary_distance_sums`) says that in pixels, which is what a
+calibration error does to a label (it moves every edge by about the same amount).
 """
 
 from __future__ import annotations
 
+import cv2
 import numpy as np
 
 from drivers.truth import UNKNOWN_LABEL
@@ -53,3 +58,38 @@ def class_counts(joint: np.ndarray, classes: int) -> tuple[np.ndarray, np.ndarra
     not labeled k in b."""
     tp = np.diag(joint)[:classes]
     return tp, joint[:, :classes].sum(axis=0) - tp, joint[:classes].sum(axis=1) - tp
+
+
+def _border(mask: np.ndarray) -> np.ndarray:
+    """The pixels of ``mask`` (uint8 0/1) with a 4-neighbour outside it; the image's
+    own edge is no border (erosion pads with the mask's inside)."""
+    return cv2.subtract(mask, cv2.erode(mask, _CROSS))
+
+
+_CROSS = cv2.getStructuringElement(cv2.MORPH_CROSS, (3, 3))
+
+
+def boundary_distance_sums(a: np.ndarray, b: np.ndarray, classes: int) -> tuple[float, int]:
+    """Symmetric boundary distance of two masks, as (sum of distances in px, count).
+
+    For every labeled class (ids ``1..C-1``) present in both: each border pixel of the
+    class in ``a`` contributes its distance to the nearest border pixel of the class in
+    ``b``, and the other way round. Sums and counts pool over classes and frames; the
+    mean is ``sum / count``. A class in only one mask has no distance (IoU counts it).
+    Unknown pixels (255) belong to no class, so a class's border runs where its
+    labels end.
+    """
+    if a.shape != b.shape:
+        raise ValueError(f"masks of different shapes: {a.shape} and {b.shape}")
+    total, count = 0.0, 0
+    for c in range(1, classes):
+        ma, mb = (np.asarray(m == c, np.uint8) for m in (a, b))
+        ba, bb = _border(ma), _border(mb)
+        if not ba.any() or not bb.any():
+            continue
+        for src, dst in ((ba, bb), (bb, ba)):
+            dist = cv2.distanceTransform(1 - dst, cv2.DIST_L2, cv2.DIST_MASK_PRECISE)
+            on = src.view(bool)
+            total += float(dist[on].sum(dtype=np.float64))
+            count += int(np.count_nonzero(on))
+    return total, count

@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from models.metrics import class_counts, dice, iou, joint_histogram
+from models.metrics import boundary_distance_sums, class_counts, dice, iou, joint_histogram
 
 
 def test_joint_histogram_keeps_unknown_and_stray_ids_apart():
@@ -31,3 +31,17 @@ def test_iou_and_dice_from_counts_and_nan_for_an_absent_class():
 def test_masks_of_different_shapes_are_refused():
     with pytest.raises(ValueError, match="shapes"):
         joint_histogram(np.zeros((2, 2), np.uint8), np.zeros((2, 3), np.uint8), 2)
+
+
+def test_boundary_distance_of_a_shifted_square_is_its_shift_on_the_sides_it_crosses():
+    a = np.zeros((50, 60), np.uint8)
+    a[10:30, 10:30] = 1
+    b = np.zeros_like(a)
+    b[10:30, 13:33] = 1  # 3 px to the right
+    assert boundary_distance_sums(a, a, 2) == (0.0, 152)  # 4 * 20 - 4 border pixels, twice
+    total, count = boundary_distance_sums(a, b, 2)
+    # The vertical sides (2 x 20 px, each way) are 3 px off; the horizontal ones lie on
+    # each other where the squares overlap and 1-3 px off where they do not.
+    assert count == 152 and 3 * 80 > total > 3 * 76 - 3 * 20
+    b[b == 1] = 255  # unknown is no class: nothing to compare
+    assert boundary_distance_sums(a, b, 2) == (0.0, 0)

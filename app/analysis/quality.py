@@ -36,7 +36,9 @@ pixels, so low coverage is visible instead of being scored as disagreement.
 
 from __future__ import annotations
 
+import math
 import os
+import warnings
 from typing import Any
 
 import numpy as np
@@ -56,6 +58,56 @@ def _spearman(a: np.ndarray, b: np.ndarray) -> float | None:
     if ra.std() == 0 or rb.std() == 0:
         return None
     return float(np.corrcoef(ra, rb)[0, 1])
+
+
+class TruthScore:
+    """Labels against truth, pooled frame by frame: the counting behind
+    :func:`evaluate_labels` (unknown pixels counted both ways, see the module
+    docstring), for callers that score masks they hold in memory (the
+    calibration-sensitivity experiment) and must report the same figure."""
+
+    def __init__(self, classes: int):
+        self.classes = classes
+        self.tp, self.fp, self.fn_wrong, self.fn_unknown = (
+            np.zeros(classes, np.int64) for _ in range(4)
+        )
+        self.unknown = self.pixels = self.unknown_fg = self.truth_fg = 0
+
+    def add(self, truth: np.ndarray, pred: np.ndarray) -> float:
+        """Count one frame; its own mean IoU (strict) over the labeled classes."""
+        c = self.classes
+        joint = joint_histogram(truth, pred, c)  # rows truth, columns labels
+        u = c  # the unknown bin
+        self.pixels += pred.size
+        self.unknown += int(joint[:, u].sum())
+        self.truth_fg += int(joint[1:c].sum() + joint[c + 1].sum())
+        self.unknown_fg += int(joint[1:c, u].sum() + joint[c + 1, u])
+        frame_tp, frame_fp, frame_fn = class_counts(joint, c)
+        frame_fp = frame_fp - joint[u, :c]  # a pixel the truth does not know is no one's
+        frame_fn_unknown = joint[:c, u]
+        self.tp += frame_tp
+        self.fp += frame_fp
+        self.fn_unknown += frame_fn_unknown
+        self.fn_wrong += frame_fn - frame_fn_unknown
+        with np.errstate(invalid="ignore"):
+            frame_iou = iou(frame_tp, frame_fp, frame_fn)
+            return float(np.nanmean(frame_iou[1:])) if c > 1 else math.nan
+
+    def iou_strict(self) -> np.ndarray:
+        """Per class, unknown counted as wrong."""
+        return iou(self.tp, self.fp, self.fn_wrong + self.fn_unknown)
+
+    def iou_known(self) -> np.ndarray:
+        """Per class, over the pixels the labels know (the same FP: unknown labels are
+        no one's)."""
+        return iou(self.tp, self.fp, self.fn_wrong)
+
+    def mean_iou_strict(self) -> float:
+        """The headline: mean strict IoU over the labeled classes (all but the first)."""
+        strict = self.iou_strict()
+        with np.errstate(invalid="ignore"), warnings.catch_warnings():
+            warnings.simplefilter("ignore", RuntimeWarning)
+            return float(np.nanmean(strict[1:] if self.classes > 1 else strict))
 
 
 def evaluate_labels(
@@ -86,30 +138,13 @@ def evaluate_labels(
         gaps = lr.array(stream, "time_gap")
         rows = np.nonzero(source != SOURCE_NONE)[0]
         c = len(classes)
-        tp, fp, fn_wrong, fn_unknown = (np.zeros(c, np.int64) for _ in range(4))
-        unknown = pixels = unknown_fg = truth_fg = 0
+        score = TruthScore(c)
         per_frame = []
         for i in rows:
-            pred = lr.mask(stream, int(i))
-            truth = s.frame(stream, int(i)).truth["labels"]
-            joint = joint_histogram(truth, pred, c)  # rows truth, columns labels
-            u = c  # the unknown bin
-            pixels += pred.size
-            unknown += int(joint[:, u].sum())
-            truth_fg += int(joint[1:c].sum() + joint[c + 1].sum())
-            unknown_fg += int(joint[1:c, u].sum() + joint[c + 1, u])
-            frame_tp, frame_fp, frame_fn = class_counts(joint, c)
-            frame_fp = frame_fp - joint[u, :c]  # a pixel the truth does not know is no one's
-            frame_fn_unknown = joint[:c, u]
-            tp += frame_tp
-            fp += frame_fp
-            fn_unknown += frame_fn_unknown
-            fn_wrong += frame_fn - frame_fn_unknown
-            with np.errstate(invalid="ignore"):
-                frame_iou = iou(frame_tp, frame_fp, frame_fn)
-                per_frame.append(np.nanmean(frame_iou[1:]) if c > 1 else np.nan)
-        strict = iou(tp, fp, fn_wrong + fn_unknown)
-        known_iou = iou(tp, fp, fn_wrong)  # the same FP: unknown labels are no one's
+            per_frame.append(
+                score.add(s.frame(stream, int(i)).truth["labels"], lr.mask(stream, int(i)))
+            )
+        strict, known_iou = score.iou_strict(), score.iou_known()
         per_frame_a = np.asarray(per_frame, float)
         fg_strict = strict[1:] if c > 1 else strict
         fg_known = known_iou[1:] if c > 1 else known_iou
@@ -125,8 +160,10 @@ def evaluate_labels(
             "mean_iou_known": _round(np.nanmean(fg_known)) if len(rows) else None,
             "iou_strict": {k: _round(v) for k, v in zip(classes, strict, strict=True)},
             "iou_known": {k: _round(v) for k, v in zip(classes, known_iou, strict=True)},
-            "unknown_share": _round(unknown / pixels) if pixels else None,
-            "unknown_share_of_labeled_classes": _round(unknown_fg / truth_fg) if truth_fg else None,
+            "unknown_share": _round(score.unknown / score.pixels) if score.pixels else None,
+            "unknown_share_of_labeled_classes": (
+                _round(score.unknown_fg / score.truth_fg) if score.truth_fg else None
+            ),
         }
         if len(per_frame_a):
             order = np.argsort(np.nan_to_num(per_frame_a, nan=-1.0))

@@ -30,7 +30,7 @@ import numpy as np
 
 from app.labels.sidecar import SOURCE_PROJECTED
 from app.labels.sidecar_writer import LabelWriter
-from app.labels.sources import open_label_source
+from app.labels.sources import LabelSource, open_label_source
 from calibration.projection import (
     ProjectionParams,
     Projector,
@@ -122,6 +122,22 @@ def resolve_rig(spec: str | None, session: SessionReader) -> tuple[Rig, str]:
     raise RigError(f"{session.path} has no recorded rig; give --rig RIG.json (or truth)")
 
 
+def check_session(s: SessionReader, opts: AutolabelOptions, what: str = "autolabel") -> None:
+    """SessionError (one line) unless the session has what auto-labeling reads: depth,
+    source and target streams with timestamps, target frames, a depth scale."""
+    for name in ("depth", opts.source_stream, opts.target):
+        if name not in s.streams:
+            raise SessionError(
+                f"{s.path} has no '{name}' stream; auto-labeling needs depth,"
+                f" {opts.source_stream} and {opts.target}"
+            )
+    if s.count(opts.target) == 0:
+        raise SessionError(f"{s.path} has no {opts.target} frames to label")
+    s.require_timestamps(dict.fromkeys(("depth", opts.source_stream, opts.target)), what)
+    if not s.streams["depth"].depth_scale:
+        raise SessionError(f"{s.path}: the depth stream has no depth_scale")
+
+
 def _recorded(rig: dict, session: SessionReader, what: str) -> Rig:
     try:
         return Rig.from_dict(rig)
@@ -141,8 +157,8 @@ def _nearest(ts: np.ndarray, t: float) -> int:
 class _Plan:
     """Which depth frames (and their colour partners) feed each target frame."""
 
-    def __init__(self, session: SessionReader, opts: AutolabelOptions):
-        self.t = session.timestamps(opts.target)
+    def __init__(self, session: SessionReader, opts: AutolabelOptions, shift_s: float = 0.0):
+        self.t = session.timestamps(opts.target) + shift_s
         self.td = session.timestamps("depth")
         self.tc = session.timestamps(opts.source_stream)
         if not len(self.td) or not len(self.tc):
@@ -174,6 +190,74 @@ class _Plan:
         return [(j0, 1.0 - a), (j0 + 1, a)], gap
 
 
+class FrameLabeler:
+    """Target frame ``i`` → its labels (a :class:`Transfer`, or None), exactly as
+    :func:`autolabel` writes them, without a file.
+
+    autolabel's loop and the calibration-sensitivity experiment
+    (:mod:`app.analysis.calibration_sensitivity`) share it, so the experiment measures
+    what auto-labeling would produce with a given rig and clock. ``shift_s`` moves the
+    target's timestamps in memory (a clock offset: the target's frames are paired with
+    the depth and source frames of the shifted instant); ``depth_of(j)`` reads depth
+    frame ``j`` (default: from the session; the experiment passes a cache).
+    The session's streams and timestamps must have been checked (:func:`autolabel`).
+    """
+
+    def __init__(
+        self,
+        session: SessionReader,
+        rig: Rig,
+        source: LabelSource,
+        opts: AutolabelOptions,
+        shift_s: float = 0.0,
+        depth_of: Callable[[int], np.ndarray] | None = None,
+    ):
+        self.plan = _Plan(session, opts, shift_s)
+        self.interpolate = opts.temporal == "interpolate" or (
+            opts.temporal == "auto" and not session.info.hw_sync
+        )
+        self.projector = Projector(
+            rig,
+            session.streams["depth"].depth_scale,
+            src=opts.source_stream,
+            dst=opts.target,
+            params=opts.params,
+        )
+        self.classes = list(source.classes or DEFAULT_CLASSES)
+        self.params = opts.params
+        self._source = source
+        self._depth_of = depth_of or (lambda j: session.frame("depth", j).array)
+        self._cache: dict[int, Transfer | None] = {}
+
+    def transfer(self, j: int) -> Transfer | None:
+        """Depth frame j's transfer, kept for the next target frames (each depth frame
+        brackets two of them; its signed distances, computed by interpolate_labels, are
+        kept in ``extra`` with it)."""
+        cache = self._cache
+        if j not in cache:
+            if len(cache) > 4:
+                cache.pop(min(cache))
+            labels = self._source.labels(int(self.plan.partner[j]))
+            cache[j] = (
+                None
+                if labels is None
+                else self.projector.transfer_labels(self._depth_of(j), labels, len(self.classes))
+            )
+        return cache[j]
+
+    def __call__(self, i: int, summary: AutolabelSummary | None = None) -> Transfer | None:
+        """Target frame ``i``'s labels; ``summary`` counts why a frame got none."""
+        return _label_frame(
+            i,
+            self.plan,
+            self.transfer,
+            len(self.classes),
+            self.interpolate,
+            self.params,
+            summary if summary is not None else AutolabelSummary(),
+        )
+
+
 @stop_request.deferred()
 def autolabel(
     session_path: str | Path,
@@ -197,31 +281,14 @@ def autolabel(
         raise ThermorigError("--out names the session itself; sessions are never modified")
     summary = AutolabelSummary()
     with SessionReader(session_path) as s:
-        for name in ("depth", opts.source_stream, opts.target):
-            if name not in s.streams:
-                raise SessionError(
-                    f"{session_path} has no '{name}' stream; auto-labeling needs depth,"
-                    f" {opts.source_stream} and {opts.target}"
-                )
-        if s.count(opts.target) == 0:
-            raise SessionError(f"{session_path} has no {opts.target} frames to label")
-        s.require_timestamps(dict.fromkeys(("depth", opts.source_stream, opts.target)), "autolabel")
-        scale = s.streams["depth"].depth_scale
-        if not scale:
-            raise SessionError(f"{session_path}: the depth stream has no depth_scale")
+        check_session(s, opts)
         rig, summary.rig = resolve_rig(rig_spec, s)
         check_rig(rig, {n: s.streams[n] for n in ("depth", opts.source_stream, opts.target)})
-        interpolate = opts.temporal == "interpolate" or (
-            opts.temporal == "auto" and not s.info.hw_sync
-        )
-        summary.temporal = "interpolate" if interpolate else "nearest"
-        plan = _Plan(s, opts)
         source = open_label_source(labels_spec, s, opts.source_stream)
         try:
-            projector = Projector(
-                rig, scale, src=opts.source_stream, dst=opts.target, params=opts.params
-            )
-            classes = list(source.classes or DEFAULT_CLASSES)
+            labeler = FrameLabeler(s, rig, source, opts)
+            summary.temporal = "interpolate" if labeler.interpolate else "nearest"
+            classes = labeler.classes
             n = s.count(opts.target)
             shape = s.streams[opts.target].shape[:2]
             writer = LabelWriter(
@@ -232,31 +299,10 @@ def autolabel(
                     opts.target, n, shape, extras=("confidence", "validity", "time_gap")
                 )
                 summary.kept_reviewed = writer.kept.get(opts.target, 0)
-                cache: dict[int, Transfer | None] = {}
-
-                def transfer(j: int) -> Transfer | None:
-                    """Depth frame j's transfer, kept for the next target frames (each
-                    depth frame brackets two of them; its signed distances, computed
-                    by interpolate_labels, are kept in ``extra`` with it)."""
-                    if j not in cache:
-                        if len(cache) > 4:
-                            cache.pop(min(cache))
-                        labels = source.labels(int(plan.partner[j]))
-                        cache[j] = (
-                            None
-                            if labels is None
-                            else projector.transfer_labels(
-                                s.frame("depth", j).array, labels, len(classes)
-                            )
-                        )
-                    return cache[j]
-
                 for i in range(n):
                     stop_request.check()  # Ctrl-C, SIGTERM: the writer removes its file
                     summary.frames += 1
-                    result = _label_frame(
-                        i, plan, transfer, len(classes), interpolate, opts.params, summary
-                    )
+                    result = labeler(i, summary)
                     if result is not None and writer.write(
                         opts.target,
                         i,
