@@ -211,6 +211,7 @@ class SessionReader:
                 "classes": _json_attr(t, "classes") or [],
                 "keypoints": _json_attr(t, "keypoints") or [],
                 "board": board or None,
+                "clock_error_ms": _json_attr(t, "clock_error_ms") or {},
             }
             for key in ("classes", "keypoints"):
                 v = self.truth[key]
