@@ -38,6 +38,7 @@ COMMANDS = (
     "app.commands.stats",
     "app.commands.models",
     "app.commands.infer",
+    "app.commands.check_rig",
 )
 
 EXIT_USER_ERROR = 2

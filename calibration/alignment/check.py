@@ -33,9 +33,17 @@ import numpy as np
 
 from calibration.alignment.clock import fit_clock
 from calibration.alignment.frames import SessionFrames
-from calibration.alignment.rotation import PointSet, RotationFit, fit_rotation, robust_error
+from calibration.alignment.rotation import (
+    PointSet,
+    RotationFit,
+    fit_rotation,
+    project,
+    residuals,
+    robust_error,
+)
 from calibration.alignment.signals import ContourPoints
-from calibration.rig import Rig, RigError
+from calibration.depth_render import MIN_Z_M
+from calibration.rig import Camera, Rig, RigError
 from drivers.errors import SessionError
 from drivers.session import SessionReader
 
@@ -48,6 +56,11 @@ ROTATION_LIMIT_DEG = 0.75
 CLOCK_LIMIT_MS = 15.0
 #: Depth frames whose contours feed the rotation fit.
 ROTATION_FRAMES = 24
+#: Why the colour camera (any camera but the target) is not checked yet.
+NOT_ESTIMATED = (
+    "not estimated: no silhouette of the person in RGB that holds without a model"
+    " (clothes and room colours vary); its rotation and clock are taken as given"
+)
 #: A contour point within this many pixels of the border counts towards the score.
 SCORE_PX = 3.0
 
@@ -175,8 +188,7 @@ def _result(
     ps: PointSet,
     seconds: float,
 ) -> AlignmentResult:
-    del rig
-    r_before = np.abs(_score_residuals(ps, refined, target, fit))
+    r_before = np.abs(_score_residuals(ps, rig[target]))
     score = float(np.mean(r_before < SCORE_PX)) if len(r_before) else 0.0
     offset_ms = 1000.0 * offset_s
     reasons = []
@@ -204,6 +216,9 @@ def _result(
             "inliers": fit.inliers,
         }
     }
+    for name in rig.cameras:
+        if name not in (target, rig.reference):
+            per_camera[name] = {"estimated": False, "reason": NOT_ESTIMATED}
     return AlignmentResult(
         ok=ok,
         rotation_error_deg=fit.degrees,
@@ -216,13 +231,10 @@ def _result(
     )
 
 
-def _score_residuals(ps: PointSet, refined: Rig, target: str, fit: RotationFit) -> np.ndarray:
+def _score_residuals(ps: PointSet, cam: Camera) -> np.ndarray:
     """Signed distances of the contour points through the rig as given."""
-    from calibration.alignment.rotation import _project, _residuals
-
-    cam = refined[target]
-    r = _residuals(ps, _project(ps.points, np.zeros(3), cam.K, cam.dist), ps.points[:, 2] > 0.05)
-    del fit
+    uv = project(ps.points, np.zeros(3), cam.K, cam.dist)
+    r = residuals(ps, uv, ps.points[:, 2] > MIN_Z_M)
     return r[np.isfinite(r)]
 
 
