@@ -40,6 +40,7 @@ COMMANDS = (
     "app.commands.models",
     "app.commands.infer",
     "app.commands.experiment",
+    "app.commands.check_rig",
 )
 
 EXIT_USER_ERROR = 2

@@ -212,6 +212,8 @@ class SessionReader:
                 "keypoints": _json_attr(t, "keypoints") or [],
                 "board": board or None,
             }
+            if "clock_error_ms" in t.attrs:  # synthetic sessions: simulate --clock-error
+                self.truth["clock_error_ms"] = _json_attr(t, "clock_error_ms") or {}
             for key in ("classes", "keypoints"):
                 v = self.truth[key]
                 if not isinstance(v, list) or not all(isinstance(x, str) for x in v):

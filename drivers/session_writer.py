@@ -185,6 +185,8 @@ class SessionWriter:
             keypoints = list(truth.get("keypoints") or DEFAULT_KEYPOINTS)
             tg.attrs["keypoints"] = json.dumps(keypoints)
             tg.attrs["board"] = truth.get("board") or ""
+            if truth.get("clock_error_ms"):
+                tg.attrs["clock_error_ms"] = json.dumps(truth["clock_error_ms"])
             rig = tg.create_group("rig")
             if truth.get("rig") is not None:
                 rig.attrs["json"] = json.dumps(truth["rig"])

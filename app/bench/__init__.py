@@ -53,6 +53,7 @@ BENCH_MODULES = (
     "app.bench.projection",
     "app.bench.models",
     "app.bench.review",
+    "app.bench.rig_check",
 )
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import math
 from pathlib import Path
 
 from app.commands.arguments import positive
@@ -11,6 +12,8 @@ from drivers.recording import check_output
 from drivers.sources import open_source
 
 SCENES = ("cycling", "treadmill", "calibration")
+#: Streams whose host clock ``--clock-error`` can put wrong (``ir`` is depth's camera).
+CLOCK_STREAMS = ("thermal", "depth", "color")
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -28,14 +31,41 @@ def register(sub: argparse._SubParsersAction) -> None:
         "--hw-sync", action="store_true", help="hardware-triggered capture: all cameras at once"
     )
     p.add_argument("--thermal-fps", type=positive(), default=30.0, help="thermal rate (e.g. 9)")
+    p.add_argument(
+        "--clock-error",
+        type=_clock_error,
+        action="append",
+        default=[],
+        metavar="STREAM=MS",
+        help="stamp STREAM's frames MS milliseconds late on the host clock (negative:"
+        " early); what they show stays at the exposure; the truth keeps the error"
+        " (repeatable; thermal, depth or color)",
+    )
     p.add_argument("--codec", default="blosc2-lz4", help="blosc2-lz4 (default), lzf, gzip, none")
     p.add_argument("--overwrite", action="store_true", help="replace OUT.h5 if it exists")
     p.add_argument("--quiet", "-q", action="store_true", help="no progress bar")
     p.set_defaults(func=run)
 
 
+def _clock_error(text: str) -> tuple[str, float]:
+    stream, _, ms = text.partition("=")
+    stream = stream.strip().lower()
+    if stream not in CLOCK_STREAMS:
+        raise argparse.ArgumentTypeError(
+            f"'{text}': the stream is one of {', '.join(CLOCK_STREAMS)} (e.g. thermal=40)"
+        )
+    try:
+        value = float(ms)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"'{text}': MS is milliseconds, e.g. thermal=40") from None
+    if not math.isfinite(value) or abs(value) > 1000:
+        raise argparse.ArgumentTypeError(f"'{text}': use -1000 to 1000 ms")
+    return stream, value
+
+
 def run(args: argparse.Namespace) -> int:
     check_output(args.out, args.overwrite)
+    errors = {f"{stream}_clock_error_ms": ms for stream, ms in args.clock_error}
     driver = open_source(
         f"synthetic:{args.scene}",
         seed=args.seed,
@@ -43,6 +73,7 @@ def run(args: argparse.Namespace) -> int:
         duration=args.seconds,
         hw_sync=args.hw_sync,
         thermal_fps=args.thermal_fps,
+        **errors,
     )
     try:
         summary = record_with_progress(

@@ -123,6 +123,11 @@ class SyntheticConfig:
     depth_offset_ms: float = 0.0
     color_offset_ms: float = 4.0
     jitter_ms: float = 1.0
+    #: Error of a camera's *host* timestamps (``simulate --clock-error``): frames carry
+    #: their exposure instant plus this; what they show stays at the exposure.
+    thermal_clock_error_ms: float = 0.0
+    depth_clock_error_ms: float = 0.0
+    color_clock_error_ms: float = 0.0
     #: Crank revolutions per minute (cycling).
     cadence_rpm: float = 70.0
     #: Belt speed (treadmill) and steps per minute; stride length follows from both.
@@ -172,6 +177,10 @@ class SyntheticConfig:
             raise SourceError(f"step_rate_spm={self.step_rate_spm} is out of range; use 60-240")
         if not 8 <= int(self.phases_per_cycle) <= 1024:
             raise SourceError(f"phases_per_cycle={self.phases_per_cycle}; use 8-1024")
+        for name in ("thermal", "depth", "color"):
+            v = getattr(self, f"{name}_clock_error_ms")
+            if not -1000.0 <= v <= 1000.0:
+                raise SourceError(f"{name}_clock_error_ms={v} is out of range; use -1000-1000")
         if self.jitter_ms < 0 or self.jitter_ms > 5:
             raise SourceError(f"jitter_ms={self.jitter_ms} is out of range; use 0-5")
         if self.board_hold_s <= 0 or self.board_move_s <= 0:
@@ -194,6 +203,10 @@ class SyntheticConfig:
 
     def offset_s(self, stream: str) -> float:
         return float(getattr(self, f"{camera_of(stream)}_offset_ms")) / 1000.0
+
+    def clock_error_s(self, stream: str) -> float:
+        """How late ``stream``'s host timestamps are against its exposures (seconds)."""
+        return float(getattr(self, f"{camera_of(stream)}_clock_error_ms")) / 1000.0
 
     def size(self, stream: str) -> tuple[int, int]:
         w, h = getattr(self, f"{camera_of(stream)}_size")

@@ -121,6 +121,7 @@ class SyntheticDriver(BaseDriver):
                 "classes": list(DEFAULT_CLASSES),
                 "keypoints": list(DEFAULT_KEYPOINTS),
                 "board": board,
+                "clock_error_ms": {n: 1000.0 * cfg.clock_error_s(n) for n in self.stream_names},
             },
             hw_sync=self.hw_sync,
             extra={
@@ -196,7 +197,8 @@ class SyntheticDriver(BaseDriver):
         while True:
             if not self._next:
                 raise EndOfStream(f"synthetic:{self.scene_name} ended after {self.duration} s")
-            name = min(self._next, key=lambda n: (self._next[n], _TIE_RANK[n]))
+            late = self.config.clock_error_s  # frames leave in host-timestamp order
+            name = min(self._next, key=lambda n: (self._next[n] + late(n), _TIE_RANK[n]))
             t_scene = self._next[name]
             clock = self._clocks[name]
             if self.realtime:
@@ -231,7 +233,8 @@ class SyntheticDriver(BaseDriver):
             cam = self.cameras[camera_of(name)]
             truth["board_pose"] = world_to_camera(self.scene, cam) @ board
         clock = self._clocks[name]
-        host = t_scene + (self._t0 if self.realtime and self._t0 is not None else 0.0)
+        host = t_scene + self.config.clock_error_s(name)
+        host += self._t0 if self.realtime and self._t0 is not None else 0.0
         return Frame(
             stream=name,
             index=index,
@@ -358,7 +361,7 @@ class SyntheticDriver(BaseDriver):
         """The instant (scene seconds) a frame's image and truth actually show."""
         assert self.scene is not None
         origin = (self._t0 or 0.0) if self.realtime else 0.0
-        t = frame.timestamp - origin
+        t = frame.timestamp - origin - self.config.clock_error_s(frame.stream)
         return self.scene.key(t)[1]
 
     def points_3d(self, frame: Frame) -> dict[str, np.ndarray]:

@@ -1,0 +1,104 @@
+"""The session's frames as the alignment check needs them, read once.
+
+Every frame of the target stream (thermal) and of depth is read once, for the clock
+estimate, and kept only as coarse masks (a quarter of the target's size per side:
+what the phase of the legs needs). The full-resolution signed-distance images and
+contour points of the rotation fit come from a few frames, read again when needed.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import cv2
+import numpy as np
+
+from calibration.alignment.signals import (
+    ContourPoints,
+    foreground_threshold,
+    signed_distance,
+    warm_mask,
+    warm_threshold,
+)
+from calibration.depth_render import DepthRenderer, decimated_camera, scaled_camera
+from calibration.rig import Rig
+from drivers.session import SessionReader
+
+#: Coarse mask grid for the clock (share of the target's size per side), and the grid
+#: depth is rendered on before it is averaged down to it (soft edges).
+MASK_SCALE = 0.25
+RENDER_SCALE = 0.5
+#: Frames read to set the thresholds.
+_SAMPLE = 12
+
+
+class SessionFrames:
+    """Masks of every target and depth frame, and full-resolution reads on demand."""
+
+    def __init__(
+        self,
+        session: SessionReader,
+        target: str,
+        progress: Callable[[int, int], None] | None = None,
+    ):
+        self.session, self.target = session, target
+        self.t_target = session.timestamps(target)
+        self.t_depth = session.timestamps("depth")
+        self.depth_scale = float(session.streams["depth"].depth_scale or 0.0)
+        picks = np.linspace(0, len(self.t_target) - 1, _SAMPLE).astype(int)
+        self.warm = warm_threshold([self.read(target, int(i)) for i in picks])
+        picks = np.linspace(0, len(self.t_depth) - 1, _SAMPLE).astype(int)
+        self.near = foreground_threshold(
+            [self.read("depth", int(i)) for i in picks], self.depth_scale
+        )
+        self.target_masks = self._read_masks(progress)
+
+    def read(self, stream: str, i: int) -> np.ndarray:
+        return np.asarray(self.session.frame(stream, i).array)
+
+    def _read_masks(self, progress: Callable[[int, int], None] | None) -> np.ndarray:
+        n_t, n_d = len(self.t_target), len(self.t_depth)
+        total = n_t + n_d
+        out = []
+        for i in range(n_t):
+            mask = warm_mask(self.read(self.target, i), self.warm).astype(np.float32)
+            out.append(self._coarse(mask))
+            if progress is not None and i % 10 == 0:
+                progress(i, total)
+        self._depth: list[np.ndarray] = []
+        for i in range(n_d):
+            self._depth.append(self.read("depth", i)[::2, ::2].copy())
+            if progress is not None and i % 10 == 0:
+                progress(n_t + i, total)
+        if progress is not None:
+            progress(total, total)
+        return np.stack(out)
+
+    def _coarse(self, mask: np.ndarray) -> np.ndarray:
+        h, w = mask.shape
+        size = (max(1, round(w * MASK_SCALE)), max(1, round(h * MASK_SCALE)))
+        return cv2.resize(mask, size, interpolation=cv2.INTER_AREA)
+
+    def depth_masks(self, rig: Rig) -> np.ndarray:
+        """Every depth frame's near foreground as the target camera sees it through
+        ``rig``, on the coarse mask grid."""
+        dcam = decimated_camera(rig[rig.reference], 2)
+        tcam = scaled_camera(rig[self.target], RENDER_SCALE)
+        renderer = DepthRenderer(
+            dcam, tcam, rig.T_dst_src(rig.reference, self.target), self.depth_scale
+        )
+        near = np.float32(self.near)
+        out = []
+        for d in self._depth:
+            z = renderer.render_inf(d)
+            fg = (z < near).astype(np.float32)
+            h, w = self.target_masks.shape[1:]
+            out.append(cv2.resize(fg, (w, h), interpolation=cv2.INTER_AREA))
+        return np.stack(out)
+
+    def target_sdf(self, i: int) -> np.ndarray:
+        """Signed distance to the silhouette of target frame ``i`` (full resolution)."""
+        return signed_distance(warm_mask(self.read(self.target, i), self.warm))
+
+    def contour_points(self, contour: ContourPoints, j: int) -> np.ndarray:
+        return contour(self.read("depth", j))
