@@ -90,3 +90,21 @@ def test_bad_input_is_one_line_and_exit_2(argv, clean, capsys):
     code = main([a.format(clean=clean) for a in argv])
     err = capsys.readouterr().err
     assert code == 2 and len(err.strip().splitlines()) == 1
+
+
+def test_autolabel_refuses_a_drifted_rig_unless_forced(tmp_path, capsys):
+    from tests.synthetic_sessions import session
+
+    path = session("cycling", 3.0)  # full size: where the check's figures are measured
+    with SessionReader(path) as s:
+        true = Rig.from_dict(s.truth["rig"])
+    turned = tmp_path / "turned.json"
+    rotate_camera(true, "thermal", np.radians([0.0, -2.0, 0.0])).save(turned)
+    argv = ["autolabel", str(path), "--rig", str(turned), "--rgb-labels", "truth", "-q"]
+    out = tmp_path / "labels.h5"
+    assert main([*argv, "--out", str(out)]) == 2
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and "fails the rig check" in err and "--force" in err
+    assert not out.exists()
+    assert main([*argv, "--out", str(out), "--force", "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["rig_check"] == "rig not checked: --force"

@@ -18,11 +18,16 @@ SMALL_SYNTHETIC = {
 }
 
 
-def make_window(qtbot, tmp_path: Path, source: str | None, **kwargs) -> MainWindow:
-    """A shown main window whose settings live in ``tmp_path`` (never the user's)."""
+def make_window(
+    qtbot, tmp_path: Path, source: str | None, rig_check: bool = False, **kwargs
+) -> MainWindow:
+    """A shown main window whose settings live in ``tmp_path`` (never the user's).
+    The rig check is off unless ``rig_check``: it would run beside every window test
+    (seconds of CPU each) and its verdict is what tests/test_ui_rig_badge.py checks."""
     settings = QtCore.QSettings(str(tmp_path / "settings.ini"), QtCore.QSettings.Format.IniFormat)
     kwargs.setdefault("source_options", SMALL_SYNTHETIC)
     window = MainWindow(source, settings=settings, **kwargs)
+    window.live.rig_watch.enabled = rig_check  # before the first tick opens the source
     qtbot.addWidget(window, before_close_func=lambda w: w.dispose())
     window.resize(1280, 800)
     window.show()

@@ -9,6 +9,7 @@ from pathlib import Path
 
 from app.commands.arguments import label_output, positive
 from app.labels.autolabel import TEMPORAL_MODES, AutolabelOptions, autolabel
+from app.labels.rig_check import require_aligned
 from app.labels.sidecar import default_labels_path
 from app.progress import lazy_progress
 from drivers.outputs import check_outputs
@@ -59,6 +60,11 @@ def register(sub: argparse._SubParsersAction) -> None:
         default=50.0,
         help="leave frames unlabeled whose nearest depth/RGB frames are farther (default 50)",
     )
+    p.add_argument(
+        "--force",
+        action="store_true",
+        help="label even with a rig the rig check calls drifted (see thermorig check-rig)",
+    )
     p.add_argument("--json", action="store_true", help="print the summary as JSON")
     p.add_argument("--quiet", "-q", action="store_true", help="no progress bar")
     p.set_defaults(func=run)
@@ -72,10 +78,15 @@ def run(args: argparse.Namespace) -> int:
     opts = AutolabelOptions(
         target=args.stream, temporal=args.temporal, max_gap_s=args.max_gap_ms / 1000.0
     )
+    note = "rig not checked: --force" if args.force else "rig not checked: the true rig"
+    if not args.force and args.rig != "truth":  # the true rig of a synthetic session is exact
+        with ExitStack() as stack:
+            checking = lazy_progress(stack, f"rig check {args.session.name}", "frames", args.quiet)
+            note = require_aligned(args.session, args.rig, args.stream, checking)
     with ExitStack() as stack:
         progress = lazy_progress(stack, f"autolabel {args.session.name}", "frames", args.quiet)
         summary = autolabel(args.session, args.out, args.rig, args.rgb_labels, opts, progress)
-    d = summary.to_dict()
+    d = {**summary.to_dict(), "rig_check": note}
     if args.json:
         print(json.dumps(d, indent=2))
         return 0
@@ -83,7 +94,7 @@ def run(args: argparse.Namespace) -> int:
     print(
         f"wrote {args.out}: {d['labeled']}/{d['frames']} {args.stream} frames labeled"
         f" ({d['temporal']}, {d['interpolated']} interpolated) in {d['seconds']} s"
-        f" ({d['ms_per_frame']} ms/frame); rig: {d['rig']}"
+        f" ({d['ms_per_frame']} ms/frame); rig: {d['rig']}; {note}"
     )
     if gap:
         print(

@@ -40,6 +40,7 @@ from app.live.events import (
     SourceOpening,
 )
 from app.live.frame_dispatch import FrameDispatch, LiveUpdate
+from app.live.rig_watch import RigWatch
 from app.live.stages import Stage, StageRegistry, StageRunner
 from calibration.rig import Rig
 from calibration.rig_points import RigPoints
@@ -106,6 +107,8 @@ class LiveController:
         #: Which FrameSet and overlays each poll hands out; the stall meter.
         self.dispatch = FrameDispatch(self.registry, self.runner, clock)
         self._sinks: tuple[Sink, ...] = ()
+        #: The targetless rig check on the first seconds of each source with a rig.
+        self.rig_watch = RigWatch()
         self._pending: list[Any] = []
         self._markers = 0
         self._open_paused = False  # the source being opened starts paused (restore)
@@ -176,6 +179,7 @@ class LiveController:
             self.worker.stop()
             self.worker = None
             self.recording = False
+        self.rig_watch.restart(None, {})
         self.runner.clear()
         self.dispatch.redraw_overlays()
 
@@ -227,6 +231,7 @@ class LiveController:
                 self.rig, self.rig_origin = None, ""
                 events.append(Problem("Rig", f"the source's rig cannot be used: {exc}"))
         self.projected.set_rig(self.rig, self.streams)
+        self.rig_watch.restart(self.rig, self.streams)
         self.dispatch.redraw_overlays()
         return [*events, RigChanged(self.rig, self.rig_origin, self.rig_text)]
 
@@ -269,6 +274,7 @@ class LiveController:
 
     def _fan_out(self, fs: FrameSet) -> None:
         """The capture worker's sink for :attr:`frame_sinks` (runs on its thread)."""
+        self.rig_watch.sink(fs)
         for sink in self._sinks:
             sink(fs)
 
@@ -393,7 +399,8 @@ class LiveController:
             elif isinstance(event, (RecordingFinished, RecordingFailed)):
                 self.recording = False
                 self.last_recording = event.status
-        return events
+        verdict = self.rig_watch.take()
+        return events if verdict is None else [*events, verdict]
 
     def poll(self) -> LiveUpdate:
         """One GUI tick: events, the FrameSet due now (the pacer holds each one until

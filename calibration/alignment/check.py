@@ -36,7 +36,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from calibration.alignment.clock import fit_clock
-from calibration.alignment.frames import SessionFrames
+from calibration.alignment.frames import FrameStore, SessionFrames
 from calibration.alignment.rotation import (
     PointSet,
     RotationFit,
@@ -49,7 +49,6 @@ from calibration.alignment.signals import ContourPoints
 from calibration.depth_render import MIN_Z_M
 from calibration.rig import Camera, Rig, RigError
 from drivers.errors import SessionError
-from drivers.session import SessionReader
 
 #: A rig is drifted when the target camera is off by this much rotation ...
 ROTATION_LIMIT_DEG = 0.25
@@ -111,7 +110,7 @@ def rotate_camera(rig: Rig, stream: str, rotvec: np.ndarray) -> Rig:
     return out
 
 
-def _check_inputs(session: SessionReader, rig: Rig, target: str) -> None:
+def _check_inputs(session: FrameStore, rig: Rig, target: str) -> None:
     for name in (rig.reference, target):
         if name not in session.streams or not session.count(name):
             raise SessionError(f"{session.path} has no {name} frames; the rig check needs them")
@@ -151,7 +150,7 @@ def _rotation_points(frames: SessionFrames, rig: Rig, target: str, offset_s: flo
 
 
 def check_alignment(
-    session: SessionReader,
+    session: FrameStore,
     rig: Rig,
     *,
     target: str = "thermal",

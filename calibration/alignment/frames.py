@@ -8,7 +8,8 @@ contour points of the rotation fit come from a few frames, read again when neede
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
+from typing import Any, Protocol
 
 import cv2
 import numpy as np
@@ -22,7 +23,24 @@ from calibration.alignment.signals import (
 )
 from calibration.depth_render import DepthRenderer, decimated_camera, scaled_camera
 from calibration.rig import Rig
-from drivers.session import SessionReader
+from drivers.types import StreamSpec
+
+
+class FrameStore(Protocol):
+    """What the check reads frames from: a session file (``drivers.session.SessionReader``)
+    or frames kept in memory (the window's live check, ``app.live.rig_watch.KeptFrames``)."""
+
+    path: Any  # named in messages
+    streams: dict[str, StreamSpec]
+
+    def count(self, stream: str) -> int: ...
+
+    def timestamps(self, stream: str) -> np.ndarray: ...
+
+    def frame(self, stream: str, i: int) -> Any: ...  # has ``.array``
+
+    def require_timestamps(self, streams: Iterable[str], purpose: str) -> None: ...
+
 
 #: Coarse mask grid for the clock (share of the target's size per side), and the grid
 #: depth is rendered on before it is averaged down to it (soft edges).
@@ -37,7 +55,7 @@ class SessionFrames:
 
     def __init__(
         self,
-        session: SessionReader,
+        session: FrameStore,
         target: str,
         progress: Callable[[int, int], None] | None = None,
     ):

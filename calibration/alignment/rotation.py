@@ -40,6 +40,16 @@ _SIGMA_PX = 2.0
 _COARSE_SCALE = 0.5
 #: The Gauss-Newton passes use at most this many contour points (spread evenly).
 MAX_POINTS = 20000
+#: The pixel figures above are for a thermal camera of this focal length (640x512, the
+#: synthetic rig's); a camera of another resolution uses them scaled to its own focal
+#: length, so that they span the same angles (a 160x120 Lepton: a quarter). Not below
+#: a quarter: a border is about a pixel wide whatever the lens.
+REFERENCE_FOCAL_PX = 768.0
+
+
+def pixel_scale(K: np.ndarray) -> float:
+    """The factor the pixel figures are scaled by for a camera of matrix ``K``."""
+    return max(0.25, float(K[0, 0]) / REFERENCE_FOCAL_PX)
 
 
 @dataclass
@@ -107,12 +117,13 @@ def fit_rotation(ps: PointSet, K: np.ndarray, dist: np.ndarray) -> RotationFit:
     front = P[:, 2] > MIN_Z_M
     x = np.zeros(3)
     uv0 = project(P, x, K, dist)
-    before, _ = robust_error(residuals(ps, uv0, front))
+    k = pixel_scale(K)
+    before, _ = robust_error(residuals(ps, uv0, front), SCALES_PX[-1] * k)
     if len(P) < 20:
         return RotationFit(x, before, before, 0, len(P))
     x = _coarse_start(ps, P, uv0, front, K, dist)
     border = 0.0  # where the silhouette's border lies against the contours (pixels)
-    for c in SCALES_PX:
+    for c in (scale * k for scale in SCALES_PX):
         for _ in range(STEPS_PER_SCALE):
             r = residuals(ps, project(P, x, K, dist), front) - border
             J = np.empty((len(P), 4))
@@ -137,7 +148,7 @@ def fit_rotation(ps: PointSet, K: np.ndarray, dist: np.ndarray) -> RotationFit:
             if np.linalg.norm(step[:3]) < 2e-6:
                 break
     r = residuals(ps, project(P, x, K, dist), front)
-    after, inliers = robust_error(r)
+    after, inliers = robust_error(r, SCALES_PX[-1] * k)
     return RotationFit(x, after, before, inliers, len(P))
 
 
@@ -151,16 +162,18 @@ def _coarse_start(
     lies in the basin of the Gauss-Newton passes, which the wide, outlier-prone
     scales they would otherwise need could miss (the cold bike and the shoes pull)."""
     # On a grid half as fine: a fourth of the work, and 2 px is fine enough for a start.
-    f = _COARSE_SCALE
+    k = pixel_scale(K)
+    f = min(1.0, _COARSE_SCALE / k)  # the same angular grid whatever the resolution
+    sigma = max(1.0, _SIGMA_PX * k)
     h0, w0 = ps.images[0].shape
     h, w = round(h0 * f), round(w0 * f)
-    reach = int(SEARCH_PX * f)
+    reach = int(SEARCH_PX * k * f)
     pad = reach + 2
     H, W = h + 2 * pad, w + 2 * pad
     like = []
     for img in ps.images:
         big = np.zeros((H, W), np.float32)
-        small = cv2.resize(np.exp(-((img / _SIGMA_PX) ** 2)), (w, h), interpolation=cv2.INTER_AREA)
+        small = cv2.resize(np.exp(-((img / sigma) ** 2)), (w, h), interpolation=cv2.INTER_AREA)
         big[pad : pad + h, pad : pad + w] = small
         like.append(np.fft.rfft2(big))
     centre = K[:2, 2]

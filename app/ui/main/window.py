@@ -29,6 +29,7 @@ from app.live.events import (
     SourceProgress,
 )
 from app.live.frame_dispatch import LiveFigures
+from app.live.rig_watch import RigVerdict
 from app.live.stages import Stage
 from app.ui.help_menu import add_help_menu
 from app.ui.main import shortcuts
@@ -40,6 +41,7 @@ from app.ui.main.preview import PreviewArea
 from app.ui.main.rec_indicator import APP_TITLE, RecIndicator
 from app.ui.main.record_panel import RecordPanel
 from app.ui.main.replay_bar import ReplayBar
+from app.ui.main.rig_badge import RigBadge
 from app.ui.main.settings import restore_window, save_window
 from app.ui.main.source_panel import SourcePanel, replay_spec
 from app.ui.main.status_panel import StatusPanel
@@ -104,6 +106,11 @@ class MainWindow(QtWidgets.QMainWindow):
         #: The toolbar across the top: Record / Stop, the REC badge, the warning line.
         self.rec_bar = RecIndicator(self)
         self.addToolBar(QtCore.Qt.ToolBarArea.TopToolBarArea, self.rec_bar)
+        self.rig_badge = RigBadge(self)  # the rig check's verdict, after the REC state
+        self.rig_badge.place_on(self.rec_bar)
+        self.rig_badge.use_refined.connect(
+            lambda rig, origin: self._accepted(self.live.use_rig(rig, origin))
+        )
         self._set_available(False)
 
         self.readout = QtWidgets.QLabel("")
@@ -337,6 +344,8 @@ class MainWindow(QtWidgets.QMainWindow):
                     self.wizard.attach(event.streams, event.info)
             elif isinstance(event, RigChanged):
                 self.source_panel.set_rig(event.text)
+            elif isinstance(event, RigVerdict):
+                self.rig_badge.show_verdict(event)
             elif isinstance(event, Problem):
                 self.show_error(event.title, event.message)
             elif isinstance(event, SourceProgress):
