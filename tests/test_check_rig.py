@@ -108,3 +108,14 @@ def test_autolabel_refuses_a_drifted_rig_unless_forced(tmp_path, capsys):
     assert not out.exists()
     assert main([*argv, "--out", str(out), "--force", "--json"]) == 0
     assert json.loads(capsys.readouterr().out)["rig_check"] == "rig not checked: --force"
+
+
+def test_a_thermal_camera_below_the_measured_resolution_is_not_judged(capsys):
+    from tests.synthetic_sessions import session
+
+    small = session(
+        "cycling", 1.0, thermal_size=(160, 128), depth_size=(160, 120), color_size=(320, 180)
+    )
+    assert main(["check-rig", str(small), "--rig", "truth", "-q"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and "192 px" in err and "not judged" in err

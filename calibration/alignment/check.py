@@ -54,6 +54,11 @@ from drivers.errors import SessionError
 ROTATION_LIMIT_DEG = 0.25
 #: ... or a stream's clock by this much (module docstring: why these figures).
 CLOCK_LIMIT_MS = 10.0
+#: The check judges only target cameras of this focal length or more: its figures are
+#: measured at 768 px (640x512); at 320x256 a true rig reads 0.18-0.20° (near the
+#: limit), at 160x128 degrees (contours too coarse). Not judging is better than calling
+#: a good rig bad.
+MIN_FOCAL_PX = 384.0
 #: Depth frames whose contours feed the rotation fit.
 ROTATION_FRAMES = 24
 #: Why the colour camera (any camera but the target) is not checked yet.
@@ -120,6 +125,13 @@ def _check_inputs(session: FrameStore, rig: Rig, target: str) -> None:
     session.require_timestamps((rig.reference, target), "the rig check")
     if session.count(target) < 10 or session.count(rig.reference) < 10:
         raise SessionError(f"{session.path} is too short for the rig check (10 frames at least)")
+    focal = float(rig[target].K[0, 0])
+    if focal < MIN_FOCAL_PX:
+        raise SessionError(
+            f"the rig check is measured on {target} cameras of {MIN_FOCAL_PX:.0f} px focal"
+            f" length or more (640x512 class); this one has {focal:.0f} px, where a good rig"
+            " could read as drifted, so it is not judged (docs/rig-check.md, Limits)"
+        )
 
 
 def _rotation_points(frames: SessionFrames, rig: Rig, target: str, offset_s: float) -> PointSet:
