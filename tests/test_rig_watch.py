@@ -91,11 +91,13 @@ def test_a_new_rig_drops_the_check_of_the_old_one():
 def test_no_rig_or_missing_streams_are_said_not_checked():
     watch = RigWatch(Checker(), collect_s=0.2)
     watch.restart(None, STREAMS)
-    assert watch.take().state == "none"
+    assert watch.take() is None  # no badge was shown: no event to hide it
     watch.restart("rig", {"thermal": STREAMS["thermal"]})
     verdict = watch.take()
     assert verdict.state == "unchecked" and "no depth" in verdict.text
     watch.sink(_set(0))  # nothing kept, nothing checked
+    watch.restart(None, {})  # the source closed: the badge goes
+    assert watch.take().state == "none"
 
 
 def test_kept_frames_skip_repeated_partners():

@@ -21,8 +21,8 @@ def test_the_badge_says_ok_for_the_true_rig_and_drifted_for_a_turned_one(qtbot, 
     window.live.rig_watch.collect_s = 2.5  # the default 6 s: a shorter look for a test
     window.live.set_loop(True)  # frames for the second rig too
     badge = window.rig_badge
-    qtbot.waitUntil(lambda: _state(badge) == "checking", timeout=30000)
-    assert badge.isVisible() and badge.text() == "rig: checking…"
+    qtbot.waitUntil(lambda: _state(badge) == "checking" and badge.isVisible(), timeout=30000)
+    assert badge.text() == "rig: checking…"
     qtbot.waitUntil(lambda: _state(badge) in ("ok", "drifted", "unchecked"), timeout=60000)
     assert _state(badge) == "ok", badge.toolTip()
     assert badge.text() == "rig ok" and "rotation 0." in badge.toolTip()

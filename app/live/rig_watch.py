@@ -115,7 +115,9 @@ class RigWatch:
             else:
                 self._kept = KeptFrames(streams)
                 verdict = RigVerdict("checking", "rig: checking…", rig=rig)
-            self._publish(verdict)
+            shown = self._verdict is not None and self._verdict.state != "none"
+            if verdict.state != "none" or shown:  # else nothing shown, nothing to hide
+                self._publish(verdict)
 
     def sink(self, fs: FrameSet) -> None:
         """A frame sink (capture thread): keep the set until enough time is covered."""

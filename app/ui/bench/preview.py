@@ -361,6 +361,9 @@ def run_preview_bench(quick: bool) -> list[Result]:
     with tempfile.TemporaryDirectory() as tmp:
         settings = QtCore.QSettings(str(Path(tmp) / "bench.ini"), QtCore.QSettings.Format.IniFormat)
         window = MainWindow("synthetic:cycling", settings=settings)
+        # The rig check (a few seconds of CPU once per source) would land in one mode's
+        # window and not the other's: the bench times the preview alone.
+        window.live.rig_watch.enabled = False
         for action in window.overlay_menu.actions():
             # Projected labels (the default) and the truth outline over them; models off.
             action.setChecked(action.objectName() in ("overlay-projected", "overlay-truth"))
