@@ -20,6 +20,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from calibration.alignment import AlignmentResult, check_alignment
+from calibration.alignment.check import CLOCK_LIMIT_MS, ROTATION_LIMIT_DEG
 from calibration.rig import Rig
 from drivers.errors import ThermorigError, one_line
 from drivers.types import FrameSet, StreamSpec
@@ -168,6 +169,13 @@ def verdict_of(result: AlignmentResult, rig: Rig) -> RigVerdict:
     detail += "".join(f"\n{r}" for r in result.reasons)
     if result.ok:
         return RigVerdict("ok", "rig ok", detail, result, rig)
-    parts = [f"drifted {result.rotation_error_deg:.1f}°"]
-    parts += [f"{s} clock {ms:+.0f} ms" for s, ms in result.time_offset_ms.items()]
-    return RigVerdict("drifted", "rig " + ", ".join(parts), detail, result, rig)
+    # The words name what is over its limit; the tooltip has every figure.
+    parts = []
+    if result.rotation_error_deg > ROTATION_LIMIT_DEG:
+        parts.append(f"{result.rotation_error_deg:.1f}°")
+    parts += [
+        f"{s} clock {ms:+.0f} ms"
+        for s, ms in result.time_offset_ms.items()
+        if abs(ms) > CLOCK_LIMIT_MS
+    ]
+    return RigVerdict("drifted", "rig drifted " + ", ".join(parts), detail, result, rig)
