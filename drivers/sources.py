@@ -114,10 +114,17 @@ def head_start(
     target = _HEAD_STARTS.get(scheme)
     if target is None:
         return None
+    # Imported here, on the caller's thread: the thread only computes. An import on
+    # another thread while Qt's binding layer starts can end the process (it walks
+    # sys.modules; see app/ui/qt_core.py).
+    try:
+        work = _resolve(target)
+    except Exception:  # noqa: BLE001 - open_source says what is wrong, in one line
+        return None
 
     def run() -> None:
         try:
-            _resolve(target)(arg, **options)
+            work(arg, **options)
         except Exception:  # noqa: BLE001 - open_source says what is wrong, in one line
             pass
         finally:

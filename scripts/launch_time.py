@@ -21,6 +21,7 @@ SECONDS = (2, 4, 6, 8, 10, 15, 20)
 def main() -> None:
     import sys
 
+    import app.ui.qt_core  # noqa: F401 - as ``thermorig gui`` does: Qt's core first
     from app.commands.gui import STARTUP_SWITCH_INTERVAL_S
     from drivers.sources import head_start
 

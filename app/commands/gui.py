@@ -69,6 +69,10 @@ def qt_import_error(exc: ImportError) -> ThermorigError:
 
 def run(args: argparse.Namespace) -> int:
     check_window_can_open()
+    try:
+        import app.ui.qt_core  # noqa: F401 - before the head start's thread imports anything
+    except ImportError as exc:  # Qt's system libraries missing: say which to install
+        raise qt_import_error(exc) from None
     switch = sys.getswitchinterval()
     sys.setswitchinterval(STARTUP_SWITCH_INTERVAL_S)
     restore = lambda: sys.setswitchinterval(switch)  # noqa: E731
