@@ -1,8 +1,10 @@
 """Starting the window from the command line, and refusing to where there is no display."""
 
 import os
+import signal
 import subprocess
 import sys
+import time
 
 import pytest
 
@@ -135,6 +137,27 @@ def test_the_application_starts_and_exits_cleanly(tmp_path):
     )
     assert r.returncode == 0, r.stderr[-2000:]
     assert (tmp_path / "config" / "thermorig" / "thermorig.conf").exists(), "settings saved"
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="POSIX signals")
+def test_ctrl_c_in_the_terminal_closes_the_window(tmp_path):
+    """SIGINT closes the window as its close button would (Qt alone swallowed it: the
+    window stayed open), exit code 130, no traceback."""
+    env = {**os.environ, "QT_QPA_PLATFORM": "offscreen", "HOME": str(tmp_path)}
+    env["XDG_CONFIG_HOME"] = str(tmp_path / "config")
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "app.cli", "gui", "--source", "replay:/no/such.h5"],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env,
+    )  # fmt: skip
+    try:
+        time.sleep(4.0)  # the window is up (a source that cannot open: quick to start)
+        assert proc.poll() is None, proc.stderr.read()
+        proc.send_signal(signal.SIGINT)
+        _, err = proc.communicate(timeout=30)
+    finally:
+        proc.kill()
+    assert proc.returncode == 130, err[-2000:]
+    assert "Traceback" not in err
 
 
 def test_run_window_returns_the_exit_code_then_disposes_the_window(qapp):

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import gc
 import os
+import signal
 import sys
 from typing import TYPE_CHECKING
 
@@ -80,12 +81,32 @@ def make_app(argv: list[str] | None = None):
 def run_window(window: QtWidgets.QWidget) -> int:
     """Show ``window`` and run the event loop until it is closed; then ``dispose()`` it
     (threads, files) and let Qt delete it while the application still exists, so that
-    exit never crashes in a late destructor. Returns the exit code."""
+    exit never crashes in a late destructor. Returns the exit code: 128 + the signal's
+    number when SIGINT or SIGTERM closed it."""
+    from PySide6 import QtCore
+
     app = make_app()
     window.show()
+    got: list[int] = []
+
+    def close_on_signal(signum: int, _frame) -> None:
+        # Ctrl-C / kill in the terminal: closed as the window's close button would
+        # (which asks before stopping a recording), not swallowed by Qt.
+        got.append(signum)
+        QtCore.QTimer.singleShot(0, window.close)
+
+    stops = (signal.SIGINT, signal.SIGTERM)
+    before = {s: signal.signal(s, close_on_signal) for s in stops}
+    wake = QtCore.QTimer()  # Python handles signals only when it runs: let it, 5x/s
+    wake.timeout.connect(lambda: None)
+    wake.start(200)
     try:
-        return int(app.exec())
+        code = int(app.exec())
+        return 128 + got[0] if got else code
     finally:
+        wake.stop()
+        for s, handler in before.items():
+            signal.signal(s, handler)
         window.dispose()
         window.deleteLater()
         # Outside the event loop processEvents() leaves deferred deletes alone.
