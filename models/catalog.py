@@ -14,10 +14,10 @@ beside the good ones instead of stopping at the first.
 from __future__ import annotations
 
 import os
-import sys
 from dataclasses import dataclass
 from pathlib import Path
 
+from drivers.user_dirs import user_data_dir
 from models.errors import ModelError
 from models.package import ModelPackage, load_package, package_paths
 
@@ -30,15 +30,7 @@ BUNDLED_KEYPOINTS = "thermal-legs-kp"
 
 def user_models_dir() -> Path:
     """The per-user model folder (it need not exist)."""
-    if sys.platform == "win32":
-        base = Path(os.environ.get("LOCALAPPDATA") or Path.home() / "AppData" / "Local")
-    elif sys.platform == "darwin":
-        base = Path.home() / "Library" / "Application Support"
-    else:
-        xdg = os.environ.get("XDG_DATA_HOME", "")
-        # XDG: a relative path is invalid and must be ignored.
-        base = Path(xdg) if xdg and Path(xdg).is_absolute() else Path.home() / ".local" / "share"
-    return base / "thermorig" / "models"
+    return user_data_dir() / "models"
 
 
 def model_dirs() -> list[tuple[str, Path]]:

@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
-# The user cache folder (drivers.user_cache) of this run only: tests never read what an
+# The user cache folder (drivers.user_dirs) of this run only: tests never read what an
 # earlier run, or the person running them, left there.
 os.environ["XDG_CACHE_HOME"] = tempfile.mkdtemp(prefix="thermorig-test-cache-")
 

@@ -3,7 +3,7 @@
 Inverting a lens model for every pixel of the demo's three cameras is most of what
 opening the demo costs (~0.4 s alone on two cores, more while the window loads Qt),
 and the result depends only on the lens and the code that inverts it. So the rays are
-stored in the user cache folder (:mod:`drivers.user_cache`) under a name made from
+stored in the user cache folder (:mod:`drivers.user_dirs`) under a name made from
 everything they depend on — the lens, the inversion's constants, the numpy and OpenCV
 versions — and read back (~20 ms) by the next run. A file that cannot be read or
 written is ignored: the rays are computed again, never taken from a wrong file.
@@ -19,7 +19,7 @@ import cv2
 import numpy as np
 
 from drivers.atomic import atomic_path
-from drivers.user_cache import user_cache_dir
+from drivers.user_dirs import user_cache_dir
 
 #: Bump when the rays computed for the same lens change (the inversion, its accuracy).
 RAYS_FORMAT = 1
