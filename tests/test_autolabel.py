@@ -114,6 +114,8 @@ def test_labels_from_a_label_file_match_labels_from_truth(tiny, tmp_path, capsys
         assert set(a.streams) == {"color", "thermal"}  # the person's colour labels stay
         assert a.array("color", "source")[0] == SOURCE_MANUAL
         assert a.array("thermal", "source")[3] == 0
+        assert a.provenance("thermal").startswith("autolabel: label file labels.h5")
+        assert b.provenance("thermal").startswith("autolabel: ground truth")
         for i in (0, 5, 7):
             assert np.array_equal(a.mask("thermal", i), b.mask("thermal", i))
 

@@ -144,7 +144,12 @@ def files(tmp_path_factory) -> Path:
     with LabelWriter(labels, session=session, classes=["background", "left_calf"]) as w:
         names = ("left_knee", "right_knee")
         w.create_stream(
-            "thermal", n, shape, ("confidence", "validity", "time_gap", "keypoints"), names
+            "thermal",
+            n,
+            shape,
+            ("confidence", "validity", "time_gap", "keypoints"),
+            names,
+            provenance="written by the docs test",
         )
     store = LabelStore.open(labels, session)
     store.accept("thermal", 0)

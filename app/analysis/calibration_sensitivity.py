@@ -257,6 +257,7 @@ class _CachedLabels:
 
     def __init__(self, source: Any):
         self._source, self.classes = source, source.classes
+        self.provenance = source.provenance
         self._memo: dict[int, np.ndarray | None] = {}
 
     def labels(self, index: int) -> np.ndarray | None:

@@ -296,7 +296,12 @@ def autolabel(
             )
             with writer:
                 writer.create_stream(
-                    opts.target, n, shape, extras=("confidence", "validity", "time_gap")
+                    opts.target,
+                    n,
+                    shape,
+                    extras=("confidence", "validity", "time_gap"),
+                    provenance=f"autolabel: {source.provenance}, {opts.source_stream} stream"
+                    f" carried into {opts.target} (rig {summary.rig})",
                 )
                 summary.kept_reviewed = writer.kept.get(opts.target, 0)
                 for i in range(n):

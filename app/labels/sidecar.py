@@ -8,6 +8,8 @@ The layout (documented in docs/formats/labels.md, kept in step by tests/test_doc
                               the session file), session_hash (see session_fingerprint),
                               generation (a new id per write; see app.labels.journal),
                               journal_applied (the generation a review save absorbed)
+/<stream>               attrs provenance (optional): one line, where the stream's
+                              machine labels came from
 /<stream>/masks         (N,H,W) uint8 class ids; 255 = not labeled (one frame per chunk)
 /<stream>/source        (N,) uint8: 0 none, 1 projected, 2 model, 3 manual
 /<stream>/status        (N,) uint8: 0 unreviewed, 1 accepted, 2 corrected, 3 rejected
@@ -206,6 +208,10 @@ class LabelReader:
     @staticmethod
     def names_of(ds: h5py.Dataset) -> list[str]:
         return json.loads(_text(ds.attrs.get("names", "[]")))
+
+    def provenance(self, stream: str) -> str:
+        """Where ``stream``'s machine labels came from ("" when the writer did not say)."""
+        return _text(self._group(stream).attrs.get("provenance", ""))
 
     def _group(self, stream: str) -> h5py.Group:
         if stream not in self.streams:

@@ -137,14 +137,19 @@ class LabelWriter:
         shape: tuple[int, int],
         extras: tuple[str, ...] = (),
         keypoint_names: tuple[str, ...] = (),
+        provenance: str = "",
     ) -> None:
         """Datasets of ``stream``: ``n`` rows of ``shape`` masks, plus ``extras`` among
         confidence, validity, time_gap, keypoints ((n, K, 2) for ``keypoint_names``,
         which the dataset's ``names`` attribute lists). Reviewed rows of an existing
-        file are kept."""
+        file are kept. ``provenance``: one line saying where this stream's machine
+        labels came from (e.g. "projected from simulated annotator (strength 0.5)"),
+        so that a figure measured on the file can say what it measured."""
         if n < 1:  # HDF5 cannot chunk an empty stream; nothing to label is the message.
             raise LabelsError(f"the session has no {stream} frames to label")
         g = self._f.create_group(stream)
+        if provenance:
+            g.attrs["provenance"] = provenance
         h, w = shape
         mask_opts = {"chunks": (1, h, w), "compression": "gzip", "compression_opts": 1}
         g.create_dataset("masks", (n, h, w), np.uint8, fillvalue=UNKNOWN_LABEL, **mask_opts)

@@ -16,6 +16,7 @@ and a spec ``NAME`` or ``NAME:ARG`` picks it; anything else is a label file's pa
 from __future__ import annotations
 
 from collections.abc import Callable
+from pathlib import Path
 from typing import Protocol
 
 import numpy as np
@@ -30,6 +31,8 @@ class LabelSource(Protocol):
 
     #: Class names, index = class id.
     classes: list[str]
+    #: Where the labels come from, one line (the label file's ``provenance``).
+    provenance: str
 
     def labels(self, index: int) -> np.ndarray | None:
         """(H, W) uint8 class mask of the stream's frame ``index`` (255 = unknown), or
@@ -74,6 +77,7 @@ class TruthLabels:
                 " give a label file or a model"
             )
         self.classes = list(truth.get("classes") or [])
+        self.provenance = "ground truth of the synthetic session"
         self._session, self._stream = session, stream
         if stream not in session.streams:
             raise ThermorigError(f"{session.path} has no '{stream}' stream to take labels from")
@@ -110,6 +114,8 @@ class FileLabels:
             self._reader.close()
             raise
         self.classes = list(self._reader.classes)
+        own = self._reader.provenance(stream)
+        self.provenance = f"label file {Path(path).name}" + (f" ({own})" if own else "")
         self._stream = stream
 
     def labels(self, index: int) -> np.ndarray | None:
@@ -139,6 +145,7 @@ class ModelLabels:
             )
         self._labeler = open_visual_labeler(name)
         self.classes = list(self._labeler.classes)
+        self.provenance = f"visual labeler {name or 'mediapipe-pose'}"
         self._session, self._stream = session, stream
         #: Why the last frame got no label (one line; "" when it got one).
         self.last_reason = ""
