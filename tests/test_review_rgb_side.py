@@ -84,9 +84,7 @@ def _drag(qtbot, window, points):
     return [canvas.image_pos(QtCore.QPointF(p)) for p in pos]
 
 
-def test_a_painted_rgb_frame_is_saved_as_a_manual_color_row_and_undo_restores_it(
-    qtbot, files
-):
+def test_a_painted_rgb_frame_is_saved_as_a_manual_color_row_and_undo_restores_it(qtbot, files):
     session, labels = files
     with LabelReader(labels) as r:
         assert r.streams == ["thermal"], "the file starts without RGB labels"
