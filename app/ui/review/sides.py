@@ -42,9 +42,9 @@ class Sides:
         self._pending: int | None = None
         # The RGB header keeps a short note (the full one as tooltip): at 1000 px the
         # whole sentence ran into the frame number beside it.
-        note = window.frames.rig_note
-        self.rgb.note.setText(note.split(":")[0].split(" through ")[0])
-        self.rgb.note.setToolTip(note)
+        self._rig_note = window.frames.rig_note.split(":")[0].split(" through ")[0]
+        self.rgb.note.setText(self._rig_note)
+        self.rgb.note.setToolTip(window.frames.rig_note)
         for view in self.views.values():
             for w in (view, view.glw):
                 w.setFocusPolicy(QtCore.Qt.FocusPolicy.StrongFocus)
@@ -67,6 +67,8 @@ class Sides:
         old.brush_item.setVisible(False)
         for view in self.views.values():
             view.show_marker(None)
+        # The linked cursor runs from thermal pixels only: the RGB side says what it is for.
+        self.rgb.note.setText(self._rig_note if stream == "thermal" else "keyframes for propagate")
         total = sum(self.split.sizes()) or self.split.width()
         self.split.insertWidget(0, new)
         self.split.setStretchFactor(0, 3)
