@@ -1,4 +1,5 @@
-"""``thermorig review SESSION.h5 [--labels LABELS.h5] [--rig RIG.json|RIG.yaml]``: the review window.
+"""``thermorig review SESSION.h5 [--labels LABELS.h5] [--rig RIG.json|RIG.yaml] [--stream thermal|color]``:
+the review window.
 
 Qt is imported only when the window opens (as for ``thermorig gui``), so a machine
 without a display gets the same one-line message and exit code 2, not a traceback.
@@ -23,7 +24,9 @@ def register(sub: argparse._SubParsersAction) -> None:
         description="Open the review window on a session's thermal labels: a timeline by "
         "status and source, the thermal frame with its mask and edit tools (brush, eraser, "
         "polygon, flood fill, temperature wand), the RGB frame beside it with a linked "
-        "cursor through the rig, and a worst-first queue. Every edit is journaled (a killed "
+        "cursor through the rig, and a worst-first queue. R switches to the RGB side: the "
+        "same tools (but the wand), journal and undo on the RGB labels (keyframes for "
+        "thermorig propagate). Every edit is journaled (a killed "
         "process loses no completed stroke); closing saves and prints what it saved. Press H in"
         " the window for keys.",
     )
@@ -43,6 +46,14 @@ def register(sub: argparse._SubParsersAction) -> None:
         help="rig file (JSON or YAML) for the linked cursor (default: the session's recorded"
         " or true rig)",
     )
+    p.add_argument(
+        "--stream",
+        choices=("thermal", "color"),
+        default="thermal",
+        help="the labels edited first (default thermal; R in the window switches): color"
+        " opens the RGB side, to paint RGB keyframes for thermorig propagate (a label file"
+        " without RGB labels gains unlabeled RGB rows)",
+    )
     p.set_defaults(func=run)
 
 
@@ -56,4 +67,4 @@ def run(args: argparse.Namespace) -> int:
         from app.ui.review.launch import run_review
     except ImportError as exc:  # Qt's system libraries missing
         raise qt_import_error(exc) from None
-    return run_review(args.session, args.labels, args.rig)
+    return run_review(args.session, args.labels, args.rig, args.stream)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import uuid
 from pathlib import Path
 from typing import Any, NoReturn
@@ -27,7 +28,7 @@ from app.labels.sidecar import (
     LabelsError,
     session_fingerprint,
 )
-from drivers.atomic import replace_durably, temp_beside
+from drivers.atomic import atomic_path, replace_durably, temp_beside
 from drivers.locks import LockFile
 from drivers.stop_request import Interrupted
 from drivers.truth import UNKNOWN_LABEL
@@ -36,6 +37,7 @@ from drivers.write_failures import (
     check_writable,
     discard_h5,
     error_number,
+    h5_for_writing,
     left_as_it_was,
     write_error,
 )
@@ -145,30 +147,10 @@ class LabelWriter:
         file are kept. ``provenance``: one line saying where this stream's machine
         labels came from (e.g. "projected from simulated annotator (strength 0.5)"),
         so that a figure measured on the file can say what it measured."""
-        if n < 1:  # HDF5 cannot chunk an empty stream; nothing to label is the message.
-            raise LabelsError(f"the session has no {stream} frames to label")
-        g = self._f.create_group(stream)
+        g = stream_group(self._f, stream, n, shape, len(self.classes), extras, keypoint_names)
         if provenance:
             g.attrs["provenance"] = provenance
         h, w = shape
-        mask_opts = {"chunks": (1, h, w), "compression": "gzip", "compression_opts": 1}
-        g.create_dataset("masks", (n, h, w), np.uint8, fillvalue=UNKNOWN_LABEL, **mask_opts)
-        g.create_dataset("source", (n,), np.uint8, fillvalue=SOURCE_NONE)
-        g.create_dataset("status", (n,), np.uint8, fillvalue=STATUS_UNREVIEWED)
-        g.create_dataset("edited", (n,), np.uint8, fillvalue=0)
-        for name in extras:
-            if name == "confidence":
-                g.create_dataset(name, (n, len(self.classes)), np.float32, fillvalue=np.nan)
-            elif name == "validity":
-                g.create_dataset(name, (n, h, w), np.uint8, fillvalue=255, **mask_opts)
-            elif name == "time_gap":
-                g.create_dataset(name, (n,), np.float64, fillvalue=np.nan)
-            elif name == "keypoints" and keypoint_names:
-                k = len(keypoint_names)
-                g.create_dataset(name, (n, k, 2), np.float32, fillvalue=np.nan)
-                g[name].attrs["names"] = json.dumps(list(keypoint_names))
-            else:
-                raise ValueError(f"unknown label dataset {name!r}")
         # Kept open: a dataset opened per row writes its chunks when it is freed, where
         # a full disk's error cannot be caught (see drivers.write_failures).
         self._datasets[stream] = {name: g[name] for name in g}
@@ -259,3 +241,57 @@ class LabelWriter:
             self.commit()
         else:
             self._give_up(exc)
+
+
+def stream_group(
+    f: h5py.File,
+    stream: str,
+    n: int,
+    shape: tuple[int, int],
+    n_classes: int,
+    extras: tuple[str, ...] = (),
+    keypoint_names: tuple[str, ...] = (),
+) -> h5py.Group:
+    """The datasets of one stream, every row unlabeled (mask 255, source none,
+    unreviewed): the one layout a writer and :func:`add_unlabeled_stream` both make."""
+    if n < 1:  # HDF5 cannot chunk an empty stream; nothing to label is the message.
+        raise LabelsError(f"the session has no {stream} frames to label")
+    g = f.create_group(stream)
+    h, w = shape
+    mask_opts = {"chunks": (1, h, w), "compression": "gzip", "compression_opts": 1}
+    g.create_dataset("masks", (n, h, w), np.uint8, fillvalue=UNKNOWN_LABEL, **mask_opts)
+    g.create_dataset("source", (n,), np.uint8, fillvalue=SOURCE_NONE)
+    g.create_dataset("status", (n,), np.uint8, fillvalue=STATUS_UNREVIEWED)
+    g.create_dataset("edited", (n,), np.uint8, fillvalue=0)
+    for name in extras:
+        if name == "confidence":
+            g.create_dataset(name, (n, n_classes), np.float32, fillvalue=np.nan)
+        elif name == "validity":
+            g.create_dataset(name, (n, h, w), np.uint8, fillvalue=255, **mask_opts)
+        elif name == "time_gap":
+            g.create_dataset(name, (n,), np.float64, fillvalue=np.nan)
+        elif name == "keypoints" and keypoint_names:
+            k = len(keypoint_names)
+            g.create_dataset(name, (n, k, 2), np.float32, fillvalue=np.nan)
+            g[name].attrs["names"] = json.dumps(list(keypoint_names))
+        else:
+            raise ValueError(f"unknown label dataset {name!r}")
+    return g
+
+
+def add_unlabeled_stream(path: Path, stream: str, n: int, shape: tuple[int, int]) -> None:
+    """Add ``stream`` (``n`` unlabeled rows of ``shape``) to the label file at ``path``,
+    atomically (a copy with the stream added replaces it; every other byte's meaning
+    is kept). The caller holds the file's lock.
+
+    The file keeps its ``generation``: a generation names the rows a review journal's
+    edits apply to, and those rows are unchanged — so edits journaled before the stream
+    was added (unsaved, or left by a killed editor) still replay exactly, where a new
+    generation would make them look like edits made before another program replaced
+    the file."""
+    with atomic_path(path) as tmp:
+        shutil.copyfile(path, tmp)
+        with h5_for_writing(tmp, "r+") as f:
+            if stream in f:
+                raise LabelsError(f"{path} has {stream} labels already")
+            stream_group(f, stream, n, shape, len(LabelReader.classes_of(f)))

@@ -37,9 +37,8 @@ from app.labels.sidecar import (
     STATUS_UNREVIEWED,
     LabelReader,
     LabelsError,
-    session_fingerprint,
 )
-from app.labels.sidecar_writer import LabelWriter
+from app.labels.sidecar_writer import LabelWriter, add_unlabeled_stream
 from calibration.projection import frame_confidences
 from drivers.atomic import atomic_path
 from drivers.locks import LockFile
@@ -113,12 +112,7 @@ class LabelStore:
         self.journal_applied = str(f.attrs.get("journal_applied", ""))
         self.classes: list[str] = LabelReader.classes_of(f)
         self.streams = LabelReader.streams_of(f)
-        self._flags: dict[str, np.ndarray] = {}
-        for s in self.streams:
-            g = f[s]
-            n = g["masks"].shape[0]
-            edited = g["edited"][()] if "edited" in g else np.zeros(n, np.uint8)
-            self._flags[s] = np.stack([g["source"][()], g["status"][()], edited], axis=1)
+        self._flags = {s: _flags_of(f[s]) for s in self.streams}
 
     def _check_shapes(self) -> None:
         with SessionReader(self.session_path) as s:
@@ -180,7 +174,8 @@ class LabelStore:
 
     # -- reading -------------------------------------------------------------------
     def count(self, stream: str) -> int:
-        return int(self._group(stream)["masks"].shape[0])
+        flags = self._flags.get(stream)  # in memory: an HDF5 lookup costs ms per call
+        return len(flags) if flags is not None else int(self._group(stream)["masks"].shape[0])
 
     def shape(self, stream: str) -> tuple[int, int]:
         return tuple(self._group(stream)["masks"].shape[1:3])
@@ -342,6 +337,20 @@ class LabelStore:
                 m[c.y0 : c.y0 + h, c.x0 : c.x0 + w] = c.new
             self._flags[c.stream][c.frame] = c.flags_new
 
+    def add_stream(self, stream: str) -> None:
+        """Unlabeled rows for ``stream`` (the RGB side of a review of thermal labels) added
+        to the file now; edits and journal stay valid (see add_unlabeled_stream)."""
+        if stream in self.streams:
+            return
+        n, shape = _sizes(self.session_path, (stream,))[stream]
+        self._f.close()  # the open file must go before the replace (Windows)
+        try:
+            add_unlabeled_stream(self.path, stream, n, shape)
+        finally:
+            self._f = h5py.File(self.path, "r")
+        self.streams = LabelReader.streams_of(self._f)
+        self._flags[stream] = _flags_of(self._f[stream])
+
     # -- saving --------------------------------------------------------------------
     def save(self) -> None:
         """Write a new sidecar holding every edit (atomically) and start a new journal."""
@@ -408,6 +417,23 @@ class LabelStore:
         self.close()
 
 
+def _flags_of(g: h5py.Group) -> np.ndarray:
+    """A stream's rows as (source, status, edited), the store's in-memory row flags."""
+    edited = g["edited"][()] if "edited" in g else np.zeros(g["masks"].shape[0], np.uint8)
+    return np.stack([g["source"][()], g["status"][()], edited], axis=1)
+
+
+def _sizes(session_path: Path, streams: Sequence[str]) -> dict[str, tuple[int, tuple[int, int]]]:
+    """Per stream: the session's frame count and frame shape (the label rows it needs)."""
+    sizes = {}
+    with SessionReader(session_path) as s:
+        for st in streams:
+            if st not in s.streams:
+                raise LabelsError(f"{session_path} has no '{st}' stream to label")
+            sizes[st] = (s.count(st), tuple(s.streams[st].shape[:2]))
+    return sizes
+
+
 def _create_empty(
     labels_path: Path,
     session_path: Path,
@@ -416,15 +442,7 @@ def _create_empty(
     lock: LockFile | None,
 ) -> None:
     """A sidecar with every frame unlabeled, for a session nobody has labeled yet."""
-    with SessionReader(session_path) as s:
-        sizes = {}
-        for st in streams:
-            if st not in s.streams:
-                raise LabelsError(f"{session_path} has no '{st}' stream to label")
-            sizes[st] = (s.count(st), tuple(s.streams[st].shape[:2]))
-    fingerprint = session_fingerprint(session_path)
-    with LabelWriter(
-        labels_path, session=session_path, classes=classes, session_hash=fingerprint, lock=lock
-    ) as w:
+    sizes = _sizes(session_path, streams)
+    with LabelWriter(labels_path, session=session_path, classes=classes, lock=lock) as w:
         for st, (n, shape) in sizes.items():
             w.create_stream(st, n, shape)

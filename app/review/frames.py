@@ -81,6 +81,7 @@ class ReviewFrames:
         self._points = RigPoints(self.rig) if self.rig is not None else None
         self._renderer: DepthRenderer | None = None
         self._z: tuple[int, np.ndarray] | None = None
+        self._back: dict[str, np.ndarray] = {}
 
     # -- rig --------------------------------------------------------------------------
     def _rig(self, rig_path: str | os.PathLike | None) -> tuple[Rig | None, str]:
@@ -114,14 +115,38 @@ class ReviewFrames:
     # -- frames -----------------------------------------------------------------------
     def thermal(self, i: int) -> np.ndarray:
         """Thermal frame ``i`` (uint16 centikelvin, C-contiguous)."""
-        if not 0 <= i < self.count:
-            raise IndexError(f"frame {i} out of range: {self.count} {self.stream} frames")
+        return self.image(self.stream, i)
+
+    def count_of(self, stream: str) -> int:
+        """Frames of ``stream`` in the session (0 where it has none)."""
+        return self.session.count(stream) if stream in self.session.streams else 0
+
+    def image(self, stream: str, i: int) -> np.ndarray:
+        """Frame ``i`` of ``stream`` (the thermal pivot, or the RGB frames the review's
+        RGB side edits), C-contiguous."""
+        n = self.count if stream == self.stream else self.count_of(stream)
+        if not 0 <= i < n:
+            raise IndexError(f"frame {i} out of range: {n} {stream} frames")
         try:
-            return self._read(self.stream, i)
+            return self._read(stream, i)
         except OSError as exc:
             raise SessionError(
-                f"cannot read {self.stream} frame {i} of {self.path}: {exc}; the file is damaged"
+                f"cannot read {stream} frame {i} of {self.path}: {exc}; the file is damaged"
             ) from exc
+
+    def match(self, src: str, dst: str, i: int) -> int:
+        """Row of ``dst`` nearest in time to row ``i`` of ``src`` (-1: none, e.g. a
+        broken clock), between the thermal pivot and its RGB or depth partners."""
+        if src == dst:
+            return i
+        if src == self.stream:
+            return self.partner(dst, i)
+        if dst != self.stream or src not in self.rows:
+            return -1
+        if src not in self._back:  # the RGB side's rows, found once when first needed
+            ts = self.session.timestamps(src)
+            self._back[src] = nearest_rows(ts, self.session.timestamps(self.stream))
+        return int(self._back[src][i])
 
     def _read(self, name: str, row: int) -> np.ndarray:
         return np.ascontiguousarray(self._h5["streams"][name]["frames"][row])

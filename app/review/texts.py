@@ -61,6 +61,8 @@ def saved_note(edits: int, path: str | Path) -> str:
 
 
 def readout(col: int, row: int, celsius: float, class_name: str, depth_m: float) -> str:
-    """The cursor readout: pixel, °C and class under the cursor (and depth if known)."""
+    """The cursor readout: pixel, °C and class under the cursor (°C and depth where
+    known: an RGB pixel has neither)."""
     depth = "" if math.isnan(depth_m) else f"   z {depth_m:.3f} m"
-    return f"x {col}  y {row}   {celsius:.2f} °C   {class_name}{depth}"
+    temp = "" if math.isnan(celsius) else f"{celsius:.2f} °C   "
+    return f"x {col}  y {row}   {temp}{class_name}{depth}"

@@ -48,6 +48,8 @@ ACTIONS: tuple[ReviewAction, ...] = (
                  "Frames", "next_in_queue"),
     ReviewAction("first", ("Home",), "first frame", "Frames", "go_first"),
     ReviewAction("last", ("End",), "last frame", "Frames", "go_last"),
+    ReviewAction("stream", ("R",), "edit the other stream: thermal ↔ RGB (RGB keyframes)",
+                 "Review", "switch_stream", short="Thermal ⇄ RGB"),
     ReviewAction("accept", ("A",), "accept the frame's labels", "Review", "accept",
                  short="Accept"),
     ReviewAction("reject", ("X",), "reject the frame (not for training)", "Review", "reject",

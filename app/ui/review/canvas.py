@@ -27,13 +27,20 @@ _LEFT = QtCore.Qt.MouseButton.LeftButton
 
 
 class ReviewCanvas(StreamView):
-    """Emits ``edited(name)`` when an edit of the working copy is complete."""
+    """Emits ``edited(name)`` when an edit of the working copy is complete.
+
+    The window has two, thermal and RGB (``stream``); the one being edited has
+    ``editing`` set, the other only shows its frame and passes the mouse on to
+    pyqtgraph. Both hold the same ``editor`` (one tool, class and brush size)."""
 
     edited = QtCore.Signal(str)
 
-    def __init__(self, parent=None):
-        super().__init__("thermal", "Thermal", colour_bar="°C", parent=parent)
+    def __init__(
+        self, stream: str = "thermal", title: str = "Thermal", colour_bar: str = "°C", parent=None
+    ):
+        super().__init__(stream, title, colour_bar=colour_bar, parent=parent)
         self.editor = MaskEditor()
+        self.editing = True
         self.mask_overlay: MaskOverlay | None = None
         self.overlay_on = True
         self._pressed = False
@@ -57,16 +64,19 @@ class ReviewCanvas(StreamView):
     # -- frames -----------------------------------------------------------------------
     def show_frame(
         self,
-        thermal: np.ndarray,
+        image: np.ndarray,
         mask: np.ndarray,
-        levels_c: tuple[float, float],
-        lut: np.ndarray,
+        levels_c: tuple[float, float] | None = None,
+        lut: np.ndarray | None = None,
     ) -> None:
-        """A new frame: the thermogram, and its mask as the new working copy. A stroke
-        under way must be released first (the window does, while the frame it belongs
-        to is still the current one)."""
-        self.show_image(thermal, levels=celsius_to_raw_levels(*levels_c), lut=lut)
-        self.editor.load(mask, thermal)
+        """A new frame: a thermogram (with its °C levels and LUT) or an RGB frame
+        (without), and its mask as the new working copy. A stroke under way must be
+        released first (the window does, while the frame it belongs to is still the
+        current one). Only a thermogram gives the wand temperatures to select by."""
+        thermal = levels_c is not None
+        levels = celsius_to_raw_levels(*levels_c) if thermal else None
+        self.show_image(image, levels=levels, lut=lut)
+        self.editor.load(mask, image if thermal else None)
         if self.mask_overlay is None or self.mask_overlay.shape != mask.shape:
             look = self.mask_overlay
             self.mask_overlay = MaskOverlay(mask.shape)
@@ -135,7 +145,7 @@ class ReviewCanvas(StreamView):
     # -- mouse ------------------------------------------------------------------------
     def eventFilter(self, obj: QtCore.QObject, event: QtCore.QEvent) -> bool:  # noqa: N802
         kind = event.type()
-        if kind not in (_Ev.MouseButtonPress, _Ev.MouseMove, _Ev.MouseButtonRelease,
+        if not self.editing or kind not in (_Ev.MouseButtonPress, _Ev.MouseMove, _Ev.MouseButtonRelease,
                         _Ev.MouseButtonDblClick) or self.image_shape is None:  # fmt: skip
             return super().eventFilter(obj, event)
         x, y = self.image_pos(event.position())
@@ -166,7 +176,7 @@ class ReviewCanvas(StreamView):
 
     def _show_brush(self, x: float, y: float) -> None:
         """The brush's footprint follows the mouse (brush and eraser only)."""
-        on = self.editor.tool in ("brush", "eraser")
+        on = self.editing and self.editor.tool in ("brush", "eraser")
         self.brush_item.setVisible(on)
         if on:
             r = self.editor.radius

@@ -1,5 +1,5 @@
 """The review window's cursor readout: pixel, °C, class and depth under the mouse,
-and the linked marker in the RGB frame.
+and the linked marker in the RGB frame (on the RGB side: pixel and class).
 
 It remembers where the cursor last was, so that anything that changes what lies under
 a still cursor — undo, redo, a wand or flood fill, a stroke, another frame — shows
@@ -23,21 +23,22 @@ class CursorReadout:
         self.label = label
         self.position: tuple[float, float] | None = None  # view coordinates
 
-    def hovered(self, _stream: str, vx: float, vy: float) -> None:
-        self.position = (vx, vy)
+    def hovered(self, stream: str, vx: float, vy: float) -> None:
         w = self.window
+        if stream != w.stream:  # the view beside the edited one reads nothing
+            return
+        self.position = (vx, vy)
         x, y = vx - 0.5, vy - 0.5
         col, row = int(round(x)), int(round(y))
         work, thermal = w.canvas.editor.work, w._thermal
-        if (
-            work is None
-            or thermal is None
-            or not (0 <= row < work.shape[0] and 0 <= col < work.shape[1])
-        ):
+        if work is None or not (0 <= row < work.shape[0] and 0 <= col < work.shape[1]):
             return
-        c = centikelvin_to_celsius(thermal[row, col])
         k = int(work[row, col])
         name = w.store.classes[k] if k < len(w.store.classes) else "unlabeled"
+        if thermal is None:  # the RGB side: no temperature, no linked point
+            self.label.setText(readout(col, row, float("nan"), name, float("nan")))
+            return
+        c = centikelvin_to_celsius(thermal[row, col])
         uv, z = w.frames.cursor(w.index, x, y)
         w.rgb.show_marker(None if uv is None else (uv[0] + 0.5, uv[1] + 0.5))
         self.label.setText(readout(col, row, float(c), name, z))
@@ -49,4 +50,4 @@ class CursorReadout:
     def refresh(self) -> None:
         """The readout again where the cursor last was (nothing once it left)."""
         if self.position is not None:
-            self.hovered("thermal", *self.position)
+            self.hovered(self.window.stream, *self.position)

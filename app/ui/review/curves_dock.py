@@ -75,7 +75,7 @@ class _CurvesJob(QtCore.QObject):
 
 class CurvesDock(QtWidgets.QDockWidget):
     """The plot (``self.plot``) in a dock under the views of ``window``; the plot's
-    ``frame_clicked`` goes to that frame."""
+    ``frame_clicked`` goes to that frame (or the RGB frame nearest it)."""
 
     def __init__(self, window):
         super().__init__("Temperature curves", window)
@@ -101,7 +101,7 @@ class CurvesDock(QtWidgets.QDockWidget):
         self._computing = False
         self._job = _CurvesJob(self)
         self._job.done.connect(self._finished)
-        self.plot.frame_clicked.connect(window.go_to)
+        self.plot.frame_clicked.connect(window.go_to_thermal)
 
     def compute(self) -> None:
         """The whole session's curves from the label file, in the background; the
@@ -122,7 +122,7 @@ class CurvesDock(QtWidgets.QDockWidget):
         self.status.setText("")
         self.plot.set_curves(result)
         self.apply_pending()
-        self.plot.set_current(max(self.window_.index, 0))
+        self.plot.set_current(max(self.window_.thermal_index, 0))
 
     def edited(self, frames) -> None:
         """Frames an edit (or undo) changed: their rows follow after a quiet moment."""

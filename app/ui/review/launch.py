@@ -15,6 +15,7 @@ from PySide6 import QtCore, QtWidgets
 from app.labels.sidecar import default_labels_path
 from app.labels.store import LabelStore
 from app.review.frames import ReviewFrames
+from app.review.streams import open_stream
 from app.ui.review.open_dialog import LabelJob, find_labels
 from app.ui.review.window import ReviewWindow
 from drivers.errors import ThermorigError
@@ -30,9 +31,11 @@ def open_review(
     parent: QtWidgets.QWidget | None = None,
     *,
     curves: bool = True,
+    stream: str = "thermal",
 ) -> ReviewWindow:
     """A review window on ``session``'s labels (created all unlabeled if missing: the
-    window then says so);
+    window then says so), editing ``stream`` first (``color``: the RGB side, its
+    rows added unlabeled to a file that has none);
     a ThermorigError (one line, what to do) when the files do not fit or another
     program is writing the labels (the window holds their lock until it closes).
     ``curves``: compute the temperature curves at open."""
@@ -46,7 +49,11 @@ def open_review(
                 f"{labels} has no thermal labels (it has {', '.join(store.streams) or 'none'});"
                 " give the labels made by thermorig autolabel or infer"
             )
-        return ReviewWindow(frames, store, parent, curves=curves)
+        added = open_stream(frames, store, stream) if stream != "thermal" else ""
+        window = ReviewWindow(frames, store, parent, curves=curves, stream=stream)
+        if added:
+            window.statusBar().showMessage(added, 10000)
+        return window
     except BaseException:
         if store is not None:
             store.close(save=False)
@@ -54,7 +61,9 @@ def open_review(
         raise
 
 
-def run_review(session: Path, labels: Path | None, rig: Path | None) -> int:
+def run_review(
+    session: Path, labels: Path | None, rig: Path | None, stream: str = "thermal"
+) -> int:
     """``thermorig review``: the window until it is closed (closing saves, and says so
     on stdout). Without ``--labels`` and without ``SESSION.labels.h5`` the person is
     asked first how to get labels (:func:`~app.ui.review.open_dialog.find_labels`)."""
@@ -69,7 +78,7 @@ def run_review(session: Path, labels: Path | None, rig: Path | None) -> int:
         if isinstance(got, Exception):
             raise ThermorigError(str(got))
         labels = got
-    window = open_review(session, labels, rig)
+    window = open_review(session, labels, rig, stream=stream)
     if window.store.recovery_note:  # the window says it too, in a message box
         print(f"thermorig: {window.store.recovery_note}", file=sys.stderr)
     window.resize(*WINDOW_SIZE)

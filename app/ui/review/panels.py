@@ -1,4 +1,4 @@
-"""The review window's tool bar.
+"""The review window's tool bar and the rows under its views.
 
 Kept apart from :mod:`app.ui.review.window` so that module stays about what the
 commands do. The tool bar shows the same QActions the keys trigger (one table,
@@ -13,6 +13,7 @@ from collections.abc import Sequence
 from PySide6 import QtCore, QtGui, QtWidgets
 
 from app.display import CLASS_RGB
+from app.ui.review.timeline import Timeline, legend_label
 
 _NO_FOCUS = QtCore.Qt.FocusPolicy.NoFocus
 
@@ -64,3 +65,26 @@ def show_class(bar: QtWidgets.QToolBar, k: int) -> None:
     row = combo.findData(k)
     if row >= 0 and row != combo.currentIndex():
         combo.setCurrentIndex(row)
+
+
+def central(window: QtWidgets.QMainWindow, views: QtWidgets.QWidget) -> None:
+    """The window's middle: ``views``, then the note, the info line, the timeline and
+    its legend (set on ``window`` as ``note``, ``info``, ``timeline``, ``legend``)."""
+    window.info = QtWidgets.QLabel("")
+    window.info.setObjectName("review-info")
+    # Why the window opened on this frame (worst-first), or that nothing is labeled.
+    window.note = QtWidgets.QLabel("")
+    window.note.setObjectName("review-note")
+    window.note.setStyleSheet("color: #ffd27a;")
+    window.note.setSizePolicy(
+        QtWidgets.QSizePolicy.Policy.Ignored, QtWidgets.QSizePolicy.Policy.Preferred
+    )
+    window.timeline = Timeline()
+    window.legend = legend_label()
+    middle = QtWidgets.QWidget()
+    layout = QtWidgets.QVBoxLayout(middle)
+    layout.setContentsMargins(6, 4, 6, 2)
+    for widget, stretch in ((views, 1), (window.note, 0), (window.info, 0),
+                            (window.timeline, 0), (window.legend, 0)):  # fmt: skip
+        layout.addWidget(widget, stretch)
+    window.setCentralWidget(middle)

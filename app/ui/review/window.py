@@ -1,7 +1,10 @@
 """The review window: go through a session's labels frame by frame, worst first,
 accept, fix or reject them, keyboard first.
 
-The window only wires things together: the session's frames come from
+It edits one stream at a time — the thermal labels, or the RGB side (keyframes a
+person paints for ``thermorig propagate``): R switches, the edited view large, the
+other beside it (:mod:`app.ui.review.sides`), timeline and queue following the
+edited stream. The window only wires things together: the session's frames come from
 :class:`~app.review.frames.ReviewFrames`, the labels from a
 :class:`~app.labels.store.LabelStore` (every edit journaled, one undo step each), the
 mouse tools from :class:`~app.ui.review.canvas.ReviewCanvas`, and every command and
@@ -18,35 +21,42 @@ from pathlib import Path
 import numpy as np
 from PySide6 import QtCore, QtGui, QtWidgets
 
-from app.display import THERMAL_MAPS, colormap_lut, label_rgba
+from app.display import THERMAL_MAPS, colormap_lut
 from app.labels.sidecar import STATUS_UNREVIEWED, LabelsError
 from app.labels.store import LabelStore
 from app.review.editor import TOOLS
 from app.review.frames import ReviewFrames
 from app.review.overlay import OPACITY_STEPS
+from app.review.streams import TITLES, open_stream, other_stream
 from app.review.texts import frame_text, opening_note, saved_note
 from app.ui.help_menu import add_help_menu
 from app.ui.review import panels as review_panels
 from app.ui.review.actions import help_rows, install
-from app.ui.review.canvas import ReviewCanvas
 from app.ui.review.cursor import CursorReadout
 from app.ui.review.curves_dock import CurvesDock
 from app.ui.review.help import HelpOverlay
-from app.ui.review.timeline import SOURCE_COLOURS, STATUS_COLOURS, Timeline, legend_label
-from app.ui.views import StreamView
+from app.ui.review.sides import Sides
+from app.ui.review.timeline import SOURCE_COLOURS, STATUS_COLOURS
 from drivers.errors import ThermorigError
 
-STREAM = "thermal"
+STREAM = "thermal"  # the pivot: the label file's thermal rows are the session's frames
 #: The smallest size the window is laid out for (a laptop screen with a task bar).
 MIN_SIZE = (1000, 700)
 
 
 class ReviewWindow(QtWidgets.QMainWindow):
-    """Review of ``store``'s thermal labels over the frames of ``frames``' session;
+    """Review of ``store``'s labels over the frames of ``frames``' session, ``stream``
+    edited first (thermal or color: :func:`~app.review.streams.open_stream` first);
     ``curves``: compute the temperature curves at open (in the background)."""
 
     def __init__(
-        self, frames: ReviewFrames, store: LabelStore, parent=None, *, curves: bool = True
+        self,
+        frames: ReviewFrames,
+        store: LabelStore,
+        parent=None,
+        *,
+        curves: bool = True,
+        stream: str = STREAM,
     ):
         super().__init__(parent)
         self.setObjectName("review-window")
@@ -61,10 +71,10 @@ class ReviewWindow(QtWidgets.QMainWindow):
         self.closed = False
         self.levels_c = frames.levels_c()
         self.lut = colormap_lut(THERMAL_MAPS[0])
-        self.confidence = store.frame_confidence(STREAM)
+        self.stream = stream
+        self.confidence = store.frame_confidence(stream)
         self._thermal: np.ndarray | None = None
         self._opacity = 0
-        self._rgb_pending: int | None = None
         #: Edit steps since the last save (a recovered journal's included).
         self.edits = len(store.history.undo) if store.dirty else 0
         #: What closing did to the file, one line ("saved 3 edits to X.labels.h5").
@@ -73,12 +83,13 @@ class ReviewWindow(QtWidgets.QMainWindow):
         self.actions_by_name = install(self)
         self._tool_group()
         self.set_class(1 if len(store.classes) > 1 else 0)
+        self.sides.set_stream(stream)
         self._refresh_rows()
         threading.Thread(target=frames.prepare_cursor, daemon=True).start()
-        first = int(self.store.queue(STREAM)[0]) if frames.count else 0
+        first = int(self.store.queue(stream)[0]) if self.count else 0
         self.go_to(first)
         self.opening_note = opening_note(
-            self.store.status(STREAM), self.store.source(STREAM), self.confidence, first
+            self.store.status(stream), self.store.source(stream), self.confidence, first
         )
         self.note.setText(self.opening_note)
         if curves:
@@ -94,35 +105,21 @@ class ReviewWindow(QtWidgets.QMainWindow):
         return super().eventFilter(obj, event)
 
     # -- layout -----------------------------------------------------------------------
+    @property
+    def canvas(self):
+        """The view being edited (thermal or RGB), with the mouse tools."""
+        return self.sides.edited
+
+    @property
+    def count(self) -> int:
+        """Frames of the edited stream (the label file's rows of it)."""
+        return self.store.count(self.stream)
+
     def _build(self) -> None:
-        self.canvas = ReviewCanvas()
-        self.canvas.set_colour_bar(self.lut, *self.levels_c)
-        self.rgb = StreamView("color", "RGB")
-        split = QtWidgets.QSplitter(QtCore.Qt.Orientation.Horizontal)
-        split.addWidget(self.canvas)
-        split.addWidget(self.rgb)
-        split.setStretchFactor(0, 3)
-        split.setStretchFactor(1, 2)
-        self.info = QtWidgets.QLabel("")
-        self.info.setObjectName("review-info")
-        # Why the window opened on this frame (worst-first), or that nothing is labeled.
-        self.note = QtWidgets.QLabel("")
-        self.note.setObjectName("review-note")
-        self.note.setStyleSheet("color: #ffd27a;")
-        self.note.setSizePolicy(
-            QtWidgets.QSizePolicy.Policy.Ignored, QtWidgets.QSizePolicy.Policy.Preferred
-        )
-        self.timeline = Timeline()
-        self.legend = legend_label()
-        central = QtWidgets.QWidget()
-        layout = QtWidgets.QVBoxLayout(central)
-        layout.setContentsMargins(6, 4, 6, 2)
-        layout.addWidget(split, 1)
-        layout.addWidget(self.note)
-        layout.addWidget(self.info)
-        layout.addWidget(self.timeline)
-        layout.addWidget(self.legend)
-        self.setCentralWidget(central)
+        self.sides = Sides(self)
+        self.thermal_view, self.rgb = self.sides.thermal, self.sides.rgb
+        self.thermal_view.set_colour_bar(self.lut, *self.levels_c)
+        review_panels.central(self, self.sides.split)
         self.setMinimumSize(*MIN_SIZE)
         self.help = HelpOverlay(self, self.store.classes)
         add_help_menu(self, "Review", lambda: help_rows(self.store.classes))
@@ -132,17 +129,12 @@ class ReviewWindow(QtWidgets.QMainWindow):
         self.statusBar().addPermanentWidget(self.readout)
         self.curves_dock = CurvesDock(self)
         self.plot = self.curves_dock.plot
-        self.canvas.edited.connect(self._commit)
         self.cursor_readout = CursorReadout(self, self.readout)
-        self.canvas.hovered.connect(self.cursor_readout.hovered)
-        self.canvas.left.connect(self.cursor_readout.left)
+        for view in self.sides.views.values():
+            view.edited.connect(self._commit)
+            view.hovered.connect(self.cursor_readout.hovered)
+            view.left.connect(self.cursor_readout.left)
         self.timeline.seek.connect(self.go_to)
-        # The RGB header keeps a short note (the full one as tooltip): at 1000 px the
-        # whole sentence ran into the frame number beside it.
-        self.rgb.note.setText(self.frames.rig_note.split(":")[0].split(" through ")[0])
-        self.rgb.note.setToolTip(self.frames.rig_note)
-        for w in (self.canvas, self.canvas.glw):
-            w.setFocusPolicy(QtCore.Qt.FocusPolicy.StrongFocus)
 
     def _tool_group(self) -> None:
         group = QtGui.QActionGroup(self)
@@ -151,75 +143,89 @@ class ReviewWindow(QtWidgets.QMainWindow):
             action.setCheckable(True)
             group.addAction(action)
         self.actions_by_name["brush"].setChecked(True)
-        for name in ("accept", "reject", "unreview", "propagate", "undo", "redo", "save"):
+        for name in ("stream", "accept", "reject", "unreview", "propagate", "undo", "redo", "save"):
             self.toolbar.addAction(self.actions_by_name[name])
         review_panels.add_tools(self.toolbar, self.actions_by_name, TOOLS)
 
     # -- frames -----------------------------------------------------------------------
     def go_to(self, i: int) -> None:
-        """Show frame ``i``: thermogram, mask, RGB partner, timeline mark, figures."""
-        if not 0 <= i < self.frames.count:
+        """Show frame ``i`` of the edited stream: image, mask, the other stream's frame
+        beside it (nearest in time), timeline mark, figures."""
+        if not 0 <= i < self.count:
             return
         self.canvas.release()  # a stroke under way commits to its frame: before index moves
         self.index = i
+        thermal = self.stream == STREAM
         try:
-            self._thermal = self.frames.thermal(i)
-            mask = self.store.mask(STREAM, i)
+            image = self.frames.image(self.stream, i)
+            mask = self.store.mask(self.stream, i)
         except (ThermorigError, OSError) as exc:
             self.show_error(f"cannot show {frame_text(i)}: {exc}")
             return
+        self._thermal = image if thermal else None
         first = self.canvas.image_shape is None
-        self.canvas.show_frame(self._thermal, mask, self.levels_c, self.lut)
-        # The RGB frame (a 1280x720 decode, the costliest read) follows once the thermal
-        # view is drawn; while a key repeats, only the newest frame's RGB is read.
-        if self._rgb_pending is None:
-            QtCore.QTimer.singleShot(0, self, self._show_pending_rgb)
-        self._rgb_pending = i
+        look = (self.levels_c, self.lut) if thermal else (None, None)
+        self.canvas.show_frame(image, mask, *look)
+        self.sides.follow(i)  # drawn once this view is: the costlier read comes second
         if first:
             self.reset_zoom()
         elif self.note.text() == getattr(self, "opening_note", None) and self._sources_known():
             self.note.setText("")  # the reason for the first frame: said, now moved on
         self.timeline.set_current(i)
-        self.plot.set_current(i)
+        if (t := self.thermal_index) >= 0:
+            self.plot.set_current(t)
         self._show_info()
         self._refresh_readout()
 
+    @property
+    def thermal_index(self) -> int:
+        """The thermal frame shown (edited, or nearest in time to the edited RGB frame)."""
+        return self.frames.match(self.stream, STREAM, self.index) if self.index >= 0 else -1
+
+    def go_to_thermal(self, t: int) -> None:
+        """Thermal frame ``t`` (a click on the curves), or the edited frame nearest it."""
+        j = self.frames.match(STREAM, self.stream, t)
+        self.go_to(j if j >= 0 else self.index)
+
     def _sources_known(self) -> bool:
         """Some frame is labeled (the "no labels yet" note stays while none is)."""
-        return bool(self.store.source(STREAM).any())
+        return bool(self.store.source(self.stream).any())
 
-    def _show_pending_rgb(self) -> None:
-        i, self._rgb_pending = self._rgb_pending, None
-        if i is not None and not self.closed:
-            try:
-                self._show_rgb(i)
-            except (ThermorigError, OSError) as exc:
-                self.rgb.clear(f"cannot show the RGB frame: {exc}")
-
-    def _show_rgb(self, i: int) -> None:
-        rgb = self.frames.color(i)
-        if rgb is None:
-            self.rgb.clear("no RGB stream in this session")
+    def switch_stream(self) -> None:
+        """Edit the other stream (thermal ↔ RGB) at the frame nearest in time; a label
+        file without RGB labels gains unlabeled RGB rows."""
+        stream = other_stream(self.stream)
+        try:
+            added = open_stream(self.frames, self.store, stream)
+        except (ThermorigError, OSError) as exc:
+            self.show_error(f"cannot edit the {TITLES[stream]} labels: {exc}")
             return
-        self.rgb.show_image(rgb, levels=None)
-        j = self.frames.partner("color", i)
-        labels = None
-        if "color" in self.store.streams and j < self.store.count("color"):
-            labels = self.store.mask("color", j)
-        self.rgb.show_overlay(label_rgba(labels) if labels is not None else None)
-        self.rgb.info.setText(frame_text(j) + ("" if labels is not None else " · no RGB labels"))
+        self.canvas.release()
+        j = self.frames.match(self.stream, stream, self.index)
+        self._set_stream(stream, max(j, 0))
+        self.statusBar().showMessage(added or f"editing the {TITLES[stream]} labels", 6000)
+
+    def _set_stream(self, stream: str, i: int) -> None:
+        look = self.canvas.mask_overlay
+        self.stream, self.index = stream, -1
+        self.sides.set_stream(stream)
+        self.confidence = self.store.frame_confidence(stream)
+        self._refresh_rows()
+        self.go_to(i)
+        if look is not None:  # opacity and contour mode carry over
+            self.canvas.set_look(look.fill_alpha, look.contour)
 
     def step(self, delta: int) -> None:
-        self.go_to(int(np.clip(self.index + delta, 0, self.frames.count - 1)))
+        self.go_to(int(np.clip(self.index + delta, 0, self.count - 1)))
 
     def go_first(self) -> None:
         self.go_to(0)
 
     def go_last(self) -> None:
-        self.go_to(self.frames.count - 1)
+        self.go_to(self.count - 1)
 
     def next_unreviewed(self) -> None:
-        j = self.store.next_unreviewed(STREAM, self.index)
+        j = self.store.next_unreviewed(self.stream, self.index)
         if j is None:
             self.statusBar().showMessage("every frame is reviewed", 4000)
         else:
@@ -227,8 +233,8 @@ class ReviewWindow(QtWidgets.QMainWindow):
 
     def next_in_queue(self) -> None:
         """The worst unreviewed frame other than this one (lowest transfer confidence)."""
-        status = self.store.status(STREAM)
-        for j in self.store.queue(STREAM):
+        status = self.store.status(self.stream)
+        for j in self.store.queue(self.stream):
             if int(j) != self.index and status[j] == STATUS_UNREVIEWED:
                 self.go_to(int(j))
                 return
@@ -236,21 +242,21 @@ class ReviewWindow(QtWidgets.QMainWindow):
 
     # -- review -----------------------------------------------------------------------
     def accept(self) -> None:
-        self._edit(lambda: self.store.accept(STREAM, self.index), "accepted")
+        self._edit(lambda: self.store.accept(self.stream, self.index), "accepted")
 
     def reject(self) -> None:
-        self._edit(lambda: self.store.reject(STREAM, self.index), "rejected")
+        self._edit(lambda: self.store.reject(self.stream, self.index), "rejected")
 
     def unreview(self) -> None:
         self._edit(
-            lambda: self.store.set_status(STREAM, self.index, STATUS_UNREVIEWED), "unreviewed"
+            lambda: self.store.set_status(self.stream, self.index, STATUS_UNREVIEWED), "unreviewed"
         )
 
     def propagate(self) -> None:
         if self.index < 1:
             self.statusBar().showMessage("the first frame has no previous frame", 4000)
             return
-        if self._edit(lambda: self.store.propagate(STREAM, self.index - 1, self.index), ""):
+        if self._edit(lambda: self.store.propagate(self.stream, self.index - 1, self.index), ""):
             self._reload_mask()
             self.statusBar().showMessage(f"mask of {frame_text(self.index - 1)} copied", 3000)
 
@@ -258,7 +264,7 @@ class ReviewWindow(QtWidgets.QMainWindow):
         """A finished stroke or fill: the working copy becomes one step of the store."""
         work = self.canvas.editor.work  # the store keeps only a copy of the changed box
         if work is not None and not self._edit(
-            lambda: self.store.set_mask(STREAM, self.index, work, label=name), ""
+            lambda: self.store.set_mask(self.stream, self.index, work, label=name), ""
         ):
             self._reload_mask()  # refused: show what the store holds
         self._refresh_readout()  # the class under the cursor may be another now
@@ -269,17 +275,18 @@ class ReviewWindow(QtWidgets.QMainWindow):
         except (ThermorigError, OSError) as exc:
             self.show_error(str(exc))
             return False
-        self._changed(self.index, changed)
+        self._changed(self.stream, self.index, changed)
         self._show_info()
         if message:
             self.statusBar().showMessage(f"{frame_text(self.index)} {message}", 3000)
         return changed
 
-    def _changed(self, frame: int, changed: bool = True) -> None:
+    def _changed(self, stream: str, frame: int, changed: bool = True) -> None:
         """One edit step done (or undone) on ``frame``: rows, title, curves follow."""
         if changed:
             self.edits += 1
-            self.curves_dock.edited([frame])
+            if stream == STREAM:  # the curves are the thermal frames' temperatures
+                self.curves_dock.edited([frame])
         self._refresh_rows()
 
     def undo(self) -> None:
@@ -299,8 +306,10 @@ class ReviewWindow(QtWidgets.QMainWindow):
             self.statusBar().showMessage(empty, 3000)
             return
         stream, frame = where
-        self._changed(frame)
-        if stream == STREAM and frame != self.index:
+        self._changed(stream, frame)
+        if stream != self.stream:  # undo shows what it undid: on the other stream too
+            self._set_stream(stream, frame)
+        elif frame != self.index:
             self.go_to(frame)
         else:
             self._reload_mask()
@@ -308,7 +317,7 @@ class ReviewWindow(QtWidgets.QMainWindow):
             self._refresh_readout()
 
     def _reload_mask(self) -> None:
-        self.canvas.editor.load(self.store.mask(STREAM, self.index), self._thermal)
+        self.canvas.editor.load(self.store.mask(self.stream, self.index), self._thermal)
         self.canvas.redraw()
 
     def save(self) -> None:
@@ -326,6 +335,8 @@ class ReviewWindow(QtWidgets.QMainWindow):
         self.canvas.set_tool(tool)
         self.actions_by_name[tool].setChecked(True)
         self._show_info()
+        if tool == "wand" and self.stream != STREAM:
+            self.statusBar().showMessage("the wand selects by temperature: thermal only", 4000)
 
     def set_class(self, k: int) -> None:
         if not 0 <= k < len(self.store.classes):
@@ -357,16 +368,16 @@ class ReviewWindow(QtWidgets.QMainWindow):
 
     def reset_zoom(self) -> None:
         """Fit the frames to their views again (and keep them fitted while resizing)."""
-        for view in (self.canvas, self.rgb):
-            view.vb.enableAutoRange()
+        self.sides.reset_zoom()
 
     def toggle_help(self) -> None:
         self.help.toggle()
 
     # -- text -------------------------------------------------------------------------
     def _refresh_rows(self) -> None:
+        stream = self.stream
         self.timeline.set_data(
-            self.store.status(STREAM), self.store.source(STREAM), self.confidence
+            self.store.status(stream), self.store.source(stream), self.confidence
         )
         self._title()
 
@@ -378,13 +389,14 @@ class ReviewWindow(QtWidgets.QMainWindow):
         i = self.index
         if i < 0:
             return
-        status, source = self.store.status(STREAM)[i], self.store.source(STREAM)[i]
+        status, source = self.store.status(self.stream)[i], self.store.source(self.stream)[i]
         conf = self.confidence[i]
         ed = self.canvas.editor
         size = f"±{ed.tolerance_c:g} °C" if ed.tool == "wand" else f"radius {ed.radius} px"
         cls = self.store.classes[ed.value] if ed.value < len(self.store.classes) else ed.value
         self.info.setText(
-            f"{frame_text(i)} of {self.frames.count} · {STATUS_COLOURS[int(status)][1]}"
+            f"{'' if self.stream == STREAM else 'RGB '}{frame_text(i)} of {self.count}"
+            f" · {STATUS_COLOURS[int(status)][1]}"
             f" · {SOURCE_COLOURS.get(int(source), ('', '?'))[1]}"
             f" · confidence {'—' if np.isnan(conf) else f'{conf:.2f}'}"
             f"      tool {ed.tool} ({size}) · class {ed.value} {cls}"
@@ -430,5 +442,4 @@ class ReviewWindow(QtWidgets.QMainWindow):
             )  # fmt: skip
         self.frames.close()
         self.plot.dispose()
-        self.canvas.dispose()
-        self.rgb.dispose()
+        self.sides.dispose()
