@@ -33,6 +33,7 @@ COMMANDS = (
     "app.commands.check_board",
     "app.commands.gui",
     "app.commands.autolabel",
+    "app.commands.propagate",
     "app.commands.evaluate",
     "app.commands.review",
     "app.commands.export",
