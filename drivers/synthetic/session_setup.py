@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import asdict, dataclass
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import numpy as np
 
@@ -26,9 +26,9 @@ from drivers.synthetic.materials import Limb, Material
 from drivers.synthetic.raycast import Cone, Disk, Prim, Rect
 from drivers.synthetic.subject_materials import Radiator
 
-if TYPE_CHECKING:  # a scene builds its setup; the setup only reads the scene
-    from drivers.synthetic.scenes import Scene
-
+#: A scene with legs (drivers.synthetic.scenes): it builds its setup, the setup only
+#: reads it (not imported: scenes imports this module).
+Scene = Any
 X = np.array([1.0, 0.0, 0.0])
 Y = np.array([0.0, 1.0, 0.0])
 Z = np.array([0.0, 0.0, 1.0])
