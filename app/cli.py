@@ -23,6 +23,7 @@ from drivers.write_failures import os_error_line
 #: Sub-command modules, in the order ``--help`` lists them.
 COMMANDS = (
     "app.commands.simulate",
+    "app.commands.simulate_study",
     "app.commands.record",
     "app.commands.info",
     "app.commands.repair",

@@ -214,6 +214,9 @@ class SessionReader:
             }
             if "clock_error_ms" in t.attrs:  # synthetic sessions: simulate --clock-error
                 self.truth["clock_error_ms"] = _json_attr(t, "clock_error_ms") or {}
+            for key in ("subject", "setup"):  # synthetic sessions of a varied subject
+                if key in t.attrs:
+                    self.truth[key] = _json_attr(t, key)
             for key in ("classes", "keypoints"):
                 v = self.truth[key]
                 if not isinstance(v, list) or not all(isinstance(x, str) for x in v):

@@ -187,6 +187,9 @@ class SessionWriter:
             tg.attrs["board"] = truth.get("board") or ""
             if truth.get("clock_error_ms"):
                 tg.attrs["clock_error_ms"] = json.dumps(truth["clock_error_ms"])
+            for key in ("subject", "setup"):  # a varied synthetic subject and its setup
+                if truth.get(key):
+                    tg.attrs[key] = json.dumps(truth[key])
             rig = tg.create_group("rig")
             if truth.get("rig") is not None:
                 rig.attrs["json"] = json.dumps(truth["rig"])

@@ -140,6 +140,8 @@ def files(tmp_path_factory) -> Path:
     rig.save(folder / "RIG.json")
     save_rig_yaml(rig, folder / "RIG.yaml")
     _write_rig_session(folder / "RIG.h5", rig)
+    varied = ["simulate", str(folder / "SUBJECT.h5"), "--subject", "2", "--seconds", "0.2", "-q"]
+    assert cli_main(varied) == 0  # a varied subject: /truth subject and setup
     labels = folder / "S.labels.h5"
     with LabelWriter(labels, session=session, classes=["background", "left_calf"]) as w:
         names = ("left_knee", "right_knee")
@@ -239,7 +241,7 @@ def test_session_page_matches_a_simulated_session(files):
     }
     seen: set[str] = set()
     seen_attrs: set[tuple[str, str]] = set()
-    for name in ("S.h5", "RIG.h5"):
+    for name in ("S.h5", "RIG.h5", "SUBJECT.h5"):
         with h5py.File(files / name, "r") as f:
             streams = list(f["streams"])
             datasets, attrs = contents(f)

@@ -28,6 +28,14 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--seconds", type=positive(), default=10.0, help="session length (default 10)")
     p.add_argument("--seed", type=int, default=0, help="random seed; same seed, same session")
     p.add_argument(
+        "--subject",
+        type=int,
+        default=-1,
+        metavar="N",
+        help="a varied subject: subject seed N (the same N, the same person), in a rig"
+        " placement and room drawn from --seed (default: the reference mannequin)",
+    )
+    p.add_argument(
         "--hw-sync", action="store_true", help="hardware-triggered capture: all cameras at once"
     )
     p.add_argument("--thermal-fps", type=positive(), default=30.0, help="thermal rate (e.g. 9)")
@@ -73,6 +81,7 @@ def run(args: argparse.Namespace) -> int:
         duration=args.seconds,
         hw_sync=args.hw_sync,
         thermal_fps=args.thermal_fps,
+        subject=args.subject,
         **errors,
     )
     try:
@@ -85,7 +94,8 @@ def run(args: argparse.Namespace) -> int:
             overwrite=args.overwrite,
             activity=args.scene,
             codec=args.codec,
-            notes=f"synthetic:{args.scene} seed={args.seed} hw_sync={args.hw_sync}",
+            notes=f"synthetic:{args.scene} seed={args.seed} hw_sync={args.hw_sync}"
+            + (f" subject={args.subject}" if args.subject >= 0 else ""),
         )
     finally:
         driver.close()

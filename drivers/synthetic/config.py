@@ -136,6 +136,11 @@ class SyntheticConfig:
     #: Initial rate of skin warming; warming saturates at ``warming_max_c``.
     warming_c_per_min: float = 0.3
     warming_max_c: float = 2.0
+    #: A varied subject: the subject seed (the same seed, the same person in every
+    #: session; ``drivers.synthetic.subjects``), whose cadence, speed and step rate
+    #: replace the three above, with a setup (rig placement, room) drawn from the
+    #: session seed. -1: the reference mannequin in the reference setup.
+    subject: int = -1
     #: Periodic motion is rendered at this many phases per cycle and looped.
     phases_per_cycle: int = 120
     thermal_size: tuple[int, int] = (640, 512)
@@ -175,6 +180,8 @@ class SyntheticConfig:
             raise SourceError(f"speed_kmh={self.speed_kmh} is out of range; use 1-25")
         if not 60.0 <= self.step_rate_spm <= 240.0:
             raise SourceError(f"step_rate_spm={self.step_rate_spm} is out of range; use 60-240")
+        if not -1 <= int(self.subject) < 10**9:
+            raise SourceError(f"subject={self.subject}; use a subject seed 0-999999999 (-1: none)")
         if not 8 <= int(self.phases_per_cycle) <= 1024:
             raise SourceError(f"phases_per_cycle={self.phases_per_cycle}; use 8-1024")
         for name in ("thermal", "depth", "color"):

@@ -31,6 +31,7 @@ from drivers.synthetic.config import SCENES, STREAM_ORDER, SyntheticConfig, came
 from drivers.synthetic.render import CameraRenderer, Layer
 from drivers.synthetic.scenes import Scene, world_to_camera
 from drivers.synthetic.sensor import DEPTH_SCALE
+from drivers.synthetic.subjects import skin_change
 from drivers.synthetic.world import build_world
 from drivers.truth import DEFAULT_CLASSES, DEFAULT_KEYPOINTS
 from drivers.types import Frame, StreamSpec
@@ -122,6 +123,7 @@ class SyntheticDriver(BaseDriver):
                 "keypoints": list(DEFAULT_KEYPOINTS),
                 "board": board,
                 "clock_error_ms": {n: 1000.0 * cfg.clock_error_s(n) for n in self.stream_names},
+                **self._person_truth(),
             },
             hw_sync=self.hw_sync,
             extra={
@@ -136,6 +138,16 @@ class SyntheticDriver(BaseDriver):
         self._opened = True
         if self.realtime:
             self._start_prewarm()
+
+    def _person_truth(self) -> dict[str, Any]:
+        """A varied subject's parameters and the session's setup, for the truth."""
+        scene = self.scene
+        if scene is None or scene.subject is None or scene.setup is None:
+            return {}
+        return {
+            "subject": scene.subject.to_dict(),
+            "setup": scene.setup.to_dict(until=self.duration),
+        }
 
     def _spec_str(self) -> str:
         return f"synthetic:{self.scene_name}"
@@ -261,6 +273,8 @@ class SyntheticDriver(BaseDriver):
                 self.render_s += time.perf_counter() - t0
             return (layer, keypoints), layer.nbytes + keypoints.nbytes
 
+        if scene.transient(key):  # a state that never comes back: render, do not keep
+            return make()[0]
         entry, _ = CACHE.get_or_make((self.scene_name, self.seed, self.config, name, key), make)
         return entry
 
@@ -315,10 +329,13 @@ class SyntheticDriver(BaseDriver):
         if r1 > r0:
             image[r0:r1, c0:c1] = layer.image
             labels[r0:r1, c0:c1] = layer.labels
-            warm = self.warming(t_scene)
-            if name == "thermal" and layer.skin is not None and warm > 0:
-                add = (layer.skin.astype(np.uint32) * int(round(warm * 100)) + 127) // 255
-                image[r0:r1, c0:c1] += add.astype(np.uint16)
+            cents = int(round(self.warming(t_scene) * 100))
+            if name == "thermal" and layer.skin is not None and cents != 0:
+                add = (layer.skin.astype(np.uint32) * abs(cents) + 127) // 255
+                if cents > 0:
+                    image[r0:r1, c0:c1] += add.astype(np.uint16)
+                else:  # sweat cooled the skin below where it started
+                    image[r0:r1, c0:c1] -= add.astype(np.uint16)
         offset = int(hash_unit(self.seed, _STREAM_ID[name], index, 3) * (1 << 30))
         if offset == self._last_offset.get(name):
             offset += 1
@@ -335,7 +352,10 @@ class SyntheticDriver(BaseDriver):
         return image, labels
 
     def warming(self, t_scene: float) -> float:
-        """Skin warming (°C) after ``t_scene`` s: starts at the configured rate, saturates."""
+        """Skin warming (°C) after ``t_scene`` s: starts at the configured rate, saturates.
+        A varied subject warms up on its own curve and sweat cools it (may be < 0)."""
+        if self.scene is not None and self.scene.subject is not None:
+            return skin_change(self.scene.subject, t_scene)
         rate = self.config.warming_c_per_min / 60.0
         top = self.config.warming_max_c
         if rate <= 0 or top <= 0:

@@ -26,6 +26,15 @@ from drivers.synthetic.materials import (
     Wall,
 )
 from drivers.synthetic.raycast import Cone, Disk, Prim, Rect
+from drivers.synthetic.session_setup import (
+    Setup,
+    draw_setup,
+    room_prims,
+    setup_materials,
+    walker_prims,
+)
+from drivers.synthetic.subject_materials import dress
+from drivers.synthetic.subjects import Subject, draw_subject
 from drivers.truth import DEFAULT_CLASSES
 
 LEFT_CALF = DEFAULT_CLASSES.index("left_calf")
@@ -52,6 +61,9 @@ class Scene:
     name = "scene"
     #: Length of the repeating cycle, seconds (None: not periodic).
     period: float | None = None
+    #: The person and the session's setup (None: the reference mannequin and room).
+    subject: Subject | None = None
+    setup: Setup | None = None
 
     def __init__(self, config: SyntheticConfig, seed: int):
         self.config = config
@@ -77,6 +89,10 @@ class Scene:
         """(cache key, the instant actually rendered) for scene time ``t``."""
         raise NotImplementedError
 
+    def transient(self, key: Hashable) -> bool:
+        """Whether the state of ``key`` is not worth caching (it never comes back)."""
+        return False
+
     def dynamic_prims(self, t: float) -> list[Prim]:
         raise NotImplementedError
 
@@ -96,8 +112,24 @@ class Scene:
 class _PeriodicLegs(Scene):
     """Shared by cycling and running: a subject whose legs repeat every ``period``."""
 
+    #: Wall distance (m) of the reference room; a setup may move the wall back.
+    wall_y = 1.25
+
     def __init__(self, config: SyntheticConfig, seed: int):
         super().__init__(config, seed)
+        self.N = int(config.phases_per_cycle)
+        self.cadence_rpm, self.speed_kmh = config.cadence_rpm, config.speed_kmh
+        self.step_rate_spm = config.step_rate_spm
+        if config.subject >= 0:
+            self.subject = p = draw_subject(config.subject)
+            self.body = Body(thigh=p.thigh_m, shank=p.shank_m, hip_width=p.hip_width_m)
+            self.thigh_g, self.calf_g = p.thigh_girth, p.calf_girth
+            self.ankle_g = p.calf_girth * p.ankle_ratio
+            self.shirt = p.shirt_rgb
+            self.mat = dress(self, p)
+            self.cadence_rpm, self.speed_kmh = p.cadence_rpm, p.speed_kmh
+            self.step_rate_spm = p.step_rate_spm
+            return
         r = self.rng
         self.body = Body(
             thigh=0.43 * (1 + 0.03 * r.uniform(-1, 1)),
@@ -122,13 +154,36 @@ class _PeriodicLegs(Scene):
             "shorts": self.add(Limb("shorts", shorts, 30.2)),
             "shirt": self.add(Limb("shirt", self.shirt, 30.0)),
         }
-        self.N = int(config.phases_per_cycle)
+        self.thigh_g = self.calf_g = self.ankle_g = self.girth
+
+    def place(self) -> None:
+        """Draw the session's setup (a varied subject's sessions only): rig and room."""
+        if self.subject is not None:
+            self.setup, self.T_world_ref = draw_setup(self, self.seed, self.wall_y)
+            self.mat.update(setup_materials(self, self.setup))
 
     def key(self, t: float) -> tuple[Hashable, float]:
         assert self.period is not None
         step = self.period / self.N
         idx = int(round(t / step))
-        return ("phase", idx % self.N), idx * step
+        t_render = idx * step
+        if self.setup is not None and self.setup.walker_at(t_render) is not None:
+            return ("walker", idx), t_render
+        return ("phase", idx % self.N), t_render
+
+    def transient(self, key: Hashable) -> bool:
+        return isinstance(key, tuple) and key[0] == "walker"
+
+    def room(self, wall_y: float) -> list[Prim]:
+        if self.setup is None:
+            return super().room(wall_y)
+        return super().room(wall_y + self.setup.wall_back_m) + room_prims(
+            self.setup, wall_y, self.mat
+        )
+
+    def people(self, t: float) -> list[Prim]:
+        """Whoever else is in the room at ``t`` (the walker of the setup)."""
+        return [] if self.setup is None else walker_prims(self.setup, t, self.mat)
 
     def states(self) -> list[tuple[Hashable, float]]:
         assert self.period is not None
@@ -143,7 +198,7 @@ class _PeriodicLegs(Scene):
 
     def leg_prims(self, legs: dict[str, dict[str, np.ndarray]]) -> list[Prim]:
         out: list[Prim] = []
-        g = self.girth
+        tg, cg, ag = self.thigh_g, self.calf_g, self.ankle_g
         post = -FORWARD
         for side in ("left", "right"):
             j = legs[side]
@@ -153,11 +208,11 @@ class _PeriodicLegs(Scene):
             back /= np.linalg.norm(back)
             belly = knee + 0.32 * (ankle - knee) + 0.010 * back
             out.append(
-                Cone(self.mat[f"{side}_thigh"], hip, knee, 0.080 * g, 0.052 * g, e_post=post)
+                Cone(self.mat[f"{side}_thigh"], hip, knee, 0.080 * tg, 0.052 * tg, e_post=post)
             )
             calf = self.mat[f"{side}_calf"]
-            out.append(Cone(calf, knee, belly, 0.048 * g, 0.058 * g, 0.0, 0.32, e_post=post))
-            out.append(Cone(calf, belly, ankle, 0.058 * g, 0.034 * g, 0.32, 1.0, e_post=post))
+            out.append(Cone(calf, knee, belly, 0.048 * cg, 0.058 * cg, 0.0, 0.32, e_post=post))
+            out.append(Cone(calf, belly, ankle, 0.058 * cg, 0.034 * ag, 0.32, 1.0, e_post=post))
             heel, toe = self.shoe_ends(ankle, f, up)
             out.append(Cone(self.mat["shoe"], heel, toe, 0.043, 0.035, e_post=-f))
         return out
@@ -183,7 +238,7 @@ class _PeriodicLegs(Scene):
             back = -FORWARD - (-FORWARD @ axis) * axis
             back /= np.linalg.norm(back)
             centre = knee + 0.35 * (ankle - knee) + 0.010 * back
-            out[f"{side}_calf_centre"] = centre + 0.057 * self.girth * back
+            out[f"{side}_calf_centre"] = centre + 0.057 * self.calf_g * back
         return out
 
 
@@ -194,9 +249,10 @@ class CyclingScene(_PeriodicLegs):
 
     def __init__(self, config: SyntheticConfig, seed: int):
         super().__init__(config, seed)
-        self.period = 60.0 / config.cadence_rpm
+        self.period = 60.0 / self.cadence_rpm
         self.kin = Pedalling(self.body)
         self.hip_h = self.kin.hip_height()
+        self.place()
         m = self.add
         self.frame_mat = m(Material("frame", (0.10, 0.10, 0.11), 22.4, dropout=0.05, shiny=0.4))
         self.crank_mat = m(Material("crank", (0.55, 0.56, 0.58), 22.8, shiny=0.8))
@@ -211,7 +267,7 @@ class CyclingScene(_PeriodicLegs):
         hip_z = bb[2] + self.hip_h
         f, s = self.frame_mat, self.saddle_mat
         seat_top = np.array([0.0, -0.24, hip_z - 0.10])
-        prims: list[Prim] = self.room(wall_y=1.25)
+        prims: list[Prim] = self.room(wall_y=self.wall_y)
         prims += [
             Cone(f, np.array([0.0, 0.08, bb[2]]), np.array([0.0, 0.60, 0.52]), 0.085, 0.095),
             Cone(f, np.array([-0.07, 0.0, bb[2]]), np.array([0.07, 0.0, bb[2]]), 0.032, 0.032),
@@ -247,7 +303,7 @@ class CyclingScene(_PeriodicLegs):
     def dynamic_prims(self, t: float) -> list[Prim]:
         phase = self.phase(t)
         bb = np.array(self.kin.bb)
-        prims = self.leg_prims(self.legs(phase))
+        prims = self.leg_prims(self.legs(phase)) + self.people(t)
         for side in (+1, -1):
             x_arm = side * 0.078
             root = np.array([x_arm, bb[1], bb[2]])
@@ -263,13 +319,15 @@ class TreadmillScene(_PeriodicLegs):
     """A runner on a treadmill at ``speed_kmh`` and ``step_rate_spm``, seen from behind."""
 
     name = "treadmill"
+    wall_y = 1.6
 
     def __init__(self, config: SyntheticConfig, seed: int):
         super().__init__(config, seed)
-        self.period = 120.0 / config.step_rate_spm
-        self.kin = Running(self.body, speed=config.speed_kmh / 3.6, stride_period=self.period)
+        self.period = 120.0 / self.step_rate_spm
+        self.kin = Running(self.body, speed=self.speed_kmh / 3.6, stride_period=self.period)
         self.hip_h = self.kin.hip_height()
         self.T_world_ref = camera_pose((0.0, -1.62, 0.62), 4.0)
+        self.place()
         m = self.add
         self.belt_mat = m(Wall("belt", (0.13, 0.13, 0.14), 24.2, 0.0, 0.0, 0.06))
         self.deck_mat = m(Material("deck", (0.33, 0.34, 0.36), 23.0, shiny=0.5))
@@ -280,7 +338,7 @@ class TreadmillScene(_PeriodicLegs):
     def static_prims(self) -> list[Prim]:
         bz = self.kin.belt_z
         d = self.deck_mat
-        prims: list[Prim] = self.room(wall_y=1.6)
+        prims: list[Prim] = self.room(wall_y=self.wall_y)
         prims.append(
             Rect(self.belt_mat, np.array([0.0, 0.0, bz]), X, Y, (-0.25, 0.25, -0.85, 0.85))
         )
@@ -326,7 +384,7 @@ class TreadmillScene(_PeriodicLegs):
     def dynamic_prims(self, t: float) -> list[Prim]:
         legs = self.legs(self.phase(t))
         pz = legs["left"]["hip"][2]
-        prims = self.leg_prims(legs)
+        prims = self.leg_prims(legs) + self.people(t)
         prims.append(
             Cone(
                 self.mat["shorts"],
