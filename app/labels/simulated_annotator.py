@@ -60,9 +60,9 @@ class ErrorModel:
     missed_run: float = 6.0
     swap_share: float = 0.06
     swap_run: float = 8.0
-    bias_px: float = 4.0
+    bias_px: float = 5.0
     bias_period: int = 45
-    jitter_px: float = 4.0
+    jitter_px: float = 5.0
     jitter_cell_px: float = 40.0
     jitter_period: int = 10
     occlusion_share: float = 0.25
