@@ -36,9 +36,11 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument(
         "--rgb-labels",
         required=True,
-        metavar="truth|LABELS.h5|model:NAME",
-        help="where the RGB labels come from: the synthetic truth, a label file with"
-        " color labels, or a model",
+        metavar="truth|simulated[:S]|LABELS.h5|model:NAME",
+        help="where the RGB labels come from: the synthetic truth; the truth through a"
+        " simulated RGB annotator of strength S, 0 to 1 (default 0.5: a decent segmenter's"
+        " errors, see docs/simulated-annotator.md); a label file with color labels; or a"
+        " model",
     )
     p.add_argument(
         "--out",

@@ -11,10 +11,15 @@ and a spec ``NAME`` or ``NAME:ARG`` picks it; anything else is a label file's pa
   default when NAME is empty) or a folder with its ONNX files. A frame where the labeler
   is not confident (no person, legs out of the frame) gives no label (None) rather than
   a wrong one, so auto-labeling leaves it unlabeled.
+- ``simulated`` / ``simulated:STRENGTH``: the synthetic truth made imperfect the way a
+  real RGB segmenter's labels are (:mod:`app.labels.simulated_annotator`; strength 0 to
+  1, default 0.5), seeded by the session's seed, so that auto-labeling is measured
+  with the RGB labels a lab has rather than perfect ones.
 """
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from pathlib import Path
 from typing import Protocol
@@ -22,6 +27,7 @@ from typing import Protocol
 import numpy as np
 
 from app.labels.sidecar import SOURCE_NONE, LabelReader, LabelsError
+from app.labels.simulated_annotator import DEFAULT_STRENGTH, SimulatedAnnotator
 from drivers.errors import ThermorigError
 from drivers.session import SessionReader
 
@@ -90,6 +96,49 @@ class TruthLabels:
 
     def close(self) -> None:
         pass
+
+
+def session_seed(session: SessionReader) -> int:
+    """The seed a synthetic session was simulated with (``seed=N`` in its notes, as
+    ``thermorig simulate`` writes them); 0 when the notes do not say."""
+    found = re.search(r"\bseed=(-?\d+)", str(session.info.extra.get("notes", "")))
+    return int(found.group(1)) if found else 0
+
+
+@label_source("simulated")
+class SimulatedLabels:
+    """The session's ground truth of ``stream``, through a simulated RGB annotator of
+    strength ``arg`` (default :data:`DEFAULT_STRENGTH`)."""
+
+    def __init__(self, arg: str, session: SessionReader, stream: str):
+        try:
+            strength = float(arg) if arg else DEFAULT_STRENGTH
+        except ValueError:
+            strength = float("nan")
+        if not 0.0 <= strength <= 1.0:
+            raise ThermorigError(
+                f"simulated:{arg}: the strength is a number from 0 (the truth) to 1,"
+                f" e.g. simulated:{DEFAULT_STRENGTH}"
+            )
+        self._truth = TruthLabels("", session, stream)
+        self.classes = self._truth.classes
+        seed = session_seed(session)
+        n = session.count(stream)
+        self.annotator = SimulatedAnnotator(
+            lambda i: self._truth.labels(i) if 0 <= i < n else None,
+            n,
+            self.classes,
+            tuple(session.streams[stream].shape[:2]),
+            seed,
+            strength,
+        )
+        self.provenance = f"simulated annotator (strength {strength:g}, seed {seed})"
+
+    def labels(self, index: int) -> np.ndarray | None:
+        return self.annotator.labels(index)
+
+    def close(self) -> None:
+        self._truth.close()
 
 
 @label_source("file")
