@@ -143,3 +143,17 @@ def read_study(path: str | os.PathLike) -> Study:
         complete=bool(data.get("complete", True)),
         generator=data.get("generator") or {},
     )
+
+
+def split_subjects(study: Study, test: int) -> tuple[list[StudySubject], list[StudySubject]]:
+    """(training subjects, test subjects) for cross-subject evaluation: the last ``test``
+    subjects of the index are the test ones. Index order is the generator's draw order,
+    so a study always splits the same way, and no test subject's session is ever among
+    the training ones (a person seen in training flatters a model's figures)."""
+    have = [s for s in study.subjects if s.sessions]
+    if not 1 <= test < len(have):
+        raise StudyError(
+            f"cannot hold out {test} test subject(s) of a study with {len(have)} subject(s)"
+            " that have sessions; keep at least one for training"
+        )
+    return have[:-test], have[-test:]

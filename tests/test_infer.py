@@ -1,6 +1,7 @@
-"""``thermorig infer``: the bundled models over fresh synthetic sessions of both scenes,
-scored by ``thermorig evaluate`` (and the keypoints against the sessions' truth) against
-the figures the models' JSON claims for that scene."""
+"""``thermorig infer``: the bundled models over held-out people's sessions of both
+scenes, rendered again from what the models' JSON records, scored by ``thermorig
+evaluate`` (and the keypoints against the sessions' truth) against the cross-subject
+figures the JSON claims for exactly those sessions."""
 
 from __future__ import annotations
 
@@ -18,30 +19,39 @@ from drivers.session import SessionReader
 from models.catalog import BUNDLED_DIR, BUNDLED_KEYPOINTS, BUNDLED_SEGMENTER
 from tests.synthetic_sessions import session
 
-#: A seed used neither for training nor for the held-out figures (train_bundled uses
-#: 1000-1105 and 2000-2101); 2 s like the held-out sessions the JSON's figures are from.
-FRESH_SEED = 31337
-SECONDS = 2.0
 SCENES = ("cycling", "treadmill")
 
-#: How far one fresh 2 s session's median keypoint error may be from the scene's
-#: claim. Measured with models.training.heldout on 2 s sessions of seeds 31337 and
-#: 40001-40007: cycling medians 0.61-0.83 px (claim 0.844, sd 0.07 px over 8
-#: sessions), treadmill 0.70-0.97 px (claim 0.714, sd 0.10 px over 6). 0.3 px is
-#: three standard deviations of that scatter, where the old bound (claim + 1 px)
-#: let a median of twice the claim pass.
-KEYPOINT_MEDIAN_TOLERANCE_PX = 0.3
+#: How far a re-rendered held-out session's figures may be from the ones its package
+#: recorded for it. The same session, the same model: only floating-point order
+#: (onnxruntime threads) may differ, so these are far tighter than any model change.
+IOU_TOLERANCE = 0.005
+KEYPOINT_MEDIAN_TOLERANCE_PX = 0.05
+
+
+def _package_json(name: str) -> dict:
+    return json.loads((BUNDLED_DIR / f"{name}.json").read_text())
+
+
+def _claim(name: str) -> dict:
+    return _package_json(name)["provenance"]
+
+
+def _held_out(name: str, scene: str) -> dict:
+    """The package's first held-out session of ``scene``: a test subject's."""
+    return next(x for x in _claim(name)["heldout"]["sessions"] if x["scene"] == scene)
 
 
 @pytest.fixture(scope="module")
 def inferred(tmp_path_factory):
-    """``inferred(scene)``: a fresh session of that scene and the label file both
-    bundled models made of it (each made once per module)."""
+    """``inferred(scene)``: the segmenter's first held-out session of that scene,
+    rendered again from what its JSON says, and the label file both bundled models
+    made of it (each made once per module)."""
     made: dict[str, tuple] = {}
 
     def get(scene: str):
         if scene not in made:
-            path = session(scene, SECONDS, seed=FRESH_SEED)
+            x = _held_out(BUNDLED_SEGMENTER, scene)
+            path = session(scene, x["seconds"], seed=x["seed"], subject=x["subject_seed"])
             out = tmp_path_factory.mktemp(f"infer-{scene}") / "labels.h5"
             models = ["--model", BUNDLED_SEGMENTER, "--model", BUNDLED_KEYPOINTS]
             assert main(["infer", str(path), *models, "--out", str(out), "--quiet"]) == 0
@@ -57,27 +67,32 @@ def fresh(inferred):
     return inferred("cycling")
 
 
-def _package_json(name: str) -> dict:
-    return json.loads((BUNDLED_DIR / f"{name}.json").read_text())
-
-
-def _claim(name: str) -> dict:
-    return _package_json(name)["provenance"]
+def test_the_held_out_people_were_never_trained_on():
+    """Cross-subject: the figures come from people the models never saw."""
+    for name in (BUNDLED_SEGMENTER, BUNDLED_KEYPOINTS):
+        prov = _claim(name)
+        split = prov["cross_subject"]
+        assert split["test_subjects"] and split["train_subjects"]
+        assert not set(split["test_subjects"]) & set(split["train_subjects"])
+        assert {x["subject"] for x in prov["training_data"]["sessions"]} <= set(
+            split["train_subjects"]
+        )
+        assert {x["subject"] for x in prov["heldout"]["sessions"]} <= set(split["test_subjects"])
 
 
 @pytest.mark.slow
 @pytest.mark.parametrize("scene", SCENES)
-def test_infer_reaches_the_iou_the_segmenter_claims(inferred, capsys, scene):
+def test_infer_re_measures_the_cross_subject_iou_the_segmenter_claims(inferred, capsys, scene):
+    """A held-out person's session rendered again and scored by ``thermorig evaluate``
+    gives the IoU the package recorded for it."""
     path, labels = inferred(scene)
     capsys.readouterr()
     assert main(["evaluate", str(labels), "--truth", str(path), "--json"]) == 0
     measured = json.loads(capsys.readouterr().out)
-    claim = _claim(BUNDLED_SEGMENTER)["heldout"]["by_scene"][scene]
-    assert measured["frames_evaluated"] == measured["frames"] > 0
+    claim = _held_out(BUNDLED_SEGMENTER, scene)
+    assert measured["frames_evaluated"] == measured["frames"] == claim["frames"]
     assert measured["unknown_share"] == 0.0
-    assert measured["mean_iou_strict"] == pytest.approx(claim["mean_iou"], abs=0.02)
-    for cls in ("left_calf", "right_calf"):
-        assert measured["iou_strict"][cls] == pytest.approx(claim["iou"][cls], abs=0.03)
+    assert measured["mean_iou_strict"] == pytest.approx(claim["mean_iou"], abs=IOU_TOLERANCE)
 
 
 @pytest.mark.slow
@@ -90,7 +105,7 @@ def test_infer_finds_keypoints_as_close_as_the_keypoint_model_claims(inferred, s
     err = np.linalg.norm(kp - truth, axis=-1)
     present = np.isfinite(truth).all(axis=-1)
     assert present.any() and np.isfinite(kp[present]).all(), "a keypoint the truth has is missed"
-    claim = _claim(BUNDLED_KEYPOINTS)["heldout"]["by_scene"][scene]["median_px"]
+    claim = _held_out(BUNDLED_KEYPOINTS, scene)["median_px"]
     median = float(np.nanmedian(err))
     assert median == pytest.approx(claim, abs=KEYPOINT_MEDIAN_TOLERANCE_PX), (scene, median)
 
@@ -103,7 +118,15 @@ def test_infer_writes_model_rows_with_keypoints(fresh):
         assert (lr.array("thermal", "source") == SOURCE_MODEL).all()
         assert (lr.array("thermal", "status") == 0).all()
         conf = lr.array("thermal", "confidence")
-        assert conf.shape == (n, 3) and np.isfinite(conf).all()
+        assert conf.shape == (n, 3)
+        # NaN where the model gave a class no pixel: this held-out person wears a sleeve
+        # over one calf, so that class is often absent. Background is always there, and
+        # a class the mask shows plainly (> 200 px) has its confidence.
+        counts = np.stack(
+            [np.bincount(lr.mask("thermal", i).ravel(), minlength=3)[:3] for i in range(n)]
+        )
+        assert np.isfinite(conf[:, 0]).all() and (counts[:, 1:] > 200).any()
+        assert np.isfinite(conf[counts > 200]).all()
         kp = lr.array("thermal", "keypoints")
         assert kp.shape == (n, 6, 2)
     with h5py.File(labels, "r") as f:

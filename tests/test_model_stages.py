@@ -33,7 +33,9 @@ def test_the_segmenter_stage_masks_the_calves(thermal_sets):
         assert overlay.stream == "thermal" and overlay.frameset == fs.index
         assert overlay.labels.shape == truth.shape and overlay.points is None
         assert [m.title for m in overlay.marks] == ["left calf", "right calf"], "its legend"
-        assert calf_iou(overlay.labels, truth) > 0.8
+        # The reference mannequin is a person the model never saw in training: its
+        # cross-subject IoU (resources/models/thermal-calf-seg.json) is 0.69.
+        assert calf_iou(overlay.labels, truth) > 0.55
         assert overlay.note.startswith(f"model {BUNDLED_SEGMENTER}: ")
 
 

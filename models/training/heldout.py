@@ -69,7 +69,9 @@ def keypoint_errors(
     names = list(runner.manifest.keypoints)
     errors: list[np.ndarray] = []
     missed = 0
+    per_session = []
     for path in sessions:
+        first = len(errors)
         with SessionReader(path) as s:
             for i in range(s.count(stream)):
                 f = s.frame(stream, i)
@@ -80,6 +82,15 @@ def keypoint_errors(
                     np.count_nonzero(np.isfinite(truth).all(1) & ~np.isfinite(pred).all(1))
                 )
                 errors.append(e)
+        mine = np.stack(errors[first:]) if len(errors) > first else np.empty((0, len(names)))
+        finite = mine[np.isfinite(mine)]
+        per_session.append(
+            {
+                "session": Path(path).stem,
+                "frames": len(mine),
+                "median_px": _r(np.median(finite), 3) if len(finite) else None,
+            }
+        )
     err = np.stack(errors)  # (frames, K), NaN where either side is absent
 
     def stats(e: np.ndarray) -> dict:
@@ -98,4 +109,5 @@ def keypoint_errors(
         "all": stats(err.ravel()),
         "missed": missed,
         "frames": int(len(err)),
+        "sessions": per_session,
     }
