@@ -18,7 +18,7 @@ import h5py
 import numpy as np
 
 from app.labels.recovery import SAVED, read_state
-from app.labels.review_time import NO_TIME, ReviewTimes
+from app.labels.review_time import ReviewTimes
 from app.labels.sidecar import SOURCE_NAMES, LabelReader, LabelsError
 from app.review.effort import IDLE_CAP_S
 
@@ -80,7 +80,7 @@ def review_time_report(paths: list[Path]) -> dict:
             has = seconds > 0
             any_time |= bool(has.any())
             for code in np.unique(source[has]):
-                name = SOURCE_NAMES[code] if code != NO_TIME else "unknown"
+                name = SOURCE_NAMES[code] if code < len(SOURCE_NAMES) else "unknown"
                 pooled.setdefault(stream, {}).setdefault(name, []).append(
                     seconds[has & (source == code)]
                 )
