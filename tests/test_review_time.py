@@ -202,3 +202,13 @@ def test_painting_in_the_review_window_records_time_for_that_frame(qtbot, sessio
     w.close()
     with h5py.File(labels, "r") as f:
         assert f["thermal/review_seconds"][1] == pytest.approx(8.0)
+
+
+def test_stats_review_time_counts_a_killed_reviews_unsaved_time(session, labels, capsys):
+    store = LabelStore.open(labels, session)
+    store.record_time("thermal", 1, 6.0, SOURCE_MODEL)
+    store.close(save=False)  # killed: the time is only in the journal
+    assert main(["stats", "--review-time", "--json", str(labels)]) == 0
+    report = json.loads(capsys.readouterr().out)
+    assert report["unsaved_s"] == 6.0
+    assert report["streams"]["thermal"]["model"]["total_s"] == 6.0
