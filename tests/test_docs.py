@@ -155,6 +155,7 @@ def files(tmp_path_factory) -> Path:
         )
     store = LabelStore.open(labels, session)
     store.accept("thermal", 0)
+    store.record_time("thermal", 0, 4.0, 1)  # review time: review_seconds/review_source
     store.save()  # a review save: the file gets journal_applied
     mask = store.mask("thermal", 3)
     mask[10:20, 30:45] = 1

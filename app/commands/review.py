@@ -27,7 +27,9 @@ def register(sub: argparse._SubParsersAction) -> None:
         "cursor through the rig, and a worst-first queue. R switches to the RGB side: the "
         "same tools (but the wand), journal and undo on the RGB labels (keyframes for "
         "thermorig propagate). Every edit is journaled (a killed "
-        "process loses no completed stroke); closing saves and prints what it saved. Press H in"
+        "process loses no completed stroke); closing saves and prints what it saved. Active"
+        " review seconds per frame (gaps between inputs capped at 30 s) are journaled and"
+        " saved too: thermorig stats --review-time reports them. Press H in"
         " the window for keys.",
     )
     p.add_argument("session", metavar="SESSION.h5", type=Path)

@@ -1,4 +1,5 @@
-"""``thermorig stats SESSION.h5 --labels LABELS.h5 [--csv OUT.csv]``: temperature curves."""
+"""``thermorig stats SESSION.h5 --labels LABELS.h5 [--csv OUT.csv]``: temperature curves;
+``thermorig stats --review-time LABELS.h5 [...]``: review seconds per frame."""
 
 from __future__ import annotations
 
@@ -8,8 +9,9 @@ from contextlib import ExitStack
 from pathlib import Path
 
 from app.analysis.curves import DEFAULT_ERODE_PX, compute_curves, summarize
+from app.analysis.review_effort import expand, report_lines, review_time_report
 from app.commands.arguments import statuses, whole
-from app.labels.sidecar import default_labels_path
+from app.labels.sidecar import LabelsError, default_labels_path
 from app.progress import lazy_progress
 from drivers.outputs import CSV_SUFFIXES, check_outputs, file_output
 
@@ -25,9 +27,23 @@ def register(sub: argparse._SubParsersAction) -> None:
         " optics and label edges mix skin with background, does not count. Prints per"
         " class the start and end (medians over up to 5 s), min, max and the robust"
         " (Theil-Sen) trend in °C/min; --csv writes every frame. Rejected frames are left"
-        " out (NaN). The session is not modified.",
+        " out (NaN). The session is not modified. With --review-time, the files are label"
+        " files and it reports the annotation effort instead: active review seconds per"
+        " frame by the label source the reviewer started from (none = from scratch,"
+        " projected, model), count, median, mean and total per stream.",
     )
-    p.add_argument("session", metavar="SESSION.h5", type=Path)
+    p.add_argument(
+        "session",
+        metavar="SESSION.h5",
+        type=Path,
+        nargs="+",
+        help="the session (with --review-time: label files LABELS.h5, or globs of them)",
+    )
+    p.add_argument(
+        "--review-time",
+        action="store_true",
+        help="report review seconds per frame of the label files given, by starting source",
+    )
     p.add_argument(
         "--labels",
         type=Path,
@@ -57,6 +73,11 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    if args.review_time:
+        return _review_time(args)
+    if len(args.session) > 1:
+        raise LabelsError("stats takes one session (several files only with --review-time)")
+    args.session = args.session[0]
     args.labels = args.labels or default_labels_path(args.session)
     if args.csv is not None:
         check_outputs(
@@ -108,4 +129,13 @@ def run(args: argparse.Namespace) -> int:
         )
     if args.csv is not None:
         print(f"wrote {args.csv}")
+    return 0
+
+
+def _review_time(args: argparse.Namespace) -> int:
+    report = review_time_report(expand(args.session))
+    if args.json:
+        print(json.dumps(report, indent=2))
+    else:
+        print("\n".join(report_lines(report)))
     return 0

@@ -13,7 +13,10 @@ File layout: records one after the other, each
 
 and a payload is a uint32 length, a JSON header of that length, then the raw bytes of
 the arrays the header lists. The first record is a header (``kind`` ``"header"``) that
-names the sidecar ``generation`` the edits apply to.
+names the sidecar ``generation`` the edits apply to. Beside edit records the journal
+holds *time records* (``kind`` ``"time"``, :class:`TimeSpent`): seconds a person spent
+actively on one frame (:mod:`app.review.effort`), so that a killed window's review time
+comes back with its edits. They change no row: they are never edits a reader waits for.
 
 Every record is self-delimiting and checksummed on its own, so :func:`scan` reads past
 damage: a record that fails its CRC is skipped and reading resumes at the next record
@@ -77,6 +80,42 @@ class Record:
     kind: str  # "do", "undo" or "redo"
     label: str
     changes: list[Change] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class TimeSpent:
+    """Active review seconds on one frame of one stream, and the row's label source
+    (``app.labels.sidecar`` code) when the person started on the frame."""
+
+    stream: str
+    frame: int
+    seconds: float
+    source: int
+
+
+def encode_time(t: TimeSpent) -> bytes:
+    meta = {
+        "kind": "time",
+        "stream": t.stream,
+        "frame": int(t.frame),
+        "seconds": round(float(t.seconds), 3),
+        "source": int(t.source),
+    }
+    head = json.dumps(meta).encode()
+    return _LEN.pack(len(head)) + head
+
+
+def decode_time(meta: dict) -> TimeSpent:
+    """The time record a header holds; ValueError for anything else."""
+    try:
+        stream, frame, seconds, source = (meta[k] for k in ("stream", "frame", "seconds", "source"))
+        ok = isinstance(stream, str) and isinstance(frame, int) and isinstance(source, int)
+        seconds = float(seconds)
+    except (KeyError, TypeError, ValueError):
+        raise ValueError("malformed time record") from None
+    if not ok or frame < 0 or not 0 <= source < 4 or not 0 <= seconds < 1e7:
+        raise ValueError("time record out of range")
+    return TimeSpent(stream, frame, seconds, source)
 
 
 def encode(record: Record) -> bytes:
@@ -164,7 +203,8 @@ class Scan:
 
     ``generation`` is the header's (None when the header is unreadable); ``records``
     the edit records that passed their CRC and decode, in order; ``undecodable`` how
-    many passed their CRC but are not edit records. ``damaged_bytes`` are bytes in no
+    many passed their CRC but are not edit records; ``times`` the time records
+    (:class:`TimeSpent`), in order. ``damaged_bytes`` are bytes in no
     intact record; ``damaged_records`` how many records they held (record starts found
     in them, at least one per damaged stretch). ``torn_tail``: the only damage is an
     incomplete last record — a kill while it was being written, the one loss the
@@ -173,6 +213,7 @@ class Scan:
 
     generation: str | None = None
     records: list[Record] = field(default_factory=list)
+    times: list[TimeSpent] = field(default_factory=list)
     undecodable: int = 0
     damaged_bytes: int = 0
     damaged_records: int = 0
@@ -208,6 +249,8 @@ def scan(data: bytes) -> Scan:
             meta = _header(payload)
             if first and meta.get("kind") == "header":
                 out.generation = str(meta.get("generation", ""))
+            elif meta.get("kind") == "time":
+                out.times.append(decode_time(meta))
             else:
                 out.records.append(decode(payload))
         except ValueError:
@@ -257,8 +300,11 @@ class Journal:
         p = Path(labels_path)
         return p.with_name(p.name + ".journal")
 
-    def start(self, generation: str, records: list[Record] = ()) -> None:
-        """Begin a fresh journal for ``generation`` (atomically), holding ``records``."""
+    def start(
+        self, generation: str, records: list[Record] = (), times: list[TimeSpent] = ()
+    ) -> None:
+        """Begin a fresh journal for ``generation`` (atomically), holding ``records``
+        and ``times``."""
         self.close()
         head = {"kind": "header", "generation": generation, "changes": []}
         blob = json.dumps(head).encode()
@@ -266,13 +312,16 @@ class Journal:
             fh.write(_frame(_LEN.pack(len(blob)) + blob))
             for r in records:
                 fh.write(_frame(encode(r)))
+            for t in times:
+                fh.write(_frame(encode_time(t)))
         self._fh = self.path.open("ab")
 
-    def append(self, record: Record) -> None:
+    def append(self, record: Record | TimeSpent) -> None:
         """Write ``record`` and return only once it is on disk."""
         if self._fh is None:
             raise RuntimeError("journal not started")
-        self._fh.write(_frame(encode(record)))
+        payload = encode_time(record) if isinstance(record, TimeSpent) else encode(record)
+        self._fh.write(_frame(payload))
         self._fh.flush()
         os.fsync(self._fh.fileno())
 

@@ -30,7 +30,7 @@ from pathlib import Path
 
 import numpy as np
 
-from app.labels.journal import Change, Journal, Record, Scan, scan
+from app.labels.journal import Change, Journal, Record, Scan, TimeSpent, scan
 from drivers.atomic import publish_new, temp_beside
 from drivers.truth import UNKNOWN_LABEL
 
@@ -81,6 +81,8 @@ class JournalState:
     scan: Scan = field(default_factory=Scan)
     edits: list[Record] = field(default_factory=list)
     impossible: list[str] = field(default_factory=list)
+    #: Review time records that fit the file (they change no row: never "pending").
+    times: list[TimeSpent] = field(default_factory=list)
 
     @property
     def pending(self) -> int:
@@ -172,6 +174,12 @@ def read_state(
             state.impossible.append(why)
         else:
             state.edits.append(r)
+    for t in sc.times:
+        n = layout.get(t.stream, (0,))[0]
+        if t.frame < n:
+            state.times.append(t)
+        else:
+            state.impossible.append(f"review time of {t.stream} frame {t.frame} beyond its rows")
     return state
 
 

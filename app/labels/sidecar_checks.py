@@ -94,8 +94,10 @@ def _stream_problem(g: h5py.Group, n_classes: int) -> str | None:
         "confidence": (n, n_classes),
         "validity": (n, h, w),
         "time_gap": (n,),
+        "review_seconds": (n,),
+        "review_source": (n,),
     }
-    kinds = {"confidence": "f", "time_gap": "f", "validity": "u"}
+    kinds = {"confidence": "f", "time_gap": "f", "validity": "u", "review_seconds": "f"}
     for key, shape in shapes.items():
         ds = g.get(key)
         if ds is None:

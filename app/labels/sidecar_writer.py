@@ -17,6 +17,7 @@ from typing import Any, NoReturn
 import h5py
 import numpy as np
 
+from app.labels.review_time import carry as carry_review_time
 from app.labels.sidecar import (
     FORMAT,
     LIBVER,
@@ -174,6 +175,7 @@ class LabelWriter:
                         ds[i] = src_group[name][i]
             self._protected[stream] = keep
             self.kept[stream] = int(keep.sum())
+            carry_review_time(src_group, g)
 
     def write(
         self,

@@ -19,15 +19,15 @@ from __future__ import annotations
 import os
 import shutil
 import uuid
-from collections.abc import Sequence
 from pathlib import Path
 
 import h5py
 import numpy as np
 
 from app.labels.history import History
-from app.labels.journal import Change, Journal, Record
-from app.labels.recovery import read_state, set_aside
+from app.labels.journal import Change, Journal, Record, TimeSpent
+from app.labels.recovery import SAVED, read_state, set_aside
+from app.labels.review_time import ReviewTimes
 from app.labels.sidecar import (
     SOURCE_MANUAL,
     SOURCE_NONE,
@@ -38,21 +38,14 @@ from app.labels.sidecar import (
     LabelReader,
     LabelsError,
 )
-from app.labels.sidecar_writer import LabelWriter, add_unlabeled_stream
+from app.labels.sidecar_writer import add_unlabeled_stream
+from app.labels.store_rows import bbox, create_empty, flags_of, sizes
 from calibration.projection import frame_confidences
 from drivers.atomic import atomic_path
 from drivers.locks import LockFile
 from drivers.session import SessionReader
 from drivers.truth import DEFAULT_CLASSES, UNKNOWN_LABEL
 from drivers.write_failures import h5_for_writing
-
-
-def _bbox(diff: np.ndarray) -> tuple[int, int, int, int] | None:
-    rows = np.flatnonzero(diff.any(axis=1))
-    if rows.size == 0:
-        return None
-    cols = np.flatnonzero(diff[rows[0] : rows[-1] + 1].any(axis=0))
-    return int(rows[0]), int(rows[-1]) + 1, int(cols[0]), int(cols[-1]) + 1
 
 
 class LabelStore:
@@ -90,7 +83,7 @@ class LabelStore:
         lock = LockFile.take(labels_path, "thermorig review")
         try:
             if not labels_path.exists():
-                _create_empty(labels_path, session_path, DEFAULT_CLASSES, ("thermal",), lock)
+                create_empty(labels_path, session_path, DEFAULT_CLASSES, ("thermal",), lock)
             with LabelReader(labels_path, check_journal=False) as lr:
                 lr.check_session(session_path)
             store = cls(labels_path, session_path, lock)
@@ -112,7 +105,10 @@ class LabelStore:
         self.journal_applied = str(f.attrs.get("journal_applied", ""))
         self.classes: list[str] = LabelReader.classes_of(f)
         self.streams = LabelReader.streams_of(f)
-        self._flags = {s: _flags_of(f[s]) for s in self.streams}
+        self._flags = {s: flags_of(f[s]) for s in self.streams}
+        #: Active review seconds per frame (app.labels.review_time), saved with the edits.
+        self.review_times = ReviewTimes()
+        self.review_times.load(f, self.streams)
 
     def _check_shapes(self) -> None:
         with SessionReader(self.session_path) as s:
@@ -154,8 +150,11 @@ class LabelStore:
                     records.append(step)
         self.recovered = state.pending
         self.recovery_note = state.note(self.path, len(records), aside)
+        times = state.times if state.origin != SAVED else []  # saved: in the file already
+        for t in times:
+            self.review_times.add(t)
         self.dirty = bool(records)
-        self._journal.start(self.generation, records)
+        self._journal.start(self.generation, records, times)
 
     def _replay(self, r: Record) -> Record:
         """``r``'s new regions and row flags applied to the rows as they are now, as a
@@ -253,6 +252,13 @@ class LabelStore:
         empty = np.zeros((0, 0), np.uint8)
         return self._do("status", [Change(stream, i, 0, 0, empty, empty, old, new)])
 
+    def record_time(self, stream: str, frame: int, seconds: float, source: int) -> None:
+        """Journal ``seconds`` of active review on ``frame`` that started from ``source``
+        (app.review.effort measures them); saving writes the totals."""
+        t = TimeSpent(stream, int(frame), float(seconds), int(source))
+        self._journal.append(t)
+        self.review_times.add(t)
+
     def accept(self, stream: str, i: int) -> bool:
         return self.set_status(stream, i, STATUS_ACCEPTED)
 
@@ -266,7 +272,7 @@ class LabelStore:
             raise LabelsError(f"a {stream} mask is {(h, w)}, not {new_mask.shape}")
         cur = self.mask(stream, i)
         old_flags = tuple(int(v) for v in self._flags[stream][i])
-        box = _bbox(cur != new_mask)
+        box = bbox(cur != new_mask)
         if box is None:
             empty = np.zeros((0, 0), np.uint8)
             return Change(stream, i, 0, 0, empty, empty, old_flags, old_flags)
@@ -342,19 +348,21 @@ class LabelStore:
         to the file now; edits and journal stay valid (see add_unlabeled_stream)."""
         if stream in self.streams:
             return
-        n, shape = _sizes(self.session_path, (stream,))[stream]
+        n, shape = sizes(self.session_path, (stream,))[stream]
         self._f.close()  # the open file must go before the replace (Windows)
         try:
             add_unlabeled_stream(self.path, stream, n, shape)
         finally:
             self._f = h5py.File(self.path, "r")
         self.streams = LabelReader.streams_of(self._f)
-        self._flags[stream] = _flags_of(self._f[stream])
+        self._flags[stream] = flags_of(self._f[stream])
+        self.review_times.track(stream, self._f[stream])
 
     # -- saving --------------------------------------------------------------------
     def save(self) -> None:
-        """Write a new sidecar holding every edit (atomically) and start a new journal."""
-        if not self.dirty:
+        """Write a new sidecar holding every edit and the review time (atomically) and
+        start a new journal."""
+        if not self.dirty and not self.review_times.pending:
             return
         self._check_not_replaced()
         generation = uuid.uuid4().hex
@@ -372,6 +380,7 @@ class LabelStore:
                             g.create_dataset("edited", data=flags[:, 2])
                         else:
                             g["edited"][...] = flags[:, 2]
+                    self.review_times.write(f)
                     f.attrs["generation"] = generation
                     f.attrs["journal_applied"] = self.generation  # its journal is in
                 self._f.close()  # The open file must go before the replace (Windows).
@@ -382,6 +391,7 @@ class LabelStore:
         self._f = h5py.File(self.path, "r")
         self.journal_applied, self.generation = self.generation, generation
         self._masks.clear()
+        self.review_times.load(self._f, self.streams)
         self._journal.start(generation)
         self.dirty = False
 
@@ -415,34 +425,3 @@ class LabelStore:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
-
-
-def _flags_of(g: h5py.Group) -> np.ndarray:
-    """A stream's rows as (source, status, edited), the store's in-memory row flags."""
-    edited = g["edited"][()] if "edited" in g else np.zeros(g["masks"].shape[0], np.uint8)
-    return np.stack([g["source"][()], g["status"][()], edited], axis=1)
-
-
-def _sizes(session_path: Path, streams: Sequence[str]) -> dict[str, tuple[int, tuple[int, int]]]:
-    """Per stream: the session's frame count and frame shape (the label rows it needs)."""
-    sizes = {}
-    with SessionReader(session_path) as s:
-        for st in streams:
-            if st not in s.streams:
-                raise LabelsError(f"{session_path} has no '{st}' stream to label")
-            sizes[st] = (s.count(st), tuple(s.streams[st].shape[:2]))
-    return sizes
-
-
-def _create_empty(
-    labels_path: Path,
-    session_path: Path,
-    classes: Sequence[str],
-    streams: Sequence[str],
-    lock: LockFile | None,
-) -> None:
-    """A sidecar with every frame unlabeled, for a session nobody has labeled yet."""
-    sizes = _sizes(session_path, streams)
-    with LabelWriter(labels_path, session=session_path, classes=classes, lock=lock) as w:
-        for st, (n, shape) in sizes.items():
-            w.create_stream(st, n, shape)

@@ -34,6 +34,7 @@ from app.ui.review import panels as review_panels
 from app.ui.review.actions import help_rows, install
 from app.ui.review.cursor import CursorReadout
 from app.ui.review.curves_dock import CurvesDock
+from app.ui.review.effort import EffortWatcher
 from app.ui.review.help import HelpOverlay
 from app.ui.review.sides import Sides
 from app.ui.review.timeline import SOURCE_COLOURS, STATUS_COLOURS
@@ -80,6 +81,7 @@ class ReviewWindow(QtWidgets.QMainWindow):
         #: What closing did to the file, one line ("saved 3 edits to X.labels.h5").
         self.closing_note = ""
         self._build()
+        self.effort = EffortWatcher(self)  # active review seconds per frame, journaled
         self.actions_by_name = install(self)
         self._tool_group()
         self.set_class(1 if len(store.classes) > 1 else 0)
@@ -428,6 +430,7 @@ class ReviewWindow(QtWidgets.QMainWindow):
         self.closed = True
         self.curves_dock.stop()
         self.canvas.release()
+        self.effort.stop()
         edits, dirty = self.edits, self.store.dirty
         try:
             self.store.close()
