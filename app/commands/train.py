@@ -39,7 +39,7 @@ def register(sub: argparse._SubParsersAction) -> None:
         " Needs the train extra (torch). See docs/training.md.",
         epilog="recipes: " + "; ".join(f"{k}: {v}" for k, v in RECIPES.items()),
     )
-    p.add_argument("task", choices=TASKS)
+    p.add_argument("task", choices=TASKS, metavar="TASK", help="segmenter or keypoints")
     p.add_argument("--recipe", choices=tuple(RECIPES), default="unet-small")
     src = p.add_mutually_exclusive_group(required=True)
     src.add_argument("--study", type=Path, metavar="DIR", help="a study folder (study.json)")
