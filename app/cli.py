@@ -41,6 +41,7 @@ COMMANDS = (
     "app.commands.stats",
     "app.commands.models",
     "app.commands.infer",
+    "app.commands.train",
     "app.commands.experiment",
     "app.commands.check_rig",
 )

@@ -31,7 +31,6 @@ while it reads the old file and replaces it, and rewrites a file only for its ow
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 from pathlib import Path
@@ -44,6 +43,7 @@ from app.labels.journal import Journal
 from app.labels.recovery import Layout, read_state
 from app.labels.sidecar_checks import sidecar_problem
 from drivers.errors import ThermorigError, one_line
+from drivers.fingerprint import HASH_METHOD, session_fingerprint  # noqa: F401 (re-exported)
 from drivers.hdf5_superblock import superblock_problem
 
 FORMAT = "thermorig-labels"
@@ -60,10 +60,6 @@ SOURCE_NAMES = ("none", "projected", "model", "manual")
 #: checksums, so a damaged file is reported as damaged (HDF5 1.6-format headers have
 #: none, and a flipped byte in one can send the library into an endless loop).
 LIBVER = ("v108", "latest")
-
-#: How session_hash is computed, stored in front of the digest.
-HASH_METHOD = "sha256-size-first-last-1MiB"
-_HASH_BLOCK = 1 << 20
 
 
 class LabelsError(ThermorigError):
@@ -87,25 +83,6 @@ def parse_statuses(text: str) -> tuple[str, ...]:
             f" {', '.join(STATUS_NAMES)}"
         )
     return names
-
-
-def session_fingerprint(path: str | os.PathLike) -> str:
-    """A cheap but robust identity of a (large, never modified) session file.
-
-    SHA-256 over the file size (8 bytes, little-endian), the first MiB and the last MiB:
-    HDF5 keeps its superblock and root objects at the start and the data of the latest
-    frames at the end, so a different recording, a truncated copy or an appended one
-    all change it, while hashing a 10 GB session costs two 1 MiB reads.
-    """
-    p = Path(path)
-    size = p.stat().st_size
-    h = hashlib.sha256(size.to_bytes(8, "little"))
-    with p.open("rb") as fh:
-        h.update(fh.read(_HASH_BLOCK))
-        if size > _HASH_BLOCK:
-            fh.seek(max(_HASH_BLOCK, size - _HASH_BLOCK))
-            h.update(fh.read(_HASH_BLOCK))
-    return f"{HASH_METHOD}:{h.hexdigest()}"
 
 
 def _text(v: Any) -> str:

@@ -14,7 +14,13 @@ Augmentation, and why:
   sides swapped, so classes and keypoints named ``left_*``/``right_*`` are swapped;
 - scale and shift: real rigs stand at other distances and heights than the synthetic
   one;
-- temperature offset, gain and noise: rooms, skin and sensors differ.
+- rotation (off unless a recipe asks): a rig levelled by hand is a few degrees off;
+- temperature offset, gain and noise: rooms, skin and sensors differ. An offset and a
+  gain of the °C values about the window's middle are the same as jittering the °C
+  window (its centre and width) the network reads; there is no colour jitter —
+  the pixels are radiometric temperatures, not colours.
+
+Pixels labeled 255 (not labeled) stay 255 through the mirror and the affine warp.
 """
 
 from __future__ import annotations
@@ -119,6 +125,7 @@ class Augment:
     offset_c: float = 2.0
     gain: tuple[float, float] = (0.9, 1.1)
     noise_c: float = 0.12
+    rotate_deg: float = 0.0
 
 
 def batch(
@@ -136,7 +143,8 @@ def batch(
     if aug is not None:
         if aug.mirror:
             flip = torch.from_numpy(rng.random(b) < 0.5)
-            cls_perm = torch.tensor(mirror_permutation(ex.classes))
+            perm = mirror_permutation(ex.classes)
+            cls_perm = torch.tensor(perm + list(range(len(perm), 256)))  # 255 stays 255
             kp_perm = mirror_permutation(ex.keypoint_names)
             img[flip] = img[flip].flip(-1)
             lab[flip] = cls_perm[lab[flip].flip(-1)]
@@ -146,10 +154,18 @@ def batch(
         s = torch.from_numpy(rng.uniform(*aug.scale, b)).float()
         tx = torch.from_numpy(rng.uniform(-aug.shift, aug.shift, b)).float()
         ty = torch.from_numpy(rng.uniform(-aug.shift, aug.shift, b)).float()
-        # Output pixel p (normalized, align_corners=False) samples input at p / s - t.
+        # Drawn only when asked, so that the bundled models' seeded runs draw as before.
+        turn = rng.uniform(-1, 1, b) * aug.rotate_deg if aug.rotate_deg else np.zeros(b)
+        rad = torch.from_numpy(np.deg2rad(turn)).float()
+        # Output pixel p (normalized, align_corners=False) samples input at A p - t,
+        # A = D⁻¹ R(θ) D / s with D = diag(w, h): a rotation in pixels, not in the
+        # non-square normalized coordinates.
+        cos, sin, r = torch.cos(rad), torch.sin(rad), h / w
+        a = torch.stack(
+            [torch.stack([cos, -sin * r], -1), torch.stack([sin / r, cos], -1)], -2
+        ) / s.view(b, 1, 1)
         theta = torch.zeros(b, 2, 3)
-        theta[:, 0, 0] = 1.0 / s
-        theta[:, 1, 1] = 1.0 / s
+        theta[:, :, :2] = a
         theta[:, 0, 2] = -tx
         theta[:, 1, 2] = -ty
         grid = F.affine_grid(theta, (b, 1, h, w), align_corners=False)
@@ -159,7 +175,9 @@ def batch(
         # input -> output: normalized u_out = (u_in + t) * s
         norm = torch.tensor([w, h], dtype=torch.float32)
         u = (kp + 0.5) / norm * 2 - 1
-        u = (u + torch.stack([tx, ty], -1)[:, None]) * s[:, None, None]
+        u = torch.einsum(
+            "bij,bkj->bki", torch.linalg.inv(a), u + torch.stack([tx, ty], -1)[:, None]
+        )
         kp = (u + 1) / 2 * norm - 0.5
         offset = torch.from_numpy(rng.uniform(-aug.offset_c, aug.offset_c, b)).float()
         gain = torch.from_numpy(rng.uniform(*aug.gain, b)).float()

@@ -23,6 +23,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from drivers.truth import UNKNOWN_LABEL
 from models.training.dataset import Augment, Examples, batch
 from models.training.nets import TinyUNet, UNetConfig, soft_argmax
 
@@ -36,6 +37,7 @@ class TrainConfig:
     lr: float = 4e-3
     weight_decay: float = 1e-4
     seed: int = 0
+    device: str = "cpu"
     window_c: tuple[float, float] = (15.0, 40.0)
     augment: Augment = Augment()
     heatmap_sigma: float = 1.0
@@ -54,10 +56,16 @@ def _optimizer(model: TinyUNet, cfg: TrainConfig):
 
 
 def segmentation_loss(logits: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
+    """Cross-entropy plus soft Dice; pixels labeled 255 (not labeled: autolabel's
+    unknown pixels, a reviewer's unpainted ones) count in neither."""
     up = F.interpolate(logits, size=labels.shape[-2:], mode="bilinear", align_corners=False)
-    ce = F.cross_entropy(up, labels)
-    prob = up.softmax(dim=1)[:, 1:]
-    onehot = F.one_hot(labels, up.shape[1]).permute(0, 3, 1, 2)[:, 1:].float()
+    known = labels != UNKNOWN_LABEL
+    if not known.any():
+        return up.sum() * 0.0
+    ce = F.cross_entropy(up, labels, ignore_index=UNKNOWN_LABEL)
+    prob = up.softmax(dim=1)[:, 1:] * known[:, None]
+    safe = torch.where(known, labels, torch.zeros_like(labels))
+    onehot = F.one_hot(safe, up.shape[1]).permute(0, 3, 1, 2)[:, 1:].float() * known[:, None]
     inter = (prob * onehot).sum(dim=(0, 2, 3))
     denom = prob.sum(dim=(0, 2, 3)) + onehot.sum(dim=(0, 2, 3))
     dice = 1.0 - (2 * inter + 1.0) / (denom + 1.0)
@@ -80,8 +88,8 @@ def keypoint_loss(
     # Gaussian target in map pixels
     mh, mw = heatmaps.shape[-2:]
     t_map = (target + 0.5) / OUTPUT_STRIDE - 0.5
-    xs = torch.arange(mw, dtype=torch.float32)
-    ys = torch.arange(mh, dtype=torch.float32)
+    xs = torch.arange(mw, dtype=torch.float32, device=heatmaps.device)
+    ys = torch.arange(mh, dtype=torch.float32, device=heatmaps.device)
     d2 = (xs.view(1, 1, 1, mw) - t_map[..., 0, None, None]) ** 2 + (
         ys.view(1, 1, mh, 1) - t_map[..., 1, None, None]
     ) ** 2
@@ -101,7 +109,8 @@ def train(
     """Train a :class:`TinyUNet` for ``task`` (``segmentation`` or ``keypoints``)."""
     torch.manual_seed(cfg.seed)
     rng = np.random.default_rng(cfg.seed)
-    model = TinyUNet(arch)
+    dev = torch.device(cfg.device)
+    model = TinyUNet(arch).to(dev)
     opt, sched = _optimizer(model, cfg)
     h, w = ex.images.shape[1:]
     t0 = time.perf_counter()
@@ -110,6 +119,7 @@ def train(
     for step in range(cfg.steps):
         idx = rng.choice(len(ex), cfg.batch_size, replace=False)
         img, lab, kp = batch(ex, idx, cfg.window_c, cfg.augment, rng)
+        img, lab, kp = img.to(dev), lab.to(dev), kp.to(dev)
         out = model(img)
         if task == "segmentation":
             loss = segmentation_loss(out, lab)
@@ -123,8 +133,9 @@ def train(
         if (step + 1) % 50 == 0 or step + 1 == cfg.steps:
             el = time.perf_counter() - t0
             log(f"  {task} step {step + 1}/{cfg.steps}  loss {running:.4f}  {el:.0f} s")
-    model.eval()
+    model = model.cpu().eval()  # exported and checked on the CPU, as the app runs it
     stats = {
+        "device": cfg.device,
         "steps": cfg.steps,
         "batch_size": cfg.batch_size,
         "examples": len(ex),
