@@ -13,7 +13,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-pytest.importorskip("torch", reason="the train extra (torch) is not installed")
+from tests.real_data import import_or_unavailable
+
+import_or_unavailable("torch", "the train extra: bash scripts/install test,train")
 
 from app.cli import main  # noqa: E402
 from app.commands import train as train_command  # noqa: E402
