@@ -13,7 +13,6 @@ from PySide6 import QtCore, QtGui, QtWidgets
 
 from app.analysis.curves import frame_stats
 from app.cli import main
-from app.labels.autolabel import autolabel
 from app.labels.sidecar import (
     SOURCE_NONE,
     STATUS_UNREVIEWED,
@@ -24,28 +23,18 @@ from app.review.label_makers import label_makers
 from app.review.texts import frame_no, opening_note, saved_note
 from app.ui.review import open_dialog
 from app.ui.review.curves_dock import MIN_HEIGHT, SETTLE_MS
-from app.ui.review.launch import ask_and_open, open_review
+from app.ui.review.launch import ask_and_open
 from app.ui.review.timeline import SOURCE_COLOURS, STATUS_COLOURS
 from drivers.errors import ThermorigError
 from drivers.types import centikelvin_to_celsius
-from tests.synthetic_sessions import session as synthetic_session
+from tests.review_support import open_review_window, projected_session
 
 Key = QtCore.Qt.Key
 
 
 @pytest.fixture(scope="module")
 def projected(tmp_path_factory):
-    session = synthetic_session(
-        "cycling",
-        0.25,
-        thermal_size=(160, 128),
-        depth_size=(160, 120),
-        color_size=(320, 180),
-        hw_sync=True,
-    )
-    labels = tmp_path_factory.mktemp("guidance") / "projected.h5"
-    autolabel(session, labels, "truth", "truth")
-    return session, labels
+    return projected_session(tmp_path_factory.mktemp("guidance"))
 
 
 @pytest.fixture
@@ -65,17 +54,7 @@ def bare(projected, tmp_path):
     return session
 
 
-def _open(qtbot, session, labels, size=(1400, 850), parent=None, **kwargs):
-    kwargs.setdefault("curves", False)
-    window = open_review(session, labels, parent=parent, **kwargs)
-    if parent is None:  # else the test closes it (with its parent it would be deleted)
-        qtbot.addWidget(window, before_close_func=lambda w: w.dispose())
-    window.resize(*size)
-    window.show()
-    qtbot.waitExposed(window)
-    window.activateWindow()
-    qtbot.wait(50)
-    return window
+_open = open_review_window
 
 
 # -- what it says at open -----------------------------------------------------------------

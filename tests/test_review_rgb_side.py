@@ -13,7 +13,6 @@ import numpy as np
 import pytest
 from PySide6 import QtCore
 
-from app.labels.autolabel import autolabel
 from app.labels.sidecar import (
     SOURCE_MANUAL,
     SOURCE_NONE,
@@ -26,10 +25,9 @@ from app.labels.sidecar import (
 )
 from app.labels.store import LabelStore
 from app.review import mask_tools as mt
-from app.ui.review.launch import open_review
 from drivers.session import SessionReader
 from drivers.truth import UNKNOWN_LABEL
-from tests.synthetic_sessions import session as synthetic_session
+from tests.review_support import open_review_window, projected_session
 
 Key = QtCore.Qt.Key
 LEFT = QtCore.Qt.MouseButton.LeftButton
@@ -39,18 +37,7 @@ SHIFT = QtCore.Qt.KeyboardModifier.ShiftModifier
 
 @pytest.fixture(scope="module")
 def projected(tmp_path_factory):
-    """The review tests' session (quarter size) and thermal-only projected labels."""
-    session = synthetic_session(
-        "cycling",
-        0.25,
-        thermal_size=(160, 128),
-        depth_size=(160, 120),
-        color_size=(320, 180),
-        hw_sync=True,
-    )
-    labels = tmp_path_factory.mktemp("review-rgb") / "projected.h5"
-    autolabel(session, labels, "truth", "truth")
-    return session, labels
+    return projected_session(tmp_path_factory.mktemp("review-rgb"))
 
 
 @pytest.fixture
@@ -61,15 +48,7 @@ def files(projected, tmp_path):
     return session, copy
 
 
-def _open(qtbot, session, labels, **kwargs):
-    window = open_review(session, labels, curves=False, **kwargs)
-    qtbot.addWidget(window, before_close_func=lambda w: w.dispose())
-    window.resize(1400, 850)
-    window.show()
-    qtbot.waitExposed(window)
-    window.activateWindow()
-    qtbot.wait(50)
-    return window
+_open = open_review_window
 
 
 def _drag(qtbot, window, points):

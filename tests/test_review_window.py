@@ -17,7 +17,6 @@ from PySide6 import QtCore, QtGui, QtWidgets
 
 from app.cli import main
 from app.display import CLASS_RGB
-from app.labels.autolabel import autolabel
 from app.labels.journal import Journal
 from app.labels.sidecar import (
     SOURCE_PROJECTED,
@@ -36,9 +35,9 @@ from app.ui.review.launch import ask_and_open, open_review
 from app.ui.review.timeline import SOURCE_COLOURS, STATUS_COLOURS
 from drivers.locks import LockFile, LockHeld
 from drivers.session import SessionReader
+from tests.review_support import open_review_window, projected_session
 from tests.scene3d import apart, make_rig, write_session
 from tests.screenshots import as_array, region, view_figures
-from tests.synthetic_sessions import session as synthetic_session
 from tests.ui_support import close_message_boxes, message_boxes
 
 Key = QtCore.Qt.Key
@@ -49,18 +48,7 @@ SHIFT = QtCore.Qt.KeyboardModifier.ShiftModifier
 
 @pytest.fixture(scope="module")
 def projected(tmp_path_factory):
-    """A short synthetic cycling session at a quarter size, with projected labels."""
-    session = synthetic_session(
-        "cycling",
-        0.25,
-        thermal_size=(160, 128),
-        depth_size=(160, 120),
-        color_size=(320, 180),
-        hw_sync=True,
-    )
-    labels = tmp_path_factory.mktemp("review") / "projected.h5"
-    autolabel(session, labels, "truth", "truth")
-    return session, labels
+    return projected_session(tmp_path_factory.mktemp("review"))
 
 
 @pytest.fixture
@@ -71,16 +59,7 @@ def files(projected, tmp_path):
     return session, copy
 
 
-def _open(qtbot, session, labels, **kwargs):
-    kwargs.setdefault("curves", False)  # the curves' thread only where a test wants them
-    window = open_review(session, labels, **kwargs)
-    qtbot.addWidget(window, before_close_func=lambda w: w.dispose())
-    window.resize(1400, 850)
-    window.show()
-    qtbot.waitExposed(window)
-    window.activateWindow()
-    qtbot.wait(50)
-    return window
+_open = open_review_window
 
 
 def _drag(qtbot, window, points):

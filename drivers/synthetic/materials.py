@@ -147,15 +147,17 @@ class LowerLeg(Material):
 
 
 class Thigh(Material):
-    """Cycling shorts (black lycra) down to just above the knee, then skin."""
+    """Shorts down to ``shorts_end`` along the thigh (0 hip, 1 knee; the reference's
+    black lycra ends just above the knee), then skin."""
 
-    def __init__(self, name: str, skin_rgb, skin_c: float, cloth_rgb):
+    def __init__(self, name: str, skin_rgb, skin_c: float, cloth_rgb, shorts_end=SHORTS_END):
         super().__init__(name, skin_rgb, skin_c)
         self.cloth_rgb = np.asarray(cloth_rgb, dtype=np.float32)
+        self.shorts_end = float(shorts_end)
 
     def shade(self, a: dict[str, Any], tex: Texture) -> Surface:
         s, kind = a["s"], a["kind"]
-        cloth = s < SHORTS_END
+        cloth = s < self.shorts_end
         out = Surface(label=0)
         if kind == "thermal":
             cp = a["cos_post"]

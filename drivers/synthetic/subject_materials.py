@@ -14,7 +14,7 @@ from typing import Any
 
 import numpy as np
 
-from drivers.synthetic.materials import CALF_ZONE, REFLECTIVE, Material, Surface, Texture
+from drivers.synthetic.materials import CALF_ZONE, REFLECTIVE, Material, Surface, Texture, Thigh
 from drivers.synthetic.subjects import SLEEVE_SPAN, Subject
 
 #: Kinesio tape strip: half width (m, around the back of the calf) and span along it.
@@ -88,30 +88,6 @@ class SubjectLowerLeg(Material):
         return out
 
 
-class SubjectThigh(Material):
-    """Shorts down to ``shorts_end`` along the thigh, then skin."""
-
-    def __init__(self, name: str, subject: Subject, skin_c: float):
-        super().__init__(name, subject.skin_rgb, skin_c)
-        self.p = subject
-
-    def shade(self, a: dict[str, Any], tex: Texture) -> Surface:
-        s, kind = a["s"], a["kind"]
-        cloth = s < self.p.shorts_end
-        out = Surface(label=0)
-        if kind == "thermal":
-            cp = a["cos_post"]
-            cloth_t = self.temp_c - 2.6 + 0.6 * cp + 1.2 * s
-            skin_t = self.temp_c + 0.5 + 0.4 * cp
-            out.temperature = np.where(cloth, cloth_t, skin_t).astype(np.float32)
-            out.skin = (~cloth).astype(np.float32)
-        elif kind in REFLECTIVE:
-            fabric = tex.sample(a["arc"] * 3.0, a["axial"] * 3.0, 600.0)
-            cloth_rgb = np.asarray(self.p.shorts_rgb, np.float32) * (1.0 + 0.15 * fabric)[:, None]
-            out.albedo = np.where(cloth[:, None], cloth_rgb, self.rgb)
-        return out
-
-
 class Radiator(Material):
     """A panel radiator on the wall: hot vertical fins, white paint."""
 
@@ -144,8 +120,8 @@ def dress(scene: Any, p: Subject) -> dict[str, int]:
                 "right_lower_leg", DEFAULT_CLASSES.index("right_calf"), p, "right", right_c
             )
         ),
-        "left_thigh": add(SubjectThigh("left_thigh", p, p.skin_c)),
-        "right_thigh": add(SubjectThigh("right_thigh", p, right_c)),
+        "left_thigh": add(Thigh("left_thigh", p.skin_rgb, p.skin_c, p.shorts_rgb, p.shorts_end)),
+        "right_thigh": add(Thigh("right_thigh", p.skin_rgb, right_c, p.shorts_rgb, p.shorts_end)),
         "shoe": add(Shoe("shoe", p.shoe_rgb, 26.0, dropout=0.25)),
         "shorts": add(Limb("shorts", p.shorts_rgb, p.skin_c - 2.6)),
         "shirt": add(Limb("shirt", p.shirt_rgb, 30.0)),
