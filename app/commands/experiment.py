@@ -5,8 +5,11 @@ whose truth says what the right answer was (one sub-command per experiment)."""
 from __future__ import annotations
 
 import argparse
+import importlib
+import importlib.util
 import json
 import os
+import sys
 from contextlib import ExitStack
 from pathlib import Path
 
@@ -14,13 +17,14 @@ from app.analysis.calibration_sensitivity import calibration_sensitivity
 from app.analysis.sensitivity_report import format_table, markdown, write_plot, write_text
 from app.commands.arguments import whole
 from app.progress import lazy_progress
+from drivers.errors import ThermorigError
 from drivers.outputs import check_outputs, file_output
 
 
 def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser(
         "experiment",
-        help="experiments on synthetic sessions (calibration sensitivity)",
+        help="experiments: calibration sensitivity; the training papers on a study",
         description="Controlled experiments on a synthetic session, scored against its truth.",
     )
     exp = p.add_subparsers(
@@ -47,6 +51,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     c.add_argument("--overwrite", action="store_true", help="replace the report or plot")
     c.add_argument("--quiet", "-q", action="store_true", help="no progress bar")
     c.set_defaults(func=run_calibration_sensitivity)
+    register_training(exp)
 
 
 def run_calibration_sensitivity(args: argparse.Namespace) -> int:
@@ -65,4 +70,94 @@ def run_calibration_sensitivity(args: argparse.Namespace) -> int:
         plot = os.path.relpath(args.plot, args.report.parent) if args.plot else None
         write_text(args.report, markdown(result, plot))
     print(json.dumps(result.to_dict(), indent=2) if args.json else format_table(result))
+    return 0
+
+
+#: Training experiments (models/training/experiments; torch, the train extra), with
+#: their help. Imported only when run, so --help works without torch.
+TRAINING = {
+    "thermocyclenet": "the ThermoCycleNet table: a small UNet trained on manual labels only"
+    " (M), auto labels only (S), and auto then fine-tuned on 5-100 %% of the manual labels"
+    " (S+N); cross-subject, plus the treadmill-to-cycling domain shift",
+    "spmkd": "self-supervised keypoints (SPMKD): median error to the true knees and ankles"
+    " after a linear map, with CRWT, without, and untrained",
+    "latent": "a CUTS-style per-pixel latent encoder trained without labels, then a light"
+    " decoder from a few labeled frames; grayscale and colour-mapped input",
+}
+
+
+def register_training(exp: argparse._SubParsersAction) -> None:
+    for name, text in TRAINING.items():
+        e = exp.add_parser(
+            name,
+            help=text,
+            description=text.replace("%%", "%") + ". Needs the train extra (torch); writes"
+            f" {name}.json, {name}.md, plots and the trained packages into --out. See"
+            f" docs/experiments/{name}.md.",
+        )
+        e.add_argument("--study", type=Path, required=True, metavar="DIR", help="a study folder")
+        e.add_argument("--out", type=Path, required=True, metavar="DIR", help="report folder")
+        e.add_argument("--quick", action="store_true", help="smoke run: minutes, not figures")
+        e.add_argument(
+            "--test-subjects",
+            type=whole("subjects", minimum=1),
+            default=2,
+            metavar="K",
+            help="hold out the study's last K subjects (default 2)",
+        )
+        e.add_argument("--device", choices=("cpu", "cuda"), default="cpu")
+        e.add_argument("--seed", type=int, default=0)
+        e.add_argument("--json", action="store_true", help="print the result as JSON")
+        if name == "latent":
+            e.add_argument(
+                "--labeled-frames",
+                type=whole("frames", minimum=1),
+                default=52,
+                metavar="N",
+                help="labeled frames for the decoder (default 52, the paper's most)",
+            )
+        e.set_defaults(func=run_training)
+
+
+def run_training(args: argparse.Namespace) -> int:
+    if importlib.util.find_spec("torch") is None:
+        raise ThermorigError(
+            f"thermorig experiment {args.experiment} needs torch: install the train extra"
+            " (bash scripts/install train)"
+        )
+    if args.device == "cuda":
+        import torch
+
+        if not torch.cuda.is_available():
+            raise ThermorigError("--device cuda: this torch build sees no CUDA device")
+    from models.training.experiments.common import (
+        ExperimentRequest,
+        publish_report,
+        report_paths,
+        study_split,
+    )
+
+    req = ExperimentRequest(
+        study=args.study,
+        out=args.out,
+        quick=args.quick,
+        seed=args.seed,
+        device=args.device,
+        test_subjects=args.test_subjects,
+        labeled_frames=getattr(args, "labeled_frames", 52),
+    )
+    report_paths(req, args.experiment)  # refuse before training, not after
+    study_split(req)  # a missing study or an impossible split: one line, now
+    module = importlib.import_module(f"models.training.experiments.{args.experiment}")
+
+    def log(line: str) -> None:
+        print(line, file=sys.stderr if args.json else sys.stdout, flush=True)
+
+    result, markdown = module.run(req, log)
+    js, md = publish_report(req, result, markdown)
+    if args.json:
+        print(json.dumps(result, indent=2))
+    else:
+        print(markdown)
+        print(f"wrote {md} and {js.name}")
     return 0
