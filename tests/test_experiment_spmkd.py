@@ -23,6 +23,7 @@ torch = import_or_unavailable("torch", "the train extra: bash scripts/install te
 
 from app.cli import main  # noqa: E402
 from app.study.generate import generate_study, plan  # noqa: E402
+from drivers.study import read_study  # noqa: E402
 from models.package import load_package  # noqa: E402
 from models.training.dataset import Examples, load_session  # noqa: E402
 from models.training.experiments.common import check_result  # noqa: E402
@@ -63,12 +64,12 @@ def quick(study, tmp_path_factory):
     return json.loads((out / "spmkd.json").read_text()), out, json.loads(buf.getvalue())
 
 
-def test_result_has_the_shared_shape_and_a_split_by_subject(quick):
+def test_result_has_the_shared_shape_and_a_split_by_subject(quick, study):
     result, out, printed = quick
     assert printed == result
     check_result(result)
-    assert result["train_subjects"] == ["subject-000", "subject-001"]
-    assert result["test_subjects"] == ["subject-002"]
+    ids = [s.id for s in read_study(study).subjects]
+    assert result["train_subjects"] == ids[:2] and result["test_subjects"] == ids[2:]
     for name in ("crwt", "no_crwt", "random_init"):
         v = result["variants"][name]
         assert np.isfinite(v["median_px"]) and v["median_px"] >= 0
@@ -125,7 +126,7 @@ def test_crwt_copies_every_matching_tensor_and_only_those():
 
 @pytest.fixture(scope="module")
 def examples(study) -> Examples:
-    return load_session(study / "subject-000" / "cycling.h5", INPUT_SIZE)
+    return load_session(study / read_study(study).subjects[0].sessions[0].path, INPUT_SIZE)
 
 
 def test_training_lowers_the_reconstruction_loss(examples):
@@ -152,7 +153,18 @@ def test_probe_recovers_a_linear_map():
     pts = rng.uniform(0, 160, (60, 8, 2))
     true_w = rng.normal(0, 0.3, (17, 8))
     joints = apply_probe(pts, true_w)
-    w = fit_probe(pts, joints, ridge=0.0)
+    w, ridge = fit_probe(pts, joints, ridges=(0.0, 1e-2, 1.0))
+    assert ridge == 0.0  # exact data: leave-one-out prefers no shrinkage
     assert np.allclose(apply_probe(pts, w), joints, atol=1e-6)
     joints[0, 1, 0] = np.nan  # a frame with an unknown joint is left out, not fatal
-    assert np.isfinite(fit_probe(pts, joints)).all()
+    assert np.isfinite(fit_probe(pts, joints)[0]).all()
+
+
+def test_probe_shrinks_points_that_carry_nothing_to_the_mean_pose():
+    rng = np.random.default_rng(1)
+    joints = rng.uniform(0, 160, (60, 4, 2))
+    noise = rng.normal(80, 1e-4, (60, 8, 2))  # an untrained network's near-still points
+    w, ridge = fit_probe(noise, joints)
+    assert ridge >= 1.0
+    pred = apply_probe(rng.normal(80, 1e-4, (20, 8, 2)), w)
+    assert np.abs(pred - joints.mean(0)).mean() < 0.1 * joints.std()

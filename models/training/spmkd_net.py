@@ -38,7 +38,7 @@ STRIDE = 4
 class SPMKDConfig:
     """Architecture, stored in the report and the package's provenance."""
 
-    keypoints: int = 8
+    keypoints: int = 12
     features: int = 4
     width: tuple[int, int, int] = (8, 16, 24)
     #: Gaussian radius of a rendered keypoint, map pixels.

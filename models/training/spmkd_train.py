@@ -14,8 +14,9 @@ named joints off the learned keypoints.
   skin and warmed clothing are a few °C above it; radiators (≈ 50 °C) are excluded by
   the upper bound. This needs no label at all — the truth's masks only mark the calves,
   not the body, and using them would make the "self-supervised" claim false.
-- Linear probe: least squares (slightly ridge-regularized) from the K learned points'
-  (x, y) and a constant to the true joints' (x, y), fitted on a few labeled frames.
+- Linear probe: ridge least squares from the K learned points' standardized (x, y) to
+  the true joints' (x, y), fitted on a few labeled frames, the ridge chosen by
+  leave-one-out error on those frames.
 """
 
 from __future__ import annotations
@@ -166,19 +167,36 @@ def _design(points: np.ndarray) -> np.ndarray:
     return np.concatenate([points.reshape(len(points), -1), np.ones((len(points), 1))], axis=1)
 
 
-def fit_probe(points: np.ndarray, truth: np.ndarray, ridge: float = 1e-3) -> np.ndarray:
-    """(2K+1, 2J) linear map from learned points (N,K,2) to true joints (N,J,2), by
-    least squares over the frames where every joint is known. The small ridge (scaled
-    to the data) keeps a map from nearly collinear points finite; the constant term is
-    not shrunk."""
+#: Ridge strengths (per frame, on standardized points) the probe chooses from.
+RIDGE_GRID = tuple(10.0**e for e in range(-4, 2))
+
+
+def fit_probe(
+    points: np.ndarray, truth: np.ndarray, ridges: tuple[float, ...] = RIDGE_GRID
+) -> tuple[np.ndarray, float]:
+    """(2K+1, 2J) linear map from learned points (N,K,2) to true joints (N,J,2), and the
+    ridge strength chosen. Least squares on standardized points over the frames where
+    every joint is known, so that the map does not depend on how far the points move
+    (an untrained network's barely move: standardized, they are judged on what they
+    carry, not shrunk away for their scale). The ridge is the one of ``ridges`` with the
+    least leave-one-out error on these same labeled frames — never on test frames."""
     ok = np.isfinite(truth).all(axis=(1, 2)) & np.isfinite(points).all(axis=(1, 2))
-    if ok.sum() < 2:
-        raise ValueError("fewer than 2 frames with every joint known: no linear map")
-    x = _design(points[ok])
-    y = truth[ok].reshape(int(ok.sum()), -1)
-    reg = ridge * np.trace(x.T @ x) / x.shape[1] * np.eye(x.shape[1])
-    reg[-1, -1] = 0.0
-    return np.linalg.solve(x.T @ x + reg, x.T @ y)
+    n = int(ok.sum())
+    if n < 3:
+        raise ValueError("fewer than 3 frames with every joint known: no linear map")
+    x, y = points[ok].reshape(n, -1), truth[ok].reshape(n, -1)
+    mu, sd = x.mean(0), x.std(0) + 1e-12
+    z, ym = (x - mu) / sd, y.mean(0)
+    best = None
+    for lam in ridges:
+        inv = np.linalg.inv(z.T @ z + lam * n * np.eye(z.shape[1]))
+        hat = np.einsum("ij,jk,ik->i", z, inv, z) + 1.0 / n  # + the mean's leverage
+        loo = ((y - ym - z @ inv @ z.T @ (y - ym)) / (1.0 - hat)[:, None]) ** 2
+        if best is None or loo.mean() < best[0]:
+            best = (loo.mean(), lam, inv @ z.T @ (y - ym))
+    _, lam, b = best
+    w = b / sd[:, None]
+    return np.concatenate([w, (ym - mu @ w)[None]], axis=0), lam
 
 
 def apply_probe(points: np.ndarray, weight: np.ndarray) -> np.ndarray:

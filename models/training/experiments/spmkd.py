@@ -91,7 +91,7 @@ class Plan:
 
 
 QUICK = Plan(10, 10, 15, 30, 24, subjects=(3, 1), package_frames=6)
-FULL = Plan(6, 3, 300, 900, 48)
+FULL = Plan(6, 3, 200, 600, 48)
 
 
 def _load(paths: list[Path], every: int, log: Log, what: str) -> Examples:
@@ -133,9 +133,10 @@ def _probe_index(n: int, k: int) -> np.ndarray:
 
 
 def _variant(model, train_img, probe_idx, probe_truth, test_img, test_truth, scale) -> dict:
-    w = fit_probe(learned_points(model, train_img[probe_idx]), probe_truth)
+    w, ridge = fit_probe(learned_points(model, train_img[probe_idx]), probe_truth)
     pred = apply_probe(learned_points(model, test_img), w)
     figures = score(pred, test_truth, scale)
+    figures["probe_ridge"] = ridge
     figures["test_reconstruction_loss"] = round(mean_reconstruction_loss(model, test_img), 5)
     return {"figures": figures, "weight": w}
 
