@@ -28,13 +28,19 @@ from models.package import load_package  # noqa: E402
 from models.training.dataset import Examples, load_session  # noqa: E402
 from models.training.experiments.common import check_result  # noqa: E402
 from models.training.experiments.spmkd import INPUT_SIZE, WINDOW_C  # noqa: E402
-from models.training.spmkd_net import SPMKD, SPMKDConfig, transfer_matching  # noqa: E402
+from models.training.spmkd_net import (  # noqa: E402
+    SPMKD,
+    KeypointProbe,
+    SPMKDConfig,
+    transfer_matching,
+)
 from models.training.spmkd_train import (  # noqa: E402
     WARM_ABOVE_C,
     StageConfig,
     apply_probe,
     fit_probe,
     frames,
+    learned_points,
     mean_reconstruction_loss,
     ssim,
     train_stage,
@@ -168,3 +174,16 @@ def test_probe_shrinks_points_that_carry_nothing_to_the_mean_pose():
     assert ridge >= 1.0
     pred = apply_probe(rng.normal(80, 1e-4, (20, 8, 2)), w)
     assert np.abs(pred - joints.mean(0)).mean() < 0.1 * joints.std()
+
+
+def test_the_probe_folded_into_the_network_gives_the_probes_joints(examples):
+    torch.manual_seed(0)
+    model = SPMKD(SPMKDConfig()).eval()
+    img = frames(examples, WINDOW_C)[:4]
+    pts = learned_points(model, img)
+    w = np.random.default_rng(0).normal(0, 50, (2 * pts.shape[1] + 1, 8))
+    folded = KeypointProbe(model.encoder, torch.from_numpy(w), torch.from_numpy(pts.mean(0)))
+    with torch.no_grad():
+        got = folded(img).numpy()
+    assert got.shape == (4, 4, 2)
+    assert np.allclose(got, apply_probe(pts, w), atol=1e-3)

@@ -203,18 +203,23 @@ def transfer_matching(src: nn.Module, dst: nn.Module) -> tuple[list[str], list[s
 
 class KeypointProbe(nn.Module):
     """Encoder + soft-argmax + linear map: image → (B, J, 2) named joints in input
-    pixels. ``weight`` is (2K+1, 2J): [x1 y1 … xK yK 1] @ weight = [x1 y1 … xJ yJ]."""
+    pixels. ``weight`` is (2K+1, 2J): [x1 y1 … xK yK 1] @ weight = [x1 y1 … xJ yJ].
+    It is applied about ``center`` (the points' mean on the probe frames, (K, 2)) —
+    the same map, but float32 then multiplies small offsets instead of cancelling
+    large products (a map from points that move little has large weights)."""
 
-    def __init__(self, encoder: Encoder, weight: torch.Tensor):
+    def __init__(self, encoder: Encoder, weight: torch.Tensor, center: torch.Tensor):
         super().__init__()
         self.encoder = encoder
-        self.register_buffer("weight", weight.float().clone())
+        w64, c64 = weight.double(), center.double().reshape(1, -1)
+        self.register_buffer("center", c64.float())
+        self.register_buffer("weight", w64[:-1].float())
+        self.register_buffer("offset", (c64 @ w64[:-1] + w64[-1]).float())
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         heat, _ = self.encoder(x)
         xy = to_input_pixels(soft_argmax(heat)[0]).flatten(1)
-        ones = torch.ones_like(xy[:, :1])
-        out = torch.cat([xy, ones], dim=1) @ self.weight
+        out = (xy - self.center) @ self.weight + self.offset
         return out.view(x.shape[0], -1, 2)
 
 

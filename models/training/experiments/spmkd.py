@@ -133,12 +133,13 @@ def _probe_index(n: int, k: int) -> np.ndarray:
 
 
 def _variant(model, train_img, probe_idx, probe_truth, test_img, test_truth, scale) -> dict:
-    w, ridge = fit_probe(learned_points(model, train_img[probe_idx]), probe_truth)
+    probe_points = learned_points(model, train_img[probe_idx])
+    w, ridge = fit_probe(probe_points, probe_truth)
     pred = apply_probe(learned_points(model, test_img), w)
     figures = score(pred, test_truth, scale)
     figures["probe_ridge"] = ridge
     figures["test_reconstruction_loss"] = round(mean_reconstruction_loss(model, test_img), 5)
-    return {"figures": figures, "weight": w}
+    return {"figures": figures, "weight": w, "center": probe_points.mean(axis=0)}
 
 
 def _frame_scale(path: Path) -> float:
@@ -207,7 +208,7 @@ def run(req: ExperimentRequest, log: Log) -> tuple[dict, str]:
     weights = {}
     for name in ("crwt", "no_crwt", "random_init"):
         v = _variant(models[name], train_img, probe_idx, probe_truth, test_img, test_truth, scale)
-        variants[name], weights[name] = v["figures"], v["weight"]
+        variants[name], weights[name] = v["figures"], (v["weight"], v["center"])
         log(f"{name}: median {v['figures']['median_px']} px")
     base = variants["random_init"]["median_px"]
     for v in variants.values():
@@ -260,7 +261,7 @@ def _export(req, model, weight, test_img, test_paths, plan, split, scale, finals
     """The crwt encoder + probe as a package under ``--out`` (published whole or not at
     all), its parity, and its error measured through :class:`ModelRunner`."""
     onnx_final, json_final = finals
-    probe = KeypointProbe(model.encoder, torch.from_numpy(weight)).eval()
+    probe = KeypointProbe(model.encoder, *map(torch.from_numpy, weight)).eval()
     w, h = INPUT_SIZE
     manifest = Manifest(
         task="keypoints",
