@@ -200,3 +200,58 @@ def test_bad_schedulers_are_one_line(study, capsys, args, fragment):
 def test_no_sessions_is_one_line(tmp_path, capsys):
     code, out, err = run_cli(capsys, "batch", "stats", os.fspath(tmp_path / "*.h5"))
     assert_one_line_error(code, err, "no study folder, session file or matching sessions")
+
+
+def _manifest_without_run(path: Path) -> dict:
+    d = json.loads((path / "manifest.json").read_text())
+    return {k: v for k, v in d.items() if k not in ("created", "command")}
+
+
+def test_batch_export_writes_the_single_exports_folder_and_stats_every_session(
+    study, tmp_path, capsys
+):
+    folder = _copy(study, tmp_path / "study")
+    for s in _sessions(folder):
+        shutil.copy(_serial(study, s), s.with_name("cycling.labels.h5"))
+    sessions = _sessions(folder)
+    opts = ["--status", "unreviewed", "--format", "png,coco", "--split", "train=0.5,test=0.5"]
+    assert run_cli_quiet("export", *sessions, *opts, "--out", tmp_path / "serial", "-q") == 0
+    code, out, err = run_cli(
+        capsys,
+        "batch",
+        "export",
+        folder,
+        *opts,
+        "--out",
+        tmp_path / "batch",
+        "--workers",
+        "2",
+        "-q",
+    )
+    assert code == 0, err
+    serial, batch = tmp_path / "serial", tmp_path / "batch"
+    names = sorted(p.relative_to(serial) for p in serial.rglob("*") if p.is_file())
+    assert names == sorted(p.relative_to(batch) for p in batch.rglob("*") if p.is_file())
+    for name in names:
+        if name.suffix == ".png":
+            assert (serial / name).read_bytes() == (batch / name).read_bytes(), name
+    assert _manifest_without_run(serial) == _manifest_without_run(batch)
+    for split in ("train", "test"):
+        a, b = (json.loads((d / f"annotations_{split}.json").read_text()) for d in (serial, batch))
+        assert a["images"] == b["images"] and a["annotations"] == b["annotations"]
+    assert not list(tmp_path.glob(".batch.batch-*")), "the staging folder became the export"
+
+    # the export folder is never written twice
+    code, out, err = run_cli(capsys, "batch", "export", folder, *opts, "--out", batch, "-q")
+    assert_one_line_error(code, err, "--out")
+
+    # stats of every session in the same study report
+    code, out, err = run_cli(capsys, "batch", "stats", folder, "--workers", "1", "-q")
+    assert code == 0, err
+    runs = json.loads((folder / "batch-report.json").read_text())["runs"]
+    assert set(runs) == {"export", "stats"} and runs["export"]["finished"]["frames"] == 90
+    for row in runs["stats"]["rows"]:
+        assert row["frames"] == 30 and {c["class"] for c in row["result"]["classes"]} >= {
+            "left_calf",
+            "right_calf",
+        }

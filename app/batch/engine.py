@@ -86,9 +86,11 @@ class Batch:
     ):
         self.work, self.chunk_frames, self.quiet, self.log = work, chunk_frames, quiet, log
         self.root, sessions = find_sessions(spec)
+        self.work = work = work.planned(sessions)
         self.state = BatchState(self.root, work)
         self.records = [SessionRecord(s, session_key(self.root, s)) for s in sessions]
         self.seconds = 0.0
+        self.finished: dict[str, Any] | None = None
 
     def run(self, client) -> list[SessionRecord]:
         from distributed import as_completed
@@ -115,6 +117,8 @@ class Batch:
             for future in self._ac:
                 kind, rec, frames = self._futures.pop(future)
                 self._finished(kind, rec, frames, future)
+        failed = sum(r.status == "failed" for r in self.records)
+        self.finished = self.work.finish([r.session for r in self.records], failed)
         self.seconds = time.perf_counter() - t0
         return self.records
 
@@ -176,6 +180,8 @@ class Batch:
             if rec.chunks_left == 0:
                 self._merge(rec)
         else:  # merge or run_session: the session is finished
+            if kind == "run_session":
+                rec.rows = int(value.get("frames", 0))
             rec.result.update(value)
             rec.result["rows"] = rec.rows
             self.state.mark_done(rec.key, rec.result)

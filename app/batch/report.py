@@ -81,6 +81,7 @@ def report(batch: Batch, scheduler: str) -> dict[str, Any]:
         "seconds": round(batch.seconds, 2),
         "sessions": len(rows),
         **counts,
+        "finished": batch.finished,
         "rows": rows,
     }
 
@@ -94,6 +95,8 @@ def table(run: dict[str, Any]) -> str:
         "| session | status | frames | labeled | IoU | rig | s | worker | reason |",
         "|---|---|---|---|---|---|---|---|---|",
     ]
+    if run.get("finished"):
+        lines[1:1] = ["", ", ".join(f"{k}: {v}" for k, v in run["finished"].items())]
     for r in run["rows"]:
         lab = "" if r["labeled_fraction"] is None else f"{100 * r['labeled_fraction']:.0f} %"
         iou = "" if r["mean_iou"] is None else f"{r['mean_iou']:.3f}"

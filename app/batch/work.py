@@ -51,6 +51,15 @@ class Work:
         text = json.dumps({"command": self.command, **asdict(self)}, sort_keys=True, default=str)
         return f"{self.command}-{hashlib.sha256(text.encode()).hexdigest()[:12]}"
 
+    def planned(self, sessions: list[Path]) -> Work:
+        """This work with what must be fixed for the whole study before any task (on
+        the client; a ThermorigError here is bad input: nothing runs)."""
+        return self
+
+    def finish(self, sessions: list[Path], failed: int) -> dict[str, Any] | None:
+        """After every session (on the client): what the study as a whole gives."""
+        return None
+
     def output(self, session: Path) -> Path | None:
         """The file the work leaves for the person (None: only the report)."""
         return None

@@ -1,4 +1,4 @@
-"""``thermorig batch autolabel|infer|check-rig|stats STUDY [the command's options]
+"""``thermorig batch autolabel|infer|check-rig|stats|export STUDY [the command's options]
 [--scheduler local|tcp://HOST:PORT|FILE.json] [--workers N] [--chunk-frames N]``.
 
 Parses the arguments (each sub-command takes its single command's own options) and
@@ -15,6 +15,7 @@ import sys
 from app.batch.work import AutolabelWork, CheckRigWork, InferWork, StatsWork, Work
 from app.commands import autolabel as autolabel_command
 from app.commands import check_rig as check_rig_command
+from app.commands import export as export_command
 from app.commands import infer as infer_command
 from app.commands import stats as stats_command
 from app.commands.arguments import whole
@@ -24,13 +25,14 @@ COMMANDS = {
     "infer": (infer_command, "run model packages over every session (infer)"),
     "check-rig": (check_rig_command, "check the rig against every session (check-rig)"),
     "stats": (stats_command, "temperature curves of every session's labels (stats)"),
+    "export": (export_command, "one export folder of every session's reviewed labels (export)"),
 }
 
 
 def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser(
         "batch",
-        help="run autolabel, infer, check-rig or stats over a whole study (Dask)",
+        help="run autolabel, infer, check-rig, stats or export over a whole study (Dask)",
         description="Run one command over every session of a study: on this machine's cores"
         " (a local Dask cluster) or on an existing Dask scheduler. Long sessions are"
         " split into frame ranges; each finished range and session is remembered in"
@@ -89,6 +91,11 @@ def work_from(args: argparse.Namespace) -> Work:
         return InferWork(models=models, stream=args.stream or "thermal", threads=args.threads or 1)
     if cmd == "check-rig":
         return CheckRigWork(rig=args.rig)
+    if cmd == "export":
+        from app.batch.export_work import ExportWork
+
+        command = export_command.command_line(args, ["thermorig", "batch", "export", args.study])
+        return ExportWork(out=args.out, options=export_command.options(args, command))
     return StatsWork(
         stream=args.stream,
         statuses=tuple(args.status) if args.status else None,
