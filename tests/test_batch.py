@@ -1,7 +1,8 @@
 """``thermorig batch``: a study labeled on a real Dask scheduler with two worker
 processes (loopback only) gives the serial command's label files; a killed worker and
-client, then a re-run, leave every session labeled once; a bad session fails alone;
-a person's reviewed rows are kept; foreign reports are never replaced."""
+client, then a re-run, leave every session labeled once; a bad session and one whose
+label file a review window holds fail alone; a person's reviewed rows are kept;
+foreign reports are never replaced; batch export gives the single export's folder."""
 
 from __future__ import annotations
 
@@ -21,6 +22,7 @@ import pytest
 from app.labels.sidecar import SOURCE_PROJECTED, STATUS_ACCEPTED, LabelReader
 from app.labels.sidecar_writer import LabelWriter
 from app.study.generate import generate_study, plan
+from drivers.locks import LockFile
 from tests.broken_inputs import assert_one_line_error, run_cli
 from tests.dask_support import dask_processes
 
@@ -159,15 +161,24 @@ def test_a_bad_session_fails_alone_and_reviewed_rows_are_kept(study, tmp_path, c
     with LabelWriter(reviewed, session=first, classes=classes) as w:
         w.create_stream("thermal", n, shape)
         w.write("thermal", 5, painted, SOURCE_PROJECTED, status=STATUS_ACCEPTED)
-    code, out, err = run_cli(
-        capsys, "batch", "autolabel", folder, *AUTOLABEL, "--workers", "1", "-q"
-    )
+    locked = _sessions(folder)[2]  # a review window has its label file open
+    lock = LockFile.take(locked.with_name("cycling.labels.h5"), "thermorig review")
+    try:
+        code, out, err = run_cli(
+            capsys, "batch", "autolabel", folder, *AUTOLABEL, "--workers", "1", "-q"
+        )
+    finally:
+        lock.release()
     assert code == 1, err
     run = json.loads((folder / "batch-report.json").read_text())["runs"]["autolabel"]
     rows = {r["session"]: r for r in run["rows"]}
     bad = rows["broken/cycling.h5"]
     assert bad["status"] == "failed" and "\n" not in bad["error"] and "cycling.h5" in bad["error"]
-    assert [rows[k]["status"] for k in sorted(rows) if k != "broken/cycling.h5"] == ["done"] * 3
+    held = rows[str(locked.relative_to(folder))]
+    assert held["status"] == "failed" and "being written by `thermorig review`" in held["error"]
+    assert not locked.with_name("cycling.labels.h5").exists()
+    done = [rows[k]["status"] for k in sorted(rows) if k != "broken/cycling.h5"]
+    assert sorted(done) == ["done", "done", "failed"]
     assert rows[str(first.relative_to(folder))]["result"]["kept_reviewed"] == 1
     with LabelReader(reviewed) as r:
         assert np.array_equal(r.mask("thermal", 5), painted)
