@@ -33,9 +33,26 @@ from drivers.errors import ThermorigError, one_line
 CHUNK_FRAMES = 900
 
 
+def _worker_address() -> str:
+    """This Dask worker's address ("local" when not on one). On a worker, OpenCV is
+    kept to one thread: a worker is one thread by design (one per core), and OpenCV's
+    own pool on top would make the workers fight over the cores."""
+    try:
+        from distributed import get_worker
+
+        address = get_worker().address
+    except ValueError:  # not on a worker (called directly)
+        return "local"
+    import cv2
+
+    cv2.setNumThreads(1)
+    return address
+
+
 def run_task(work: Work, method: str, *args: Any) -> dict[str, Any]:
     """Runs on a worker: ``work.method(*args)``, timed, with where it ran; a
     ThermorigError comes back as the session's one-line failure, not an exception."""
+    where = _worker_address()
     t0 = time.perf_counter()
     value, error = None, None
     try:
@@ -45,12 +62,6 @@ def run_task(work: Work, method: str, *args: Any) -> dict[str, Any]:
             value = getattr(work, method)(*args)
     except ThermorigError as exc:
         error = one_line(exc)
-    try:
-        from distributed import get_worker
-
-        where = get_worker().address
-    except ValueError:  # not on a worker (called directly)
-        where = "local"
     return {"value": value, "error": error, "worker": where, "s": time.perf_counter() - t0}
 
 
