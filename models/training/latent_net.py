@@ -87,7 +87,7 @@ class LatentDecoder(nn.Module):
     to full resolution (see the module docstring)."""
 
     def __init__(
-        self, in_channels: int, classes: int, channels: tuple[int, int, int] = (16, 32, 48)
+        self, in_channels: int, classes: int, channels: tuple[int, int, int] = (12, 24, 40)
     ):
         super().__init__()
         c0, c1, c2 = channels

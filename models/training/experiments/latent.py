@@ -32,7 +32,8 @@ import torch
 
 from drivers.session import SessionReader
 from models.metrics import class_counts, iou, joint_histogram
-from models.preprocess import heatmap, temperature_window
+from models.postprocess import segmentation
+from models.preprocess import fit, heatmap, temperature_window
 from models.spec import InputSpec
 from models.training.dataset import Examples, load_session, mirror_permutation
 from models.training.experiments.common import (
@@ -68,7 +69,7 @@ def _plan(quick: bool) -> dict:
     """Frame sampling and step counts: full run ~20 min on 2 shared cores, quick ~2."""
     if quick:
         return {"per_session": 4, "encoder_steps": 10, "decoder_steps": 8}
-    return {"per_session": 15, "encoder_steps": 500, "decoder_steps": 250}
+    return {"per_session": 15, "encoder_steps": 500, "decoder_steps": 300}
 
 
 def input_spec(variant: str) -> InputSpec:
@@ -148,9 +149,9 @@ def fit_decoder(
     gen = torch.Generator().manual_seed(seed)
     dev = torch.device(device)
     model = LatentDecoder(features.shape[1], classes).to(dev)
-    cfg = TrainConfig(steps=steps, lr=3e-3, seed=seed)
+    cfg = TrainConfig(steps=steps, lr=5e-3, seed=seed)
     opt, sched = _optimizer(model, cfg)
-    bs = min(8, len(features))
+    bs = min(6, len(features))
     t0 = time.perf_counter()
     losses = []
     model.train()
@@ -178,17 +179,31 @@ def fit_decoder(
     return model.cpu().eval(), stats
 
 
+def frame_truth(sources: list[tuple[str, int]]) -> list[np.ndarray]:
+    """The full-resolution truth class masks of the test frames: IoU is measured on
+    them, as ``thermorig infer``/``evaluate`` would, not on the input-size masks."""
+    out = []
+    for path, i in sources:
+        with SessionReader(path) as s:
+            out.append(s.frame("thermal", i).truth["labels"])
+    return out
+
+
 @torch.no_grad()
 def pooled_iou(
-    model: torch.nn.Module, x: torch.Tensor, labels: np.ndarray, classes: list[str]
+    model: torch.nn.Module, x: torch.Tensor, truth: list[np.ndarray], classes: list[str]
 ) -> dict:
-    """Per-class IoU (pixels pooled over frames) and the mean over the labeled classes."""
+    """Per-class IoU (pixels pooled over frames) of the frame-size masks the app's
+    post-processing makes from the class scores, and the mean over the labeled classes."""
     c = len(classes)
+    h, w = truth[0].shape
+    geometry = fit(w, h, x.shape[-1], x.shape[-2], "letterbox")
     counts = np.zeros((3, c), np.int64)
     for i in range(0, len(x), 4):
-        pred = model(x[i : i + 4].float()).argmax(1).numpy().astype(np.uint8)
-        for t, p in zip(labels[i : i + 4], pred, strict=True):
-            counts += np.stack(class_counts(joint_histogram(t, p, c), c))
+        logits = model(x[i : i + 4].float()).numpy()
+        for t, scores in zip(truth[i : i + 4], logits, strict=True):
+            pred = segmentation(scores[None], geometry, c).mask
+            counts += np.stack(class_counts(joint_histogram(t, pred, c), c))
     per = np.nan_to_num(iou(*counts), nan=0.0)
     return {
         "mean_iou": round(float(per[1:].mean()), 4),
@@ -201,6 +216,7 @@ def run_variant(
     train: Examples,
     labeled: list[int],
     test: Examples,
+    truth: list[np.ndarray],
     req: ExperimentRequest,
     plan: dict,
     log: Log,
@@ -224,11 +240,13 @@ def run_variant(
     )
     steps, n = plan["decoder_steps"], len(classes)
     dec, dec_stats = fit_decoder(z_lab, y_lab, n, steps, req.seed, req.device, log, "decoder")
-    latent = pooled_iou(dec, z_test, test.labels, classes)
-    log(f"  latent decoder: test mean IoU {latent['mean_iou']:.3f}")
+    latent = pooled_iou(dec, z_test, truth, classes)
+    log(f"  latent decoder: test mean IoU {latent['mean_iou']:.3f} {latent['per_class']}")
     base, base_stats = fit_decoder(x_lab, y_lab, n, steps, req.seed, req.device, log, "baseline")
-    baseline = pooled_iou(base, x_test, test.labels, classes)
-    log(f"  baseline (same decoder on the raw input): test mean IoU {baseline['mean_iou']:.3f}")
+    baseline = pooled_iou(base, x_test, truth, classes)
+    log(
+        f"  baseline (same decoder on the raw input): test mean IoU {baseline['mean_iou']:.3f} {baseline['per_class']}"
+    )
     figures = {
         **latent,
         "baseline": baseline,
@@ -259,9 +277,10 @@ def run(req: ExperimentRequest, log: Log) -> tuple[dict, str]:
             f"--labeled-frames {req.labeled_frames}: the training subjects give {len(train)} frames"
         )
     labeled = pick_labeled(train.sources, req.labeled_frames)
+    truth = frame_truth(test.sources)
     variants, models = {}, {}
     for v in VARIANTS:
-        variants[v], enc, dec = run_variant(v, train, labeled, test, req, plan, log)
+        variants[v], enc, dec = run_variant(v, train, labeled, test, truth, req, plan, log)
         models[v] = LatentSegmenter(enc, dec)
     best = max(VARIANTS, key=lambda v: variants[v]["mean_iou"])
     spec = input_spec(best)
