@@ -68,7 +68,7 @@ PAPER = "CUTS encoder + UNet decoder, 52 labeled images, 7 regions: mean IoU 0.6
 def _plan(quick: bool) -> dict:
     """Frame sampling and step counts: full run ~20 min on 2 shared cores, quick ~2."""
     if quick:
-        return {"per_session": 4, "encoder_steps": 10, "decoder_steps": 8}
+        return {"per_session": 4, "encoder_steps": 6, "decoder_steps": 4}
     return {"per_session": 15, "encoder_steps": 500, "decoder_steps": 300}
 
 
