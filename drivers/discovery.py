@@ -119,7 +119,7 @@ def v4l2_capture_caps(fd: int, ioctl: Ioctl = fcntl.ioctl) -> tuple[str, bool] |
 class DeviceInfo:
     """One connected camera and the source spec that opens it."""
 
-    kind: str  # "realsense" | "thermal" | "camera"
+    kind: str  # "realsense" | "thermal" | "camera" | "gige"
     name: str
     spec: str
     serial: str = ""
@@ -271,9 +271,16 @@ def _flatten(by_format: dict[str, list[str]]) -> list[str]:
     return [f"{m} {fmt}" for fmt, ms in by_format.items() for m in ms]
 
 
-def discover() -> list[DeviceInfo]:
-    """Every camera thermorig can open, RealSense first."""
-    return list_realsense() + list_v4l2()
+def discover(network: bool = False) -> list[DeviceInfo]:
+    """Every camera thermorig can open, RealSense first; with ``network`` also the GigE
+    Vision cameras, found by a discovery broadcast on every network interface — which
+    is why it only happens when a person asks for it (``thermorig devices --network``)."""
+    found = list_realsense() + list_v4l2()
+    if network:
+        from drivers.gige_aravis import list_gige
+
+        found += list_gige()
+    return found
 
 
 NOTHING_FOUND = (
