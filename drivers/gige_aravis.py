@@ -8,8 +8,8 @@ A camera is always opened by its IP address, from the local address that routes 
 (found with a connected UDP socket, which sends nothing): ``Aravis.Camera.new(id)``
 would pick an interface by itself (on a laptop with Wi-Fi often the wrong one, and
 then no frame arrives), and looking a camera up by name means discovery.
-:func:`list_gige` *broadcasts* GVCP discovery on every interface: it runs only for
-``thermorig devices --network``, never while recording and never in tests.
+Discovery (``drivers.discovery.list_gige``) *broadcasts* on every interface: it runs
+only for ``thermorig devices --network``, never while recording and never in tests.
 """
 
 from __future__ import annotations
@@ -120,35 +120,3 @@ def feature_text(camera: Any, name: str) -> str | None:
         return str(node.get_value_as_string())
     except Exception:  # noqa: BLE001 - GLib.GError: not readable now
         return None
-
-
-def list_gige() -> list[Any]:
-    """GigE Vision cameras on every network interface, as ``DeviceInfo``.
-
-    This BROADCASTS GVCP discovery; only ``thermorig devices --network`` calls it.
-    """
-    from drivers.discovery import DeviceInfo
-
-    try:
-        aravis, _ = load_aravis()
-    except SourceError as exc:
-        return [DeviceInfo(kind="gige", name="GigE Vision", spec="gige:ADDRESS", note=str(exc))]
-    aravis.update_device_list()
-    out = []
-    for i in range(aravis.get_n_devices()):
-        if aravis.get_device_protocol(i) != "GigEVision":
-            continue
-        address = aravis.get_device_address(i) or ""
-        vendor = aravis.get_device_vendor(i) or ""
-        model = aravis.get_device_model(i) or ""
-        out.append(
-            DeviceInfo(
-                kind="gige",
-                name=f"{vendor} {model}".strip() or "GigE Vision camera",
-                spec=f"gige:{address}",
-                serial=aravis.get_device_serial_nbr(i) or "",
-                path=aravis.get_device_physical_id(i) or "",
-                note=aravis.get_device_id(i) or "",
-            )
-        )
-    return out

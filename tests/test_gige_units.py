@@ -110,7 +110,7 @@ def test_devices_broadcasts_for_gige_cameras_only_with_network(monkeypatch, caps
         calls.append(1)
         return [DeviceInfo(kind="gige", name="FLIR A700", spec="gige:192.168.1.20")]
 
-    monkeypatch.setattr(gige_aravis, "list_gige", fake_list_gige)
+    monkeypatch.setattr("drivers.discovery.list_gige", fake_list_gige)
     monkeypatch.setattr("drivers.discovery.list_realsense", lambda: [])
     monkeypatch.setattr("drivers.discovery.list_v4l2", lambda: [])
     devices.run(argparse.Namespace(json=False, network=False))
