@@ -10,7 +10,8 @@ import json
 def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser(
         "devices",
-        help="list connected cameras (RealSense, UVC thermal, plain), their modes and specs",
+        help="list connected cameras (RealSense, UVC thermal, plain; GigE with --network), "
+        "their modes and specs",
         description="List the cameras connected to this computer, the streams and modes "
         "each offers, and the source spec that opens it (for record/preview). Nothing is "
         "started, so this is quick and safe while another program uses a camera.",
