@@ -95,6 +95,8 @@ class GigEThermalCamera(WatchedLiveDriver):
             )
         self.pixel_format = pixel_format
         self.fps = None if fps is None else _number("fps", fps)
+        if self.fps is not None and not 0 < self.fps <= 10_000:
+            raise SourceError(f"gige fps must be a positive frame rate, got {fps}")
         self.packet_size = None if packet_size is None else int(_number("packet_size", packet_size))
         self._calibration = (
             None if kelvin_per_count is None else _number("kelvin_per_count", kelvin_per_count),
@@ -113,8 +115,19 @@ class GigEThermalCamera(WatchedLiveDriver):
     # -- connection -----------------------------------------------------------------
     def _connect(self) -> tuple[Any, Any]:
         """Open the camera, apply the settings, start it: (camera, stream)."""
-        aravis, _ = load_aravis()
         camera = open_camera(self.address)
+        try:
+            return camera, self._start(camera)
+        except SourceError:
+            raise
+        except Exception as exc:  # noqa: BLE001 - GLib.GError from any Aravis call
+            raise SourceError(
+                f"the camera at {self.address} failed while starting: {gerror_text(exc)}"
+            ) from None
+
+    def _start(self, camera: Any) -> Any:
+        """Settings, then a stream with packet resend and its buffers, then acquisition."""
+        aravis, _ = load_aravis()
         try:
             camera.set_pixel_format_from_string(self.pixel_format)
         except Exception as exc:  # noqa: BLE001 - GLib.GError
@@ -138,7 +151,7 @@ class GigEThermalCamera(WatchedLiveDriver):
             stream.push_buffer(aravis.Buffer.new_allocate(payload))
         camera.set_acquisition_mode(aravis.AcquisitionMode.CONTINUOUS)
         camera.start_acquisition()
-        return camera, stream
+        return stream
 
     def _disconnect(self, polite: bool) -> None:
         """Drop the camera; ``polite`` stops acquisition first (it is still there)."""
@@ -232,7 +245,13 @@ class GigEThermalCamera(WatchedLiveDriver):
     # -- grabbing -------------------------------------------------------------------
     def _run(self) -> None:
         while not self._loop.stopping.is_set():
-            if not self.grab_once():
+            try:
+                delivered = self.grab_once()
+            except Exception as exc:  # noqa: BLE001 - an SDK error must not end the loop
+                self._info.extra["last_grab_error"] = repr(exc)
+                self._lose(f"the camera at {self.address} failed: {gerror_text(exc)}")
+                delivered = False
+            if not delivered:
                 self._loop.stopping.wait(0.005 if self._camera is not None else 0.05)
 
     def grab_once(self) -> bool:

@@ -92,7 +92,7 @@ CONVERSIONS = [
 ]
 
 
-def test_irformat_and_a_calibration_give_temperatures_else_the_units_say_counts():
+def test_irformat_and_a_calibration_give_temperatures_else_the_units_say_counts_and_bad_settings_are_one_line():
     seen = {}
     with running_fake():
         for options, _, _, _ in CONVERSIONS:
@@ -103,6 +103,14 @@ def test_irformat_and_a_calibration_give_temperatures_else_the_units_say_counts(
                 seen[options] = (driver.streams["thermal"].units, float(np.median(image)))
             finally:
                 driver.close()
+        refused = {}
+        for options in ("NoSuchFeature=1", "IRFormat=Celsius"):
+            with pytest.raises(SourceError) as info:
+                open_source(f"gige:127.0.0.1?{options}")
+            refused[options] = str(info.value)
+    assert "no GenICam feature 'NoSuchFeature'" in refused["NoSuchFeature=1"]
+    assert "cannot set IRFormat=Celsius" in refused["IRFormat=Celsius"]
+    assert all("\n" not in line for line in refused.values())
     for options, units, room, tolerance in CONVERSIONS:
         assert seen[options][0] == units, options
         assert abs(seen[options][1] - room) < tolerance, (options, seen[options])

@@ -84,6 +84,7 @@ def test_thermorigs_options_and_genicam_features_are_told_apart():
         ("::1", "IPv4"),
         ("10.0.0.5?fps", "options go after"),
         ("10.0.0.5?fps=fast", "fps must be a number"),
+        ("10.0.0.5?fps=0", "fps must be a positive frame rate"),
         ("10.0.0.5?pixel_format=RGB8", "Mono16 or Mono8"),
     ],
 )
