@@ -61,10 +61,13 @@ def test_record_from_a_gige_camera_for_4_s_gets_its_frames_in_centikelvin(tmp_pa
         spec = reader.streams["thermal"]
         assert (spec.units, spec.dtype, spec.shape) == ("centikelvin", "uint16", (120, 160))
         assert spec.fps == pytest.approx(25.0)
-        assert reader.count("thermal") >= 20 * 4  # 25 fps for 4 s: 100; 80 leaves room
+        # 25 fps for 4 s is 100 frames; a busy machine may lose some, not most
+        assert reader.count("thermal") >= 60
+        period = float(np.median(np.diff(reader.timestamps("thermal"))))
         image = reader.frame("thermal", 10).array
         assert reader.gaps() == []
     # The fake's room is 20.0-20.5 °C and its body 34 °C, with 0.04 K of noise.
+    assert period == pytest.approx(0.040, abs=0.004)  # the camera's 25 fps, on the host clock
     assert abs(float(np.median(image)) - (ROOM_CK + 25)) < 30
     assert abs(float(image.max()) - BODY_CK) < 30
     info = thermorig("info", str(out))
@@ -128,11 +131,12 @@ def test_a_camera_killed_and_restarted_is_a_gap_in_one_line_and_the_recording_go
     tmp_path,
 ):
     out = tmp_path / "lost.h5"
-    command = [*THERMORIG, "record", str(out), "--source", "gige:127.0.0.1", "--seconds", "5"]
+    command = [*THERMORIG, "record", str(out), "--source", "gige:127.0.0.1", "--seconds", "8"]
     with ExitStack() as stack:
         fake = stack.enter_context(running_fake())
         proc = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
         wait_for_frames_in(out)
+        time.sleep(1.0)  # a second of frames (25) before it
         fake.kill()  # the cable pulled
         time.sleep(1.0)
         stack.enter_context(running_fake())  # and plugged back
