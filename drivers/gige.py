@@ -293,9 +293,12 @@ class GigEThermalCamera(WatchedLiveDriver):
         try:
             self._camera, self._stream = self._connect()
         except SourceError as exc:
-            self._disconnect(polite=False)
+            # The outage keeps its cause as message; the latest attempt's failure is
+            # kept apart (the camera still absent says nothing new).
+            self._info.extra["last_reconnect_error"] = str(exc)
             self._backoff.failed()
-            self._faults.begin(stream, self._last_or_now(), f"reconnecting: {exc}")
+            if not self._faults.is_open(stream):
+                self._faults.begin(stream, self._last_or_now(), f"reconnecting: {exc}")
             return False
         self._clockmap.reset()  # a rebooted camera restarts its clock
         if self._watch is not None:
