@@ -44,6 +44,7 @@ COMMANDS = (
     "app.commands.train",
     "app.commands.experiment",
     "app.commands.check_rig",
+    "app.commands.batch",
 )
 
 EXIT_USER_ERROR = 2

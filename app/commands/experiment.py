@@ -152,13 +152,9 @@ def run_training(args: argparse.Namespace) -> int:
             f"thermorig experiment {args.experiment} needs torch: install the train extra"
             " (bash scripts/install train)"
         )
-    if args.device == "cuda":
-        import torch
-
-        if not torch.cuda.is_available():
-            raise ThermorigError("--device cuda: this torch build sees no CUDA device")
     from models.training.experiments.common import (
         ExperimentRequest,
+        check_device,
         publish_report,
         report_paths,
         study_split,
@@ -173,6 +169,7 @@ def run_training(args: argparse.Namespace) -> int:
         test_subjects=args.test_subjects,
         labeled_frames=getattr(args, "labeled_frames", 52),
     )
+    check_device(req.device)
     report_paths(req, args.experiment)  # refuse before training, not after
     study_split(req)  # a missing study or an impossible split: one line, now
     module = importlib.import_module(f"models.training.experiments.{args.experiment}")

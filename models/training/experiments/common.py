@@ -86,6 +86,15 @@ class StudySplit:
     root: Path = Path(".")
 
 
+def check_device(device: str) -> None:
+    """Refuse ``--device cuda`` in one line where this torch sees no GPU."""
+    if device == "cuda":
+        import torch
+
+        if not torch.cuda.is_available():
+            raise ExperimentError("--device cuda: this torch build sees no CUDA device")
+
+
 def study_split(req: ExperimentRequest) -> StudySplit:
     """The study's subjects split for cross-subject figures (refuses impossible splits)."""
     study = read_study(req.study)
