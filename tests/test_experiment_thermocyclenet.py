@@ -13,6 +13,7 @@ self-calibrated rig (docs/experiments/thermocyclenet.md).
 from __future__ import annotations
 
 import json
+import shutil
 from pathlib import Path
 
 import numpy as np
@@ -161,3 +162,28 @@ def test_an_existing_report_is_refused_before_any_work(study, tmp_path, capsys):
     assert rc == 2 and len(err.splitlines()) == 1 and "exists" in err
     assert (out / "thermocyclenet.md").read_text() == "a person's notes\n"
     assert sorted(p.name for p in out.iterdir()) == ["thermocyclenet.md"]
+
+
+def test_a_package_it_trained_is_listed_and_runs_live_in_the_window(
+    run, user_dir, qtbot, tmp_path, capsys
+):
+    """The S+100 package, put in the user model folder as docs/training.md says:
+    ``thermorig models`` lists it with its figures and the Models menu runs it live."""
+    from tests.ui_support import make_window
+
+    result, _ = run
+    package = Path(result["variants"]["S+100"]["package"])
+    for ext in (".onnx", ".json"):
+        shutil.copy(package.with_suffix(ext), user_dir)
+    name = package.stem
+    assert main(["models", "--json"]) == 0
+    listed = {m["name"]: m for m in json.loads(capsys.readouterr().out)["models"]}
+    assert listed[name]["figures"]["mean_iou"] == result["variants"]["S+100"]["mean_iou"]
+
+    window = make_window(qtbot, tmp_path, "synthetic:cycling")
+    menu = window.model_menu
+    qtbot.waitUntil(lambda: menu.entry(name) is not None, timeout=10000)
+    menu.entry(name).trigger()
+    key = f"model-user-{name}"
+    qtbot.waitUntil(lambda: key in window.live.runner.results(), timeout=15000)
+    assert window.live.runner.results()[key].labels.shape == (128, 160)  # the thermal view
