@@ -53,6 +53,10 @@ class ExperimentRequest:
     test_subjects: int = 2
     #: latent only: labeled frames for the decoder (the paper used at most 52).
     labeled_frames: int = 52
+    #: thermocyclenet only: the folder of auto label files the command made for a
+    #: synthetic study (``<subject>/<scene>.labels.h5``); None for a lab's study,
+    #: whose label sidecars sit beside its sessions.
+    auto_labels: Path | None = None
 
 
 @dataclass(frozen=True)
