@@ -44,6 +44,7 @@ COMMANDS = (
     "app.commands.train",
     "app.commands.experiment",
     "app.commands.check_rig",
+    "app.commands.batch",
 )
 
 EXIT_USER_ERROR = 2
@@ -73,17 +74,24 @@ WINDOW_COMMANDS = (None, "gui", "review")
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = build_parser()
-    args = parser.parse_args(argv)
-    func = getattr(args, "func", None)
-    if func is None:  # No sub-command: the window, on the synthetic rig (Qt loads only now).
-        from app.commands.gui import run_default
-
-        func = lambda _args: run_default()  # noqa: E731
-    if args.command in WINDOW_COMMANDS:
-        return _run(func, args)
     with handling_stop_signals(process_ends=True):
-        return _run(func, args)
+        with stop_request.deferred():  # loading the commands: a Ctrl-C is only recorded
+            parser = build_parser()
+            args = parser.parse_args(argv)
+        early = stop_request.requested()
+        if early is not None:
+            return _fail(f"stopped by {signal_name(early)} while starting", 128 + early)
+        func = getattr(args, "func", None)
+        if func is None:  # No sub-command: the window, on the synthetic rig (Qt loads now).
+            from app.commands.gui import run_default
+
+            func = lambda _args: run_default()  # noqa: E731
+        if args.command not in WINDOW_COMMANDS:
+            return _run(func, args)
+        # Until the window takes Ctrl-C over (app.ui.app.run_window), a signal is only
+        # recorded: raised inside Qt's import it aborted the process with a core dump.
+        with stop_request.deferred():
+            return _run(func, args)
 
 
 def _run(func: Callable[[argparse.Namespace], int | None], args: argparse.Namespace) -> int:

@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from drivers.errors import SourceError
 from drivers.realsense_streams import stream_name_for
 
 # -- V4L2 ioctls (linux/videodev2.h) ---------------------------------------------------
@@ -119,7 +120,7 @@ def v4l2_capture_caps(fd: int, ioctl: Ioctl = fcntl.ioctl) -> tuple[str, bool] |
 class DeviceInfo:
     """One connected camera and the source spec that opens it."""
 
-    kind: str  # "realsense" | "thermal" | "camera"
+    kind: str  # "realsense" | "thermal" | "camera" | "gige"
     name: str
     spec: str
     serial: str = ""
@@ -271,9 +272,46 @@ def _flatten(by_format: dict[str, list[str]]) -> list[str]:
     return [f"{m} {fmt}" for fmt, ms in by_format.items() for m in ms]
 
 
-def discover() -> list[DeviceInfo]:
-    """Every camera thermorig can open, RealSense first."""
-    return list_realsense() + list_v4l2()
+def list_gige() -> list[DeviceInfo]:
+    """GigE Vision cameras on every network interface, as ``DeviceInfo``.
+
+    This BROADCASTS GVCP discovery; only ``thermorig devices --network`` calls it.
+    """
+    from drivers.gige_aravis import load_aravis
+
+    try:
+        aravis, _ = load_aravis()
+    except SourceError as exc:
+        return [DeviceInfo(kind="gige", name="GigE Vision", spec="gige:ADDRESS", note=str(exc))]
+    aravis.update_device_list()
+    out = []
+    for i in range(aravis.get_n_devices()):
+        if aravis.get_device_protocol(i) != "GigEVision":
+            continue
+        address = aravis.get_device_address(i) or ""
+        vendor = aravis.get_device_vendor(i) or ""
+        model = aravis.get_device_model(i) or ""
+        out.append(
+            DeviceInfo(
+                kind="gige",
+                name=f"{vendor} {model}".strip() or "GigE Vision camera",
+                spec=f"gige:{address}",
+                serial=aravis.get_device_serial_nbr(i) or "",
+                path=aravis.get_device_physical_id(i) or "",
+                note=aravis.get_device_id(i) or "",
+            )
+        )
+    return out
+
+
+def discover(network: bool = False) -> list[DeviceInfo]:
+    """Every camera thermorig can open, RealSense first; with ``network`` also the GigE
+    Vision cameras, found by a discovery broadcast on every network interface — which
+    is why it only happens when a person asks for it (``thermorig devices --network``)."""
+    found = list_realsense() + list_v4l2()
+    if network:
+        found += list_gige()
+    return found
 
 
 NOTHING_FOUND = (

@@ -19,7 +19,8 @@ from collections import deque
 from typing import Any
 
 from drivers.base import BaseDriver
-from drivers.faults import Clock, FaultInterval, FaultLog
+from drivers.faults import Clock, FaultInterval, FaultLog, StallWatch
+from drivers.loop_thread import LoopThread
 from drivers.types import Frame, StreamHealth
 
 #: The host clock every live driver maps onto unless told otherwise. On Linux the
@@ -192,3 +193,56 @@ class LiveDriver(BaseDriver):
 
     def fault_intervals(self) -> list[FaultInterval]:
         return self._faults.intervals()
+
+
+class WatchedLiveDriver(LiveDriver):
+    """A live driver with a grab loop (:meth:`_run`, on its own thread unless
+    ``threaded`` is False: tests step it by hand) and a :class:`StallWatch` on its
+    streams (``self._watch``, set at open): a camera that hangs inside its SDK's read
+    call shows as an outage when the consumer reads or asks for health, before the
+    grab loop itself gives up on it."""
+
+    def __init__(
+        self,
+        spec: str,
+        queue_size: int = 8,
+        clock: Clock = HOST_CLOCK,
+        threaded: bool = True,
+    ):
+        super().__init__(spec, queue_size, clock)
+        self._watch: StallWatch | None = None
+        self._threaded = threaded
+        self._loop = LoopThread(self._run, f"grab-{spec}")
+
+    def _run(self) -> None:
+        raise NotImplementedError
+
+    def start(self) -> None:
+        super().start()
+        if self._watch is not None:
+            self._watch.arm()
+        if self._threaded:
+            self._loop.start()
+
+    def stop(self) -> None:
+        self._loop.stop()
+        super().stop()
+
+    def _check_stalls(self) -> None:
+        if self._watch is None or not self._running:
+            return
+        for stream in self._watch.stalled():
+            if not self._faults.is_open(stream):
+                silent = self._watch.silent_for(stream)
+                last = self._last_ts.get(stream, self._clock())
+                self._faults.begin(stream, last, f"no frames for {silent:.1f} s")
+
+    def read(self, timeout: float | None = None) -> Frame | None:
+        frame = super().read(timeout)
+        if frame is None:
+            self._check_stalls()
+        return frame
+
+    def health(self) -> dict[str, StreamHealth]:
+        self._check_stalls()
+        return super().health()

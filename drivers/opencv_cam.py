@@ -20,8 +20,7 @@ import numpy as np
 
 from drivers.errors import SourceError
 from drivers.faults import Backoff, Clock, StallWatch
-from drivers.live import HOST_CLOCK, LiveDriver
-from drivers.loop_thread import LoopThread
+from drivers.live import HOST_CLOCK, WatchedLiveDriver
 from drivers.types import Frame, StreamSpec
 
 CaptureFactory = Callable[[int | str], Any]
@@ -44,7 +43,7 @@ def default_capture_factory(device: int | str) -> Any:
     return cv2.VideoCapture(device, api)
 
 
-class OpenCVCamera(LiveDriver):
+class OpenCVCamera(WatchedLiveDriver):
     """One stream from an OpenCV capture; subclasses change the pixel handling.
 
     Options: ``width``, ``height``, ``fps`` (requested from the device; what it gives
@@ -73,18 +72,17 @@ class OpenCVCamera(LiveDriver):
         stall_timeout_s: float = 2.0,
         backoff: Backoff | None = None,
     ):
-        super().__init__(f"{self.scheme}:{device}", queue_size=queue_size, clock=clock)
+        super().__init__(
+            f"{self.scheme}:{device}", queue_size=queue_size, clock=clock, threaded=threaded
+        )
         self.device = parse_device(device)
         self.width, self.height, self.fps = width, height, fps
         self._factory = capture_factory or default_capture_factory
-        self._threaded = threaded
         self._max_failed = max_failed_reads
         self._stall_timeout = stall_timeout_s
         self._backoff = backoff or Backoff(clock=clock)
         self._cap: Any = None
         self._failures = 0
-        self._loop = LoopThread(self._run, f"grab-{self._spec}")
-        self._watch: StallWatch | None = None
 
     # -- device handling (hooks for subclasses) ----------------------------------------
     def _configure(self, cap: Any) -> None:
@@ -157,17 +155,6 @@ class OpenCVCamera(LiveDriver):
         self._watch = StallWatch(
             {spec.name: spec.fps}, timeout_s=self._stall_timeout, clock=self._clock
         )
-
-    def start(self) -> None:
-        super().start()
-        if self._watch is not None:
-            self._watch.arm()
-        if self._threaded:
-            self._loop.start()
-
-    def stop(self) -> None:
-        self._loop.stop()
-        super().stop()
 
     def close(self) -> None:
         self.stop()
@@ -253,25 +240,6 @@ class OpenCVCamera(LiveDriver):
                 self._cap = None
         self._failures = 0
         self._backoff.failed()
-
-    def _check_stalls(self) -> None:
-        """Make a camera that hangs inside read() visible before the grab loop notices."""
-        if self._watch is None or not self._running:
-            return
-        for stream in self._watch.stalled():
-            if not self._faults.is_open(stream):
-                silent = self._watch.silent_for(stream)
-                self._faults.begin(stream, self._last_or_now(), f"no frames for {silent:.1f} s")
-
-    def read(self, timeout: float | None = None) -> Frame | None:
-        frame = super().read(timeout)
-        if frame is None:
-            self._check_stalls()
-        return frame
-
-    def health(self):  # noqa: ANN201 - same as the base class
-        self._check_stalls()
-        return super().health()
 
 
 def open_opencv(arg: str, **options: Any) -> OpenCVCamera:

@@ -46,6 +46,9 @@ class RecordingSummary:
     source_dropped: dict[str, int] = field(default_factory=dict)
     wall_seconds: float = 0.0
     stopped_by: str = ""  # end | duration | frames | stop | error | SIGINT | SIGTERM
+    #: The source's outages during the recording (drivers.faults.FaultInterval), also
+    #: stored in the file as gaps: a camera that was lost is said, not only stored.
+    gaps: list = field(default_factory=list)
 
 
 def _is_realtime(driver: Driver) -> bool:
@@ -59,6 +62,12 @@ def _is_realtime(driver: Driver) -> bool:
 def _source_drops(driver: Driver) -> dict[str, int]:
     """Frames each stream of the source has lost so far, as its driver observed."""
     return {name: h.drops for name, h in driver.health().items()}
+
+
+def _outages(driver: Driver, streams: dict) -> list:
+    """The driver's outages of the recorded streams (none if it cannot tell)."""
+    intervals = getattr(driver, "fault_intervals", None)
+    return [iv for iv in intervals() if iv.stream in streams] if intervals else []
 
 
 @stop_request.deferred()
@@ -211,6 +220,7 @@ def record(
         },
         wall_seconds=time.monotonic() - wall0,
         stopped_by=stopped_by,
+        gaps=_outages(driver, streams),
     )
     failure = rec.error or failure
     if isinstance(failure, ThermorigError):

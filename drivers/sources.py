@@ -29,6 +29,7 @@ _REGISTRY: dict[str, str | Factory] = {
     "uvc": "drivers.uvc:open_uvc",
     "opencv": "drivers.opencv_cam:open_opencv",
     "flir-jpeg": "drivers.flir_jpeg:open_flir_jpeg",
+    "gige": "drivers.gige:open_gige",
 }
 
 #: Help text per scheme, shown by ``thermorig record --help`` and in errors.
@@ -40,6 +41,7 @@ SCHEME_HELP: dict[str, str] = {
     "uvc": "uvc:INDEX | uvc:/dev/videoN (a Y16 thermal camera: Lepton, Boson)",
     "opencv": "opencv:INDEX (a plain RGB camera)",
     "flir-jpeg": "flir-jpeg:DIR (a folder of FLIR radiometric JPEGs, or one file)",
+    "gige": "gige:ADDRESS[?OPTIONS] (a GigE Vision thermal camera: FLIR A-series, ...)",
 }
 
 #: scheme -> "module:callable" doing ahead of ``open_source`` the slow part of opening

@@ -88,7 +88,7 @@ def lock_text(pins: list[tuple[str, str]], date: str, tag: str, system: str) -> 
         "# thermorig's lock: the exact versions CI tests; bash scripts/install and .ci/run",
         "# install with it as pip constraints (bash scripts/install --latest ignores it).",
         f"# Made by bash scripts/lock on {date}: pip's resolution of pip, the build backend",
-        "# (pyproject.toml) and .[test,train] at the newest versions setup.cfg allows.",
+        "# (pyproject.toml) and .[test,train,gige] at the newest versions setup.cfg allows.",
         f"{PYTHON_LINE}{tag}",
         f"# system: {system}",
         "# To update: bash scripts/lock, then bash .ci/run, then commit (docs/install.md).",

@@ -20,11 +20,11 @@ _spec.loader.exec_module(lockfile)
 
 
 def setup_cfg_requirements() -> list[Requirement]:
-    """install_requires, the test and train extras, and the build backend's needs."""
+    """install_requires, the test, train and gige extras, and the build backend's needs."""
     cfg = configparser.ConfigParser()
     cfg.read(ROOT / "setup.cfg")
     lines = cfg["options"]["install_requires"].splitlines()
-    for extra in ("test", "train"):
+    for extra in ("test", "train", "gige"):
         lines += cfg["options.extras_require"][extra].splitlines()
     lines += lockfile.build_requires(ROOT / "pyproject.toml")
     return [Requirement(s) for s in (x.split("#")[0].strip() for x in lines) if s]

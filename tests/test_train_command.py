@@ -7,7 +7,10 @@ seconds; the figures of such a run mean nothing and are not asserted beyond rang
 
 from __future__ import annotations
 
+import contextlib
+import io
 import json
+import shutil
 from pathlib import Path
 
 import numpy as np
@@ -85,15 +88,17 @@ def sessions(tmp_path_factory) -> Path:
 
 @pytest.fixture(scope="module")
 def trained(sessions, tmp_path_factory):
+    """(package folder, the arguments that trained it, their --json summary)."""
     out = tmp_path_factory.mktemp("pkg")
     args = ["train", "segmenter", "--recipe", "unet-tiny", "--sessions", str(sessions / "s*.h5")]
-    return out, args + ["--out", str(out), "--quick", "--steps", "2", "--json"]
+    args += ["--out", str(out), "--quick", "--steps", "2", "--json"]
+    with contextlib.redirect_stdout(io.StringIO()) as printed:
+        assert main(args) == 0
+    return out, args, json.loads(printed.getvalue())
 
 
 def test_train_writes_a_package_measured_on_the_held_out_subject(sessions, trained, capsys):
-    out, args = trained
-    assert main(args) == 0
-    summary = json.loads(capsys.readouterr().out)
+    out, args, summary = trained
     assert summary["train_subjects"] == ["person-0", "person-1"]
     assert summary["test_subjects"] == ["person-2"]
     # 4 manual and 3 auto rows per training session; the rejected rows never count
@@ -138,7 +143,7 @@ def test_train_refusals_are_one_line(sessions, trained, capsys, extra, message):
         torch = pytest.importorskip("torch")
         if torch.cuda.is_available():
             pytest.skip("this torch has CUDA: the refusal cannot happen here")
-    out, args = trained
+    out, args, _ = trained
     assert main([*args, "--name", "refused", *extra]) == 2
     err = capsys.readouterr().err  # with --json the progress lines go to stderr
     assert message in err.splitlines()[-1] and err.count("error") == 1 and "Traceback" not in err
@@ -153,3 +158,26 @@ def test_train_refuses_one_subject(sessions, tmp_path, capsys):
 
 def test_train_help_lists_the_recipes_training_knows():
     assert train_command.RECIPES == {k: r.summary for k, r in RECIPES.items()}
+
+
+def test_a_trained_package_is_listed_and_runs_live_in_the_window(
+    trained, user_dir, qtbot, tmp_path, capsys
+):
+    """What docs/training.md tells a person: put the pair in the user model folder;
+    ``thermorig models`` lists it and the window's Models menu runs it on the preview."""
+    from tests.ui_support import make_window
+
+    out, _, summary = trained
+    for ext in (".onnx", ".json"):
+        shutil.copy(out / f"unet-tiny-segmenter{ext}", user_dir)
+    assert main(["models", "--json"]) == 0
+    listed = {m["name"]: m for m in json.loads(capsys.readouterr().out)["models"]}
+    assert listed["unet-tiny-segmenter"]["figures"] == summary["figures"]
+
+    window = make_window(qtbot, tmp_path, "synthetic:cycling")
+    menu = window.model_menu
+    qtbot.waitUntil(lambda: menu.entry("unet-tiny-segmenter") is not None, timeout=10000)
+    menu.entry("unet-tiny-segmenter").trigger()
+    key = "model-user-unet-tiny-segmenter"
+    qtbot.waitUntil(lambda: key in window.live.runner.results(), timeout=15000)
+    assert window.live.runner.results()[key].labels.shape == (128, 160)  # the thermal view

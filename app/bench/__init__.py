@@ -54,6 +54,7 @@ BENCH_MODULES = (
     "app.bench.models",
     "app.bench.review",
     "app.bench.rig_check",
+    "app.bench.batch",
 )
 
 

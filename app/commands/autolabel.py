@@ -27,6 +27,20 @@ def register(sub: argparse._SubParsersAction) -> None:
         "The session is not modified.",
     )
     p.add_argument("session", metavar="SESSION.h5", type=Path)
+    add_options(p)
+    p.add_argument(
+        "--out",
+        type=Path,
+        metavar="LABELS.h5",
+        help="label file to write (default: SESSION.labels.h5 beside the session)",
+    )
+    p.add_argument("--json", action="store_true", help="print the summary as JSON")
+    p.add_argument("--quiet", "-q", action="store_true", help="no progress bar")
+    p.set_defaults(func=run)
+
+
+def add_options(p: argparse.ArgumentParser) -> None:
+    """What to label and how: shared with ``thermorig batch autolabel``."""
     p.add_argument(
         "--rig",
         metavar="RIG.json|RIG.yaml|truth",
@@ -41,12 +55,6 @@ def register(sub: argparse._SubParsersAction) -> None:
         " simulated RGB annotator of strength S, 0 to 1 (default 0.5: a decent segmenter's"
         " errors, see docs/simulated-annotator.md); a label file with color labels; or a"
         " model",
-    )
-    p.add_argument(
-        "--out",
-        type=Path,
-        metavar="LABELS.h5",
-        help="label file to write (default: SESSION.labels.h5 beside the session)",
     )
     p.add_argument("--stream", default="thermal", help="stream to label (default thermal)")
     p.add_argument(
@@ -67,9 +75,6 @@ def register(sub: argparse._SubParsersAction) -> None:
         action="store_true",
         help="label even with a rig the rig check calls drifted (see thermorig check-rig)",
     )
-    p.add_argument("--json", action="store_true", help="print the summary as JSON")
-    p.add_argument("--quiet", "-q", action="store_true", help="no progress bar")
-    p.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace) -> int:

@@ -27,12 +27,7 @@ def register(sub: argparse._SubParsersAction) -> None:
         " See docs/rig-check.md.",
     )
     p.add_argument("session", metavar="SESSION.h5", type=Path)
-    p.add_argument(
-        "--rig",
-        metavar="RIG.json|RIG.yaml|truth",
-        help="rig file, or 'truth' for a synthetic session's true rig (default: the rig"
-        " recorded with the session)",
-    )
+    add_options(p)
     p.add_argument(
         "--refine",
         type=Path,
@@ -44,6 +39,16 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--json", action="store_true", help="print the result as JSON")
     p.add_argument("--quiet", "-q", action="store_true", help="no progress bar")
     p.set_defaults(func=run)
+
+
+def add_options(p: argparse.ArgumentParser) -> None:
+    """The rig to check: shared with ``thermorig batch check-rig``."""
+    p.add_argument(
+        "--rig",
+        metavar="RIG.json|RIG.yaml|truth",
+        help="rig file, or 'truth' for a synthetic session's true rig (default: the rig"
+        " recorded with the session)",
+    )
 
 
 def run(args: argparse.Namespace) -> int:

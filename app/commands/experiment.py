@@ -116,6 +116,33 @@ def register_training(exp: argparse._SubParsersAction) -> None:
                 metavar="N",
                 help="labeled frames for the decoder (default 52, the paper's most)",
             )
+        if name == "thermocyclenet":
+            e.add_argument(
+                "--rig",
+                metavar="RIG.json|truth",
+                help="rig to auto-label a synthetic study with: the one `thermorig calibrate`"
+                " made from a calibration session of the same rig ('truth': the true rig, for"
+                " tests; default: the rig recorded with each session)",
+            )
+            e.add_argument(
+                "--rgb-labels",
+                default="simulated",
+                metavar="SPEC",
+                help="RGB labels autolabel carries into thermal (default simulated: the"
+                " simulated RGB annotator, not the truth; as thermorig autolabel)",
+            )
+            e.add_argument(
+                "--force",
+                action="store_true",
+                help="auto-label without the rig check (as thermorig autolabel --force)",
+            )
+            e.add_argument(
+                "--auto-labels",
+                type=Path,
+                metavar="DIR",
+                help="folder of a synthetic study's auto labels (default OUT/labels); label"
+                " files an earlier run left there are reused, never replaced",
+            )
         e.set_defaults(func=run_training)
 
 
@@ -125,13 +152,9 @@ def run_training(args: argparse.Namespace) -> int:
             f"thermorig experiment {args.experiment} needs torch: install the train extra"
             " (bash scripts/install train)"
         )
-    if args.device == "cuda":
-        import torch
-
-        if not torch.cuda.is_available():
-            raise ThermorigError("--device cuda: this torch build sees no CUDA device")
     from models.training.experiments.common import (
         ExperimentRequest,
+        check_device,
         publish_report,
         report_paths,
         study_split,
@@ -146,6 +169,7 @@ def run_training(args: argparse.Namespace) -> int:
         test_subjects=args.test_subjects,
         labeled_frames=getattr(args, "labeled_frames", 52),
     )
+    check_device(req.device)
     report_paths(req, args.experiment)  # refuse before training, not after
     study_split(req)  # a missing study or an impossible split: one line, now
     module = importlib.import_module(f"models.training.experiments.{args.experiment}")
@@ -153,6 +177,12 @@ def run_training(args: argparse.Namespace) -> int:
     def log(line: str) -> None:
         print(line, file=sys.stderr if args.json else sys.stdout, flush=True)
 
+    if args.experiment == "thermocyclenet":  # its auto labels are made by the app
+        from app.study.autolabel_study import prepare_thermocyclenet
+
+        req = prepare_thermocyclenet(
+            req, args.auto_labels, args.rig, args.rgb_labels, args.force, log
+        )
     result, markdown = module.run(req, log)
     js, md = publish_report(req, result, markdown)
     if args.json:

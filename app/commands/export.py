@@ -47,6 +47,14 @@ def register(sub: argparse._SubParsersAction) -> None:
         " review window; default: SESSION.labels.h5 beside each session); checked against"
         " the session's hash",
     )
+    add_options(p)
+    p.add_argument("--json", action="store_true", help="print the summary as JSON")
+    p.add_argument("--quiet", "-q", action="store_true", help="no progress bar")
+    p.set_defaults(func=run)
+
+
+def add_options(p: argparse.ArgumentParser) -> None:
+    """Where to, what and how: shared with ``thermorig batch export``."""
     p.add_argument(
         "--format",
         default="png",
@@ -74,15 +82,15 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument(
         "--colormap", choices=THERMAL_MAPS, default=THERMAL_MAPS[0], help="of the previews"
     )
-    p.add_argument("--json", action="store_true", help="print the summary as JSON")
-    p.add_argument("--quiet", "-q", action="store_true", help="no progress bar")
-    p.set_defaults(func=run)
 
 
-def command_line(args: argparse.Namespace) -> str:
+def command_line(args: argparse.Namespace, head: list[str] | None = None) -> str:
     """The export's command line, rebuilt from its parsed arguments (complete and
-    normalised, also when called in-process), for the manifest."""
-    parts = ["thermorig", "export", *map(str, args.sessions), "--labels", *map(str, args.labels)]
+    normalised, also when called in-process), for the manifest; ``head`` replaces
+    ``thermorig export SESSIONS --labels LABELS`` (``thermorig batch export STUDY``)."""
+    parts = head or [
+        "thermorig", "export", *map(str, args.sessions), "--labels", *map(str, args.labels)
+    ]  # fmt: skip
     parts += ["--format", args.format, "--out", str(args.out), "--status", args.status]
     for rule in args.split or []:
         parts += ["--split", rule]
@@ -90,16 +98,21 @@ def command_line(args: argparse.Namespace) -> str:
     return shlex.join(parts)
 
 
-def run(args: argparse.Namespace) -> int:
-    args.labels = args.labels or [default_labels_path(s) for s in args.sessions]
-    opts = ExportOptions(
+def options(args: argparse.Namespace, command: str) -> ExportOptions:
+    """The export's options from the arguments ``add_options`` made."""
+    return ExportOptions(
         formats=parse_formats(args.format),
         statuses=parse_statuses(args.status),
         split=parse_split(args.split, args.split_by),
         stream=args.stream,
         colormap=args.colormap,
-        command=command_line(args),
+        command=command,
     )
+
+
+def run(args: argparse.Namespace) -> int:
+    args.labels = args.labels or [default_labels_path(s) for s in args.sessions]
+    opts = options(args, command_line(args))
     with ExitStack() as stack:
         progress = lazy_progress(stack, f"export {args.out.name}", "frames", args.quiet)
         summary = export(args.sessions, args.labels, args.out, opts, progress)

@@ -27,6 +27,20 @@ def register(sub: argparse._SubParsersAction) -> None:
         " from a keypoint model, marked as model labels awaiting review.",
     )
     p.add_argument("session", metavar="SESSION.h5", type=Path)
+    add_options(p)
+    p.add_argument(
+        "--out",
+        type=Path,
+        metavar="LABELS.h5",
+        help="label file to write (default: SESSION.labels.h5 beside the session)",
+    )
+    p.add_argument("--json", action="store_true", help="print the summary as JSON")
+    p.add_argument("--quiet", "-q", action="store_true", help="no progress bar")
+    p.set_defaults(func=run)
+
+
+def add_options(p: argparse.ArgumentParser) -> None:
+    """Which models on which stream: shared with ``thermorig batch infer``."""
     p.add_argument(
         "--model",
         required=True,
@@ -35,16 +49,7 @@ def register(sub: argparse._SubParsersAction) -> None:
         help="model name or NAME.onnx path; repeat for a segmenter plus a keypoint model",
     )
     p.add_argument("--stream", help="stream to label (default: the models' input stream)")
-    p.add_argument(
-        "--out",
-        type=Path,
-        metavar="LABELS.h5",
-        help="label file to write (default: SESSION.labels.h5 beside the session)",
-    )
     p.add_argument("--threads", type=int, default=None, help="onnxruntime threads per model")
-    p.add_argument("--json", action="store_true", help="print the summary as JSON")
-    p.add_argument("--quiet", "-q", action="store_true", help="no progress bar")
-    p.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace) -> int:

@@ -47,6 +47,17 @@ def record_with_progress(
     return summary
 
 
+def _gaps_note(gaps: list) -> str:
+    """``, 1 gap (thermal for 5.1 s: why)``: the first outage, and how many more."""
+    if not gaps:
+        return ""
+    first = gaps[0]
+    span = "until the end" if first.end is None else f"for {first.end - first.start:.1f} s"
+    more = f"; {len(gaps) - 1} more" if len(gaps) > 1 else ""
+    plural = "s" if len(gaps) > 1 else ""
+    return f", {len(gaps)} gap{plural} ({first.stream} {span}: {first.message}{more})"
+
+
 def format_summary(summary: RecordingSummary) -> str:
     frames = ", ".join(f"{n} {c}" for n, c in summary.frames.items())
     dropped = (
@@ -56,6 +67,7 @@ def format_summary(summary: RecordingSummary) -> str:
     lost = sum(summary.source_dropped.values())
     notes = f", {raw} stored uncompressed (the machine was busy)" if raw else ""
     notes += f", {lost} lost at the source" if lost else ""
+    notes += _gaps_note(summary.gaps)
     return (
         f"wrote {summary.path}: {frames} frames in {summary.seconds:.1f} s, "
         f"{summary.bytes / 1e6:.1f} MB, {dropped} dropped{notes}"

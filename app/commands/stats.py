@@ -52,6 +52,14 @@ def register(sub: argparse._SubParsersAction) -> None:
     )
     p.add_argument("--csv", type=Path, metavar="OUT.csv", help="write the curves to a CSV file")
     p.add_argument("--overwrite", action="store_true", help="replace OUT.csv if it exists")
+    add_options(p)
+    p.add_argument("--json", action="store_true", help="print the summary as JSON")
+    p.add_argument("--quiet", "-q", action="store_true", help="no progress bar")
+    p.set_defaults(func=run)
+
+
+def add_options(p: argparse.ArgumentParser) -> None:
+    """Which frames and pixels count: shared with ``thermorig batch stats``."""
     p.add_argument("--stream", default="thermal", help="thermal stream (default thermal)")
     p.add_argument(
         "--status",
@@ -67,9 +75,6 @@ def register(sub: argparse._SubParsersAction) -> None:
         metavar="PX",
         help=f"shrink each mask by PX pixels first (default {DEFAULT_ERODE_PX}; 0 = as drawn)",
     )
-    p.add_argument("--json", action="store_true", help="print the summary as JSON")
-    p.add_argument("--quiet", "-q", action="store_true", help="no progress bar")
-    p.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace) -> int:

@@ -31,7 +31,7 @@ from pathlib import Path
 import numpy as np
 
 from app.display import THERMAL_MAPS, colormap_lut
-from app.export.coco import CocoSplit
+from app.export.coco import CocoSplit, annotate
 from app.export.files import imwrite, preview, sha256, write_json, write_mask
 from app.export.inputs import (
     DEFAULT_STATUSES,
@@ -143,41 +143,70 @@ def _write_all(
     total: int,
     progress: Callable[[int, int], None] | None,
 ) -> dict:
-    classes = items[0].labels.classes
+    done = 0
+
+    def step() -> None:
+        nonlocal done
+        done += 1
+        if progress is not None:
+            progress(done, total)
+
+    parts = [export_session(it, root, opts, step) for it in items]
     split_names = list(dict.fromkeys([*opts.split.names, *(it.split for it in items)]))
+    return assemble(parts, root, split_names, items[0].labels.classes, opts)
+
+
+def export_session(
+    it: ExportInput, root: Path, opts: ExportOptions, step: Callable[[], None] | None = None
+) -> dict:
+    """Write one session's frames into the export folder ``root``; returns its part of
+    the manifest (and its COCO frames, not numbered yet) for :func:`assemble`. Used
+    by export and, one task per session, by ``thermorig batch export``."""
+    classes = it.labels.classes
+    lut = colormap_lut(opts.colormap)  # RGB; imwrite stores colour PNGs as RGB
+    window = _window(it, opts.stream)
+    timestamps, indices = it.session.timestamps(opts.stream), it.session.indices(opts.stream)
+    frames, coco = [], []
+    for row in it.rows:
+        stop_request.check()  # Ctrl-C, SIGTERM: the staging folder is removed
+        row = int(row)
+        entry, annotated = _write_frame(it, row, root, lut, window, opts, classes)
+        entry.update(
+            session=it.key,
+            frame=row,
+            frame_index=int(indices[row]),
+            timestamp=float(timestamps[row]),
+            status=_name(STATUS_NAMES, it.status[row]),
+            source=_name(SOURCE_NAMES, it.source[row]),
+            split=it.split,
+        )
+        frames.append(entry)
+        coco.append(annotated)
+        if step is not None:
+            step()
+    return {"session": _session_entry(it, window, opts), "frames": frames, "coco": coco}
+
+
+def assemble(
+    parts: list[dict], root: Path, split_names: list[str], classes: list[str], opts: ExportOptions
+) -> dict:
+    """Number the COCO images and annotations of every split in session order, write
+    the annotation files into ``root`` and return the manifest."""
     info = {
         "description": "thermorig export",
         "version": thermorig_version(),
         "date_created": _now(),
     }
     coco = {s: CocoSplit(classes, info) for s in split_names} if "coco" in opts.formats else {}
-    lut = colormap_lut(opts.colormap)  # RGB; imwrite stores colour PNGs as RGB
-    frames, done = [], 0
-    sessions = []
-    for it in items:
-        window = _window(it, opts.stream)
-        sessions.append(_session_entry(it, window, opts))
-        timestamps, indices = it.session.timestamps(opts.stream), it.session.indices(opts.stream)
-        for row in it.rows:
-            stop_request.check()  # Ctrl-C, SIGTERM: the staging folder is removed
-            row = int(row)
-            entry = _write_frame(it, row, root, lut, window, opts, classes, coco)
-            entry.update(
-                session=it.key,
-                frame=row,
-                frame_index=int(indices[row]),
-                timestamp=float(timestamps[row]),
-                status=_name(STATUS_NAMES, it.status[row]),
-                source=_name(SOURCE_NAMES, it.source[row]),
-                split=it.split,
-            )
+    frames = []
+    for part in parts:
+        for entry, annotated in zip(part["frames"], part["coco"], strict=True):
+            if entry["split"] in coco:
+                entry["coco_image_id"] = coco[entry["split"]].add_annotated(annotated)
             frames.append(entry)
-            done += 1
-            if progress is not None:
-                progress(done, total)
     for name, split in coco.items():
         write_json(root / f"annotations_{name}.json", split.to_dict())
-    return _manifest(sessions, frames, split_names, classes, opts)
+    return _manifest([p["session"] for p in parts], frames, split_names, classes, opts)
 
 
 def _write_frame(
@@ -188,8 +217,7 @@ def _write_frame(
     window: tuple[float, float],
     opts: ExportOptions,
     classes: list[str],
-    coco: dict[str, CocoSplit],
-) -> dict:
+) -> tuple[dict, dict | None]:
     image = it.session.frame(opts.stream, row).array
     mask = it.labels.mask(opts.stream, row)
     hist = np.bincount(mask.ravel(), minlength=256)
@@ -207,10 +235,12 @@ def _write_frame(
     }
     if "png" in opts.formats:
         entry["mask"] = write_mask(root, f"{it.split}/masks/{name}", mask, len(classes))
-    if it.split in coco:
+    annotated = None
+    if "coco" in opts.formats:
+        entry["coco_image_id"] = None  # numbered by assemble, in session order
         extra = {"session": it.key, "frame": row}
-        entry["coco_image_id"] = coco[it.split].add(mask, hist, entry["image"], extra)
-    return entry
+        annotated = annotate(classes, mask, hist, entry["image"], extra)
+    return entry, annotated
 
 
 def _window(it: ExportInput, stream: str) -> tuple[float, float]:

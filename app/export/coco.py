@@ -71,6 +71,37 @@ def categories(classes: list[str]) -> list[dict]:
     ]
 
 
+def annotate(
+    classes: list[str], mask: np.ndarray, hist: np.ndarray, file_name: str, extra: dict
+) -> dict:
+    """One frame's COCO image entry and annotations, not numbered yet (the costly part:
+    run-length encoding, done where the frame is read)."""
+    h, w = mask.shape
+    image = {
+        "file_name": file_name,
+        "width": int(w),
+        "height": int(h),
+        "unlabeled_pixels": int(hist[UNKNOWN_LABEL]),
+        **extra,
+    }
+    labeled = {c["id"] for c in categories(classes)}
+    annotations = []
+    for cid in np.flatnonzero(hist[: len(classes)]):
+        if int(cid) not in labeled:
+            continue
+        binary = mask == cid
+        annotations.append(
+            {
+                "category_id": int(cid),
+                "segmentation": encode(binary),
+                "area": int(hist[cid]),
+                "bbox": bbox(binary),
+                "iscrowd": 0,
+            }
+        )
+    return {"image": image, "annotations": annotations}
+
+
 class CocoSplit:
     """The images and annotations of one split, gathered frame by frame."""
 
@@ -79,38 +110,19 @@ class CocoSplit:
         self.info = info
         self.images: list[dict] = []
         self.annotations: list[dict] = []
-        self._category_ids = {c["id"] for c in categories(self.classes)}
 
     def add(self, mask: np.ndarray, hist: np.ndarray, file_name: str, extra: dict) -> int:
         """Add one frame; ``hist`` is the mask's 256-bin id histogram. Returns the
         image id (1-based within the split)."""
-        h, w = mask.shape
+        return self.add_annotated(annotate(self.classes, mask, hist, file_name, extra))
+
+    def add_annotated(self, frame: dict) -> int:
+        """Add a frame :func:`annotate` described (perhaps in another process),
+        numbering its image and annotations; returns the image id."""
         image_id = len(self.images) + 1
-        self.images.append(
-            {
-                "id": image_id,
-                "file_name": file_name,
-                "width": int(w),
-                "height": int(h),
-                "unlabeled_pixels": int(hist[UNKNOWN_LABEL]),
-                **extra,
-            }
-        )
-        for cid in np.flatnonzero(hist[: len(self.classes)]):
-            if int(cid) not in self._category_ids:
-                continue
-            binary = mask == cid
-            self.annotations.append(
-                {
-                    "id": len(self.annotations) + 1,
-                    "image_id": image_id,
-                    "category_id": int(cid),
-                    "segmentation": encode(binary),
-                    "area": int(hist[cid]),
-                    "bbox": bbox(binary),
-                    "iscrowd": 0,
-                }
-            )
+        self.images.append({"id": image_id, **frame["image"]})
+        for a in frame["annotations"]:
+            self.annotations.append({"id": len(self.annotations) + 1, "image_id": image_id, **a})
         return image_id
 
     def to_dict(self) -> dict:

@@ -266,8 +266,10 @@ def autolabel(
     labels_spec: str,
     opts: AutolabelOptions | None = None,
     progress: Callable[[int, int], None] | None = None,
+    frames: range | None = None,
 ) -> AutolabelSummary:
-    """Label every target frame of a session; write the sidecar ``out_path``.
+    """Label every target frame of a session (or rows ``frames`` only: a batch
+    chunk, the other rows left unlabeled); write the sidecar ``out_path``.
 
     A stop signal ends it between two frames, the old ``out_path`` untouched."""
     opts = opts or AutolabelOptions()
@@ -304,7 +306,8 @@ def autolabel(
                     f" carried into {opts.target} (rig {summary.rig})",
                 )
                 summary.kept_reviewed = writer.kept.get(opts.target, 0)
-                for i in range(n):
+                rows = range(n) if frames is None else range(n)[frames.start : frames.stop]
+                for k, i in enumerate(rows):
                     stop_request.check()  # Ctrl-C, SIGTERM: the writer removes its file
                     summary.frames += 1
                     result = labeler(i, summary)
@@ -322,7 +325,7 @@ def autolabel(
                         summary.confidences.append(result.confidence)
                         summary.unknown_shares.append(result.unknown_share)
                     if progress:
-                        progress(i + 1, n)
+                        progress(k + 1, len(rows))
                 source.close()
         finally:
             source.close()

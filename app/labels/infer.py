@@ -52,8 +52,10 @@ def infer(
     stream: str | None = None,
     threads: int | None = None,
     progress: Callable[[int, int], None] | None = None,
+    frames: range | None = None,
 ) -> dict[str, Any]:
-    """Run ``models`` (names or paths) over ``stream`` of the session into ``out_path``;
+    """Run ``models`` (names or paths) over ``stream`` of the session (or its rows
+    ``frames`` only: a batch chunk) into ``out_path``;
     returns the summary ``thermorig infer --json`` prints. A stop signal ends it
     between two frames, the old ``out_path`` untouched."""
     if threads is not None and threads < 1:
@@ -89,7 +91,8 @@ def infer(
             out_path, session=session_path, classes=classes, command="thermorig infer"
         ) as writer:
             writer.create_stream(stream, n, (h, w), extras, keypoint_names=names)
-            for i in range(n):
+            rows = range(n) if frames is None else range(n)[frames.start : frames.stop]
+            for k, i in enumerate(rows):
                 stop_request.check()  # Ctrl-C, SIGTERM: the writer removes its file
                 frame = s.frame(stream, i).array
                 row: dict = {}
@@ -102,9 +105,9 @@ def infer(
                         row["keypoints"] = kp.run(frame).keypoints
                 except ModelOutputError as exc:
                     non_finite += 1  # The row stays unlabeled (source none).
-                    if non_finite == n:  # Nothing to write: the old file stays.
+                    if non_finite == len(rows):  # Nothing to write: the old file stays.
                         raise ModelOutputError(
-                            f"model '{exc.model}' gave NaN or infinite outputs on all {n}"
+                            f"model '{exc.model}' gave NaN or infinite outputs on all {len(rows)}"
                             f" frames of {session_path}; nothing was written: the model is"
                             " broken (export it again) or does not fit these frames",
                             model=exc.model,
@@ -112,14 +115,14 @@ def infer(
                 else:
                     written += writer.write(stream, i, mask, SOURCE_MODEL, **row)
                 if progress is not None:
-                    progress(i + 1, n)
+                    progress(k + 1, len(rows))
     return {
         "labels": str(out_path),
         "session": str(session_path),
         "stream": stream,
-        "frames": n,
+        "frames": len(rows),
         "written": int(written),
-        "kept_reviewed": int(n - written - non_finite),
+        "kept_reviewed": int(len(rows) - written - non_finite),
         "non_finite_output": int(non_finite),
         "seconds": round(time.perf_counter() - t0, 2),
         "models": {

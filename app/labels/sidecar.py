@@ -186,6 +186,15 @@ class LabelReader:
     def names_of(ds: h5py.Dataset) -> list[str]:
         return json.loads(_text(ds.attrs.get("names", "[]")))
 
+    def datasets(self, stream: str) -> list[str]:
+        """Names of ``stream``'s datasets (masks, source, status and the optional ones)."""
+        return list(self._group(stream))
+
+    def keypoint_names(self, stream: str) -> list[str]:
+        """Names of ``stream``'s keypoints, in column order ([] without keypoints)."""
+        g = self._group(stream)
+        return self.names_of(g["keypoints"]) if "keypoints" in g else []
+
     def provenance(self, stream: str) -> str:
         """Where ``stream``'s machine labels came from ("" when the writer did not say)."""
         return _text(self._group(stream).attrs.get("provenance", ""))

@@ -8,6 +8,8 @@ import signal
 import sys
 from typing import TYPE_CHECKING
 
+from drivers import stop_request
+
 if TYPE_CHECKING:
     from PySide6 import QtWidgets
 
@@ -97,6 +99,9 @@ def run_window(window: QtWidgets.QWidget) -> int:
 
     stops = (signal.SIGINT, signal.SIGTERM)
     before = {s: signal.signal(s, close_on_signal) for s in stops}
+    early = stop_request.requested()  # came while the window was being made
+    if early is not None:
+        close_on_signal(early, None)
     wake = QtCore.QTimer()  # Python handles signals only when it runs: let it, 5x/s
     wake.timeout.connect(lambda: None)
     wake.start(200)

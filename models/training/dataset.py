@@ -53,6 +53,18 @@ class Examples:
     def __len__(self) -> int:
         return len(self.images)
 
+    def take(self, idx: Sequence[int] | np.ndarray) -> Examples:
+        """The examples at ``idx``, in that order."""
+        idx = np.asarray(idx, dtype=np.int64)
+        return Examples(
+            self.images[idx],
+            self.labels[idx],
+            self.keypoints[idx],
+            [self.sources[i] for i in idx],
+            self.classes,
+            self.keypoint_names,
+        )
+
     @staticmethod
     def concat(parts: Sequence[Examples]) -> Examples:
         return Examples(

@@ -19,21 +19,16 @@ split by subject and measured on the subjects it never saw.
 
 from __future__ import annotations
 
-import platform
-import shutil
-import tempfile
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
 
 import torch
 
-from drivers.atomic import publish_new
 from drivers.session import SessionReader
 from drivers.study import read_study, split_subjects
-from models.package import load_package
 from models.runner import ModelRunner
 from models.spec import InputSpec, Manifest, OutputSpec
 from models.training.dataset import Examples, load_session
@@ -45,8 +40,8 @@ from models.training.labelset import (
     labels_path_for,
     load_labeled_session,
 )
-from models.training.nets import UNetConfig, count_parameters
-from models.training.onnx_export import OPSET, export_onnx, parity
+from models.training.nets import UNetConfig
+from models.training.package_writer import measured_record, package_paths, publish_package
 from models.training.recipes import RECIPES
 from models.training.train import TrainConfig, train
 from models.training.train_bundled import _parity_inputs
@@ -175,7 +170,8 @@ def _load(req: TrainRequest, sessions: list[Path], size: tuple[int, int]) -> tup
     return Examples.concat(parts), {"sessions": rows, "rows_used": totals}
 
 
-def _has_truth(paths: list[Path]) -> bool:
+def has_truth(paths: list[Path]) -> bool:
+    """Whether every session has ground truth for its thermal frames (synthetic)."""
     for p in paths:
         with SessionReader(p) as s:
             if not s.truth or not s.count("thermal") or s.frame("thermal", 0).truth is None:
@@ -187,7 +183,7 @@ def _measure(
     req: TrainRequest, runner: ModelRunner, test_sessions: list[Path]
 ) -> tuple[dict, dict]:
     """(headline figures, full held-out result)."""
-    if _has_truth(test_sessions):
+    if has_truth(test_sessions):
         against = "ground truth of every frame of the test subjects' sessions"
         if req.task == "segmenter":
             full = segmentation_iou(runner, test_sessions)
@@ -212,13 +208,7 @@ def _measure(
 def train_package(req: TrainRequest, log: Log = print) -> dict:
     """Train, export, measure and publish one package; returns the summary."""
     recipe = RECIPES[req.recipe]
-    onnx_final = req.out / f"{req.package_name}.onnx"
-    json_final = req.out / f"{req.package_name}.json"
-    for p in (onnx_final, json_final):
-        if p.exists():
-            raise TrainingDataError(
-                f"{p} exists; give another --name or --out (it is never replaced)"
-            )
+    package_paths(req.out, req.package_name)  # refused before training, not after
     if req.device == "cuda" and not torch.cuda.is_available():
         raise TrainingDataError(
             "--device cuda: this torch build has no CUDA device; use --device cpu"
@@ -254,20 +244,10 @@ def train_package(req: TrainRequest, log: Log = print) -> dict:
         keypoints=() if seg else tuple(ex.keypoint_names),
         description=f"{req.task} trained by thermorig train ({req.recipe}) on {len(train_subj)} subjects",
     )
-    req.out.mkdir(parents=True, exist_ok=True)
-    work = Path(tempfile.mkdtemp(prefix=f".{req.package_name}.partial-", dir=req.out))
-    try:
-        onnx_tmp = export_onnx(
-            model, (1, 1, h, w), work / onnx_final.name, "thermal", manifest.output.name
-        )
-        manifest.write(work / json_final.name)
-        runner = ModelRunner(load_package(onnx_tmp))
-        par = parity(model, onnx_tmp, _parity_inputs(test_sessions, manifest))
-        if not seg:
-            par.pop("argmax_agreement", None)
+
+    def provenance(par: dict, figures: dict, heldout: dict, onnx_tmp: Path) -> dict:
         log(f"parity torch vs onnxruntime: max abs diff {par['max_abs_diff']:.2e}")
-        figures, heldout = _measure(req, runner, test_sessions)
-        prov = {
+        return {
             "trained_by": f"thermorig train {req.task} --recipe {req.recipe}"
             + (" --quick" if req.quick else ""),
             "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
@@ -279,24 +259,20 @@ def train_package(req: TrainRequest, log: Log = print) -> dict:
                 "test_sessions": [str(p) for p in test_sessions],
             },
             "training": stats,
-            "architecture": {**arch.to_dict(), "parameters": count_parameters(model)},
-            "onnx": {"opset": OPSET, "bytes": onnx_tmp.stat().st_size, "torch": torch.__version__},
-            "parity_torch_vs_onnxruntime": par,
-            "figures": figures,
-            "heldout": heldout,
-            "machine": f"{platform.machine()} {platform.processor() or ''}".strip(),
+            **measured_record(model, arch.to_dict(), par, figures, heldout, onnx_tmp),
         }
-        replace(manifest, provenance=prov).write(work / json_final.name)
-        publish_new(onnx_tmp, onnx_final)
-        try:
-            publish_new(work / json_final.name, json_final)
-        except FileExistsError:
-            onnx_final.unlink()  # ours, published a moment ago: no half package stays
-            raise TrainingDataError(
-                f"{json_final} appeared while training; nothing written"
-            ) from None
-    finally:
-        shutil.rmtree(work, ignore_errors=True)
+
+    pub = publish_package(
+        model,
+        manifest,
+        req.out,
+        req.package_name,
+        _parity_inputs(test_sessions, manifest),
+        lambda runner: _measure(req, runner, test_sessions),
+        provenance,
+    )
+    onnx_final, json_final, par, figures = pub.onnx, pub.json, pub.parity, pub.figures
+    heldout = pub.heldout
     log(f"wrote {onnx_final} and {json_final.name} in {time.perf_counter() - t0:.0f} s")
     return {
         "package": str(onnx_final),

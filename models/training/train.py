@@ -105,12 +105,18 @@ def train(
     cfg: TrainConfig,
     task: str,
     log: Log = print,
+    init: dict[str, torch.Tensor] | None = None,
 ) -> tuple[TinyUNet, dict]:
-    """Train a :class:`TinyUNet` for ``task`` (``segmentation`` or ``keypoints``)."""
+    """Train a :class:`TinyUNet` for ``task`` (``segmentation`` or ``keypoints``);
+    ``init`` (a state dict of the same architecture) starts it from trained weights
+    instead of random ones: fine-tuning."""
     torch.manual_seed(cfg.seed)
     rng = np.random.default_rng(cfg.seed)
     dev = torch.device(cfg.device)
-    model = TinyUNet(arch).to(dev)
+    model = TinyUNet(arch)
+    if init is not None:
+        model.load_state_dict(init)
+    model = model.to(dev)
     opt, sched = _optimizer(model, cfg)
     h, w = ex.images.shape[1:]
     t0 = time.perf_counter()
@@ -141,6 +147,7 @@ def train(
         "examples": len(ex),
         "final_loss": round(float(running or 0.0), 5),
         "seconds": round(time.perf_counter() - t0, 1),
+        "initialized": "from trained weights" if init is not None else "random",
         "optimizer": f"AdamW lr {cfg.lr} one-cycle, weight decay {cfg.weight_decay}",
     }
     return model, stats

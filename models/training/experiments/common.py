@@ -53,6 +53,10 @@ class ExperimentRequest:
     test_subjects: int = 2
     #: latent only: labeled frames for the decoder (the paper used at most 52).
     labeled_frames: int = 52
+    #: thermocyclenet only: the folder of auto label files the command made for a
+    #: synthetic study (``<subject>/<scene>.labels.h5``); None for a lab's study,
+    #: whose label sidecars sit beside its sessions.
+    auto_labels: Path | None = None
 
 
 @dataclass(frozen=True)
@@ -80,6 +84,15 @@ class StudySplit:
         ]
 
     root: Path = Path(".")
+
+
+def check_device(device: str) -> None:
+    """Refuse ``--device cuda`` in one line where this torch sees no GPU."""
+    if device == "cuda":
+        import torch
+
+        if not torch.cuda.is_available():
+            raise ExperimentError("--device cuda: this torch build sees no CUDA device")
 
 
 def study_split(req: ExperimentRequest) -> StudySplit:
