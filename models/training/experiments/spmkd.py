@@ -22,20 +22,15 @@ CRWT, against the same network untrained — scored on people never trained on.
 from __future__ import annotations
 
 import platform
-import shutil
-import tempfile
 import time
 from dataclasses import dataclass, replace
 from datetime import datetime, timezone
 from pathlib import Path
 
 import numpy as np
-import onnxruntime as ort
 import torch
 
-from drivers.atomic import publish_new
 from drivers.session import SessionReader
-from models.package import load_package
 from models.runner import ModelRunner
 from models.spec import InputSpec, Manifest, OutputSpec
 from models.training.dataset import Examples, load_session
@@ -47,7 +42,7 @@ from models.training.experiments.common import (
 )
 from models.training.experiments.spmkd_report import markdown
 from models.training.nets import count_parameters
-from models.training.onnx_export import OPSET, export_onnx, parity
+from models.training.package_writer import measured_record, package_paths, publish_package
 from models.training.spmkd_net import (
     SPMKD,
     KeypointProbe,
@@ -147,14 +142,6 @@ def _frame_scale(path: Path) -> float:
         return s.frame("thermal", 0).array.shape[1] / INPUT_SIZE[0]
 
 
-def _package_paths(req: ExperimentRequest) -> tuple[Path, Path]:
-    paths = (req.out / f"{PACKAGE}.onnx", req.out / f"{PACKAGE}.json")
-    for p in paths:
-        if p.exists():
-            raise ExperimentError(f"{p} exists; give another --out (a package is never replaced)")
-    return paths
-
-
 def run(req: ExperimentRequest, log: Log) -> tuple[dict, str]:
     t_start = time.perf_counter()
     plan = QUICK if req.quick else FULL
@@ -163,7 +150,7 @@ def run(req: ExperimentRequest, log: Log) -> tuple[dict, str]:
         split = replace(
             split, train=split.train[: plan.subjects[0]], test=split.test[: plan.subjects[1]]
         )
-    onnx_final, json_final = _package_paths(req)
+    package_paths(req.out, PACKAGE)  # refused before training, not after
     train_paths, test_paths = split.sessions("train"), split.sessions("test")
     if not train_paths or not test_paths:
         raise ExperimentError("the study has no sessions for the training or the test subjects")
@@ -216,8 +203,8 @@ def run(req: ExperimentRequest, log: Log) -> tuple[dict, str]:
     mean_pose = np.nanmean(probe_truth, axis=0)
     baseline = score(np.broadcast_to(mean_pose, test_truth.shape), test_truth, scale)
 
-    package = _export(req, crwt, weights["crwt"], test_img, test_paths, plan, split, scale,
-                      (onnx_final, json_final), variants["crwt"], log)  # fmt: skip
+    package = _export(req, crwt, weights["crwt"], test_img, test_paths, plan, split,
+                      variants["crwt"], log)  # fmt: skip
     variants["crwt"]["package_median_px"] = package["median_px"]
     result = {
         "experiment": "spmkd",
@@ -257,10 +244,10 @@ def run(req: ExperimentRequest, log: Log) -> tuple[dict, str]:
     return result, markdown(result, PAPER)
 
 
-def _export(req, model, weight, test_img, test_paths, plan, split, scale, finals, figures, log):
-    """The crwt encoder + probe as a package under ``--out`` (published whole or not at
-    all), its parity, and its error measured through :class:`ModelRunner`."""
-    onnx_final, json_final = finals
+def _export(req, model, weight, test_img, test_paths, plan, split, figures, log) -> dict:
+    """The crwt encoder + probe as a package under ``--out``
+    (:func:`~models.training.package_writer.publish_package`: parity, measured through
+    the app's runner, published whole or not at all)."""
     probe = KeypointProbe(model.encoder, *map(torch.from_numpy, weight)).eval()
     w, h = INPUT_SIZE
     manifest = Manifest(
@@ -271,43 +258,31 @@ def _export(req, model, weight, test_img, test_paths, plan, split, scale, finals
         description="Knees and ankles from self-supervised keypoints (SPMKD, CRWT) and a"
         " linear map fitted on a few labeled frames",
     )
-    req.out.mkdir(parents=True, exist_ok=True)
-    work = Path(tempfile.mkdtemp(prefix=f".{PACKAGE}.partial-", dir=req.out))
-    try:
-        onnx_tmp = export_onnx(probe, (1, 1, h, w), work / onnx_final.name, "thermal", "keypoints")
-        manifest.write(work / json_final.name)
-        par = parity(probe, onnx_tmp, test_img[:4].numpy())
-        log(f"package parity torch vs onnxruntime: max abs diff {par['max_abs_diff']:.2e}")
-        runner = ModelRunner(load_package(onnx_tmp))
-        measured = _through_runner(runner, test_paths, plan)
-        prov = {
+
+    def measure(runner: ModelRunner) -> tuple[dict, dict]:
+        m = _through_runner(runner, test_paths, plan)
+        return (
+            {"median_error_px": m["median_px"], "p95_error_px": m["p95_px"]},
+            {"experiment_figures": figures, "through_runner": m},
+        )
+
+    def provenance(par: dict, figs: dict, heldout: dict, onnx: Path) -> dict:
+        return {
             "trained_by": "thermorig experiment spmkd" + (" --quick" if req.quick else ""),
             "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
             "cross_subject": {"train_subjects": split.train_ids, "test_subjects": split.test_ids},
             "method": "SPMKD encoder trained without keypoint labels (reconstruction, CRWT);"
             " linear map from its keypoints to the joints fitted on a few labeled frames",
-            "architecture": {**model.config.to_dict(), "parameters": count_parameters(probe)},
-            "onnx": {"opset": OPSET, "torch": torch.__version__, "onnxruntime": ort.__version__},
-            "parity_torch_vs_onnxruntime": par,
-            "figures": {
-                "median_error_px": measured["median_px"],
-                "p95_error_px": measured["p95_px"],
-            },
-            "heldout": {"experiment_figures": figures, "through_runner": measured},
+            **measured_record(probe, model.config.to_dict(), par, figs, heldout, onnx),
         }
-        replace(manifest, provenance=prov).write(work / json_final.name)
-        publish_new(onnx_tmp, onnx_final)
-        try:
-            publish_new(work / json_final.name, json_final)
-        except FileExistsError:
-            onnx_final.unlink()
-            raise ExperimentError(
-                f"{json_final} appeared while training; no package written"
-            ) from None
-    finally:
-        shutil.rmtree(work, ignore_errors=True)
-    log(f"wrote {onnx_final} and {json_final.name}")
-    return {"onnx": onnx_final.name, "json": json_final.name, "parity": par, **measured}
+
+    pub = publish_package(
+        probe, manifest, req.out, PACKAGE, test_img[:4].numpy(), measure, provenance
+    )
+    log(f"package parity torch vs onnxruntime: max abs diff {pub.parity['max_abs_diff']:.2e}")
+    log(f"wrote {pub.onnx} and {pub.json.name}")
+    return {"onnx": pub.onnx.name, "json": pub.json.name, "parity": pub.parity,
+            **pub.heldout["through_runner"]}  # fmt: skip
 
 
 def _through_runner(runner: ModelRunner, paths: list[Path], plan: Plan) -> dict:
