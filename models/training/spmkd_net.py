@@ -208,9 +208,18 @@ class KeypointProbe(nn.Module):
     the same map, but float32 then multiplies small offsets instead of cancelling
     large products (a map from points that move little has large weights)."""
 
-    def __init__(self, encoder: Encoder, weight: torch.Tensor, center: torch.Tensor):
+    def __init__(
+        self,
+        encoder: Encoder,
+        weight: torch.Tensor,
+        center: torch.Tensor,
+        normalize: tuple[int, int] | None = None,
+    ):
         super().__init__()
         self.encoder = encoder
+        #: (w, h): output the joints as the packages' ``normalized`` coordinates
+        #: ((x + 0.5) / w, (y + 0.5) / h), the form exported (models.postprocess).
+        self.normalize = normalize
         w64, c64 = weight.double(), center.double().reshape(1, -1)
         self.register_buffer("center", c64.float())
         self.register_buffer("weight", w64[:-1].float())
@@ -219,8 +228,11 @@ class KeypointProbe(nn.Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         heat, _ = self.encoder(x)
         xy = to_input_pixels(soft_argmax(heat)[0]).flatten(1)
-        out = (xy - self.center) @ self.weight + self.offset
-        return out.view(x.shape[0], -1, 2)
+        out = ((xy - self.center) @ self.weight + self.offset).view(x.shape[0], -1, 2)
+        if self.normalize is not None:
+            w, h = self.normalize
+            out = (out + 0.5) / torch.tensor([float(w), float(h)])
+        return out
 
 
 def count_macs(model: nn.Module, shape: tuple[int, int, int, int]) -> int:

@@ -248,12 +248,15 @@ def _export(req, model, weight, test_img, test_paths, plan, split, figures, log)
     """The crwt encoder + probe as a package under ``--out``
     (:func:`~models.training.package_writer.publish_package`: parity, measured through
     the app's runner, published whole or not at all)."""
-    probe = KeypointProbe(model.encoder, *map(torch.from_numpy, weight)).eval()
     w, h = INPUT_SIZE
+    # Normalized coordinates, the packages' default: parity is then judged on the
+    # scale of the image (1e-4 of its width: 0.016 input px), not on raw pixel values
+    # where float32 alone differs by ~1e-5 per unit in the last place.
+    probe = KeypointProbe(model.encoder, *map(torch.from_numpy, weight), normalize=(w, h)).eval()
     manifest = Manifest(
         task="keypoints",
         input=InputSpec(w, h, "thermal", "thermal", "grayscale", WINDOW_C),
-        output=OutputSpec("coordinates", "keypoints", coordinates="pixels"),
+        output=OutputSpec("coordinates", "keypoints", coordinates="normalized"),
         keypoints=JOINTS,
         description="Knees and ankles from self-supervised keypoints (SPMKD, CRWT) and a"
         " linear map fitted on a few labeled frames",
