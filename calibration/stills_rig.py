@@ -24,7 +24,7 @@ from __future__ import annotations
 
 import math
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
@@ -38,6 +38,7 @@ from calibration.rig import Camera
 from calibration.rig_calibration import RigCalibration, calibrate_views
 from calibration.stereo import board_pose
 from calibration.still import View
+from drivers.colormaps import MAX_RESIDUAL, colormap_residuals
 from drivers.types import STREAM_KINDS
 
 #: Stills of two cameras written further apart than this (seconds) are not one pose.
@@ -51,12 +52,20 @@ _MIN_POSED = 6
 Progress = Callable[[str, int, int], None]
 
 
-def camera_kind(name: str) -> str:
+def camera_kind(name: str, files: Sequence[Path] = ()) -> str:
     """How a camera's stills are read: its name if it is a stream kind (``depth``:
-    the depth camera's IR images), else thermal."""
+    the depth camera's IR images); any other name is thermal unless the first readable
+    of ``files`` is a colour photograph (it fits no thermal colour map): then colour."""
     if name == "depth":
         return "ir"
-    return name if name in STREAM_KINDS else "thermal"
+    if name in STREAM_KINDS:
+        return name
+    for path in files[:3]:
+        image, _ = read_board_image(path, "color")
+        if image is not None:
+            photo = image.ndim == 3 and min(colormap_residuals(image).values()) > MAX_RESIDUAL
+            return "color" if photo else "thermal"
+    return "thermal"
 
 
 def _digit_keys(files: list[Path]) -> dict[Path, tuple[int, ...]]:
@@ -235,14 +244,15 @@ def calibrate_stills(
     dets: dict[str, dict[int, Detection]] = {}
     unreadable: dict[str, list[str]] = {}
     done = 0
+    kinds = {cam: camera_kind(cam, [fs[k] for k in sorted(fs)]) for cam, fs in files.items()}
     for cam, fs in files.items():
         dets[cam], unreadable[cam] = {}, []
         for k, path in sorted(fs.items()):
-            image, problem = read_board_image(path, camera_kind(cam))
+            image, problem = read_board_image(path, kinds[cam])
             if image is None:
                 unreadable[cam].append(f"{path.name} ({problem})")
             else:
-                det = detect(image, board, kind=camera_kind(cam), source=str(path))
+                det = detect(image, board, kind=kinds[cam], source=str(path))
                 if det is not None:
                     dets[cam][k] = det
             done += 1
@@ -259,6 +269,6 @@ def calibrate_stills(
         for cam, ds in dets.items()
     }
     result = calibrate_views(views, board, reference)
-    result.streams = {c: camera_kind(c) for c in folders}
+    result.streams = dict(kinds)
     result.poses = len({k for f in files.values() for k in f})
     return StillsRig(result, files, renumbered, {c: u for c, u in unreadable.items() if u})

@@ -145,11 +145,19 @@ def _rgb(image: np.ndarray) -> np.ndarray:
     return image[:, :, :3]
 
 
+def _unique_colours(rgb: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The distinct colours of ``(N, 3)`` uint8 pixels, each pixel's index into them,
+    and their counts (24-bit codes: a 1-D unique is many times faster than rows)."""
+    codes = (rgb[:, 0].astype(np.int32) << 16) | (rgb[:, 1].astype(np.int32) << 8) | rgb[:, 2]
+    unique, inverse, counts = np.unique(codes, return_inverse=True, return_counts=True)
+    colours = np.stack([(unique >> 16) & 255, (unique >> 8) & 255, unique & 255], axis=1)
+    return colours, inverse.ravel(), counts
+
+
 def colormap_residuals(image: np.ndarray, names: tuple[str, ...] | None = None) -> dict[str, float]:
     """Mean distance (RGB levels) of a sample of the image's pixels to each map."""
     flat = _rgb(image).reshape(-1, 3)
-    sample = flat[:: max(1, len(flat) // _SAMPLE)]
-    colours, counts = np.unique(sample, axis=0, return_counts=True)
+    colours, _, counts = _unique_colours(flat[:: max(1, len(flat) // _SAMPLE)])
     out = {}
     for name in names or tuple(STOPS):
         _, dist = _nearest(colours, colormap_lut(name, INVERSE_ENTRIES))
@@ -176,11 +184,8 @@ def invert_colormap(
             f"the image matches no colour map (mean colour distance {shown} levels, "
             f"at most {max_residual:g} accepted): not a colour-mapped thermal image"
         )
-    flat = rgb.reshape(-1, 3)
-    codes = (flat[:, 0].astype(np.int32) << 16) | (flat[:, 1].astype(np.int32) << 8) | flat[:, 2]
-    unique, inverse = np.unique(codes, return_inverse=True)
-    colours = np.stack([(unique >> 16) & 255, (unique >> 8) & 255, unique & 255], axis=1)
+    colours, inverse, _ = _unique_colours(rgb.reshape(-1, 3))
     index, dist = _nearest(colours, colormap_lut(best, INVERSE_ENTRIES))
-    intensity = (index.astype(np.float32) / (INVERSE_ENTRIES - 1))[inverse.ravel()]
-    residual = float(dist[inverse.ravel()].mean())
+    intensity = (index.astype(np.float32) / (INVERSE_ENTRIES - 1))[inverse]
+    residual = float(dist[inverse].mean())
     return ColormapFit(best, intensity.reshape(rgb.shape[:2]), residual)

@@ -208,3 +208,28 @@ def test_bad_camera_lists_are_refused_in_one_line(cameras, message, tmp_path, ca
     assert main(args) == 2
     err = capsys.readouterr().err.strip()
     assert message in err and "\n" not in err
+
+
+def test_cameras_of_other_names_are_read_as_what_their_images_are(stills):
+    folder, _ = stills
+    first = {s: sorted((folder / s).iterdir()) for s in FOLDERS.values()}
+    assert camera_kind("rgb", first["color"]) == "color"
+    assert camera_kind("flir", first["thermal"]) == "thermal"  # colour-mapped
+    assert camera_kind("depth", first["ir"]) == "ir"
+
+
+def test_the_one_camera_form_reads_colour_mapped_stills_and_names_a_photo(stills, tmp_path, capsys):
+    folder, _ = stills
+    thermal = tmp_path / "thermal"
+    thermal.mkdir()
+    for p in sorted((folder / "thermal").iterdir()):
+        (thermal / p.name).write_bytes(p.read_bytes())
+    photo = next((folder / "color").iterdir())
+    (thermal / "still_999.png").write_bytes(photo.read_bytes())
+    out = tmp_path / "thermal.json"
+    args = ["calibrate-images", str(thermal), "--board", BOARD, "--out", str(out), "-q"]
+    assert main(args) == 0
+    err = capsys.readouterr().err.strip()
+    assert "still_999.png (a colour image that matches no thermal colour map)" in err
+    assert "\n" not in err
+    assert Rig.load(out)["thermal"].width == 160

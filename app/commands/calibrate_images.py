@@ -48,7 +48,8 @@ def register(sub: argparse._SubParsersAction) -> None:
         action="append",
         metavar="NAME[=DIR]",
         help="with DIR: the stream name (default thermal); without: NAME=DIR, once per "
-        "camera of the rig (names depth, thermal, color, ir, or any: read as thermal)",
+        "camera of the rig (depth: its IR images; thermal, color, ir; any other name: "
+        "thermal, or colour if its images are colour photographs)",
     )
     p.add_argument(
         "--match",
