@@ -132,19 +132,22 @@ def test_three_folders_give_the_true_rig_where_plain_opencv_does_not(stills):
     assert all(p["heldout_rms"] < 0.5 for p in q["pairs"].values())
 
 
-def test_views_numbered_180_degrees_apart_are_renumbered(stills):
-    folder, _ = stills
-    board = parse_board(BOARD)
+def _detections(folders: dict, board) -> dict:
     dets = {}
-    for cam in ("depth", "thermal"):
+    for cam, files in match_stills(folders).items():
         dets[cam] = {}
-        for k, p in match_stills({c: folder / FOLDERS[c] for c in ("depth", "thermal")})[
-            cam
-        ].items():
+        for k, p in files.items():
             image, _ = read_board_image(p, camera_kind(cam))
             det = detect(image, board, kind=camera_kind(cam))
             if det is not None:
                 dets[cam][k] = det
+    return dets
+
+
+def test_views_numbered_180_degrees_apart_are_renumbered(stills):
+    folder, _ = stills
+    board = parse_board(BOARD)
+    dets = _detections({c: folder / FOLDERS[c] for c in ("depth", "thermal")}, board)
     assert order_consistently(dets, "depth", board) == {"thermal": []}
     turned = sorted(dets["thermal"])[1::2]
     for k in turned:
@@ -233,3 +236,24 @@ def test_the_one_camera_form_reads_colour_mapped_stills_and_names_a_photo(stills
     assert "still_999.png (a colour image that matches no thermal colour map)" in err
     assert "\n" not in err
     assert Rig.load(out)["thermal"].width == 160
+
+
+def test_a_camera_mounted_upside_down_is_renumbered_in_every_view(stills, tmp_path):
+    folder, truth_dict = stills
+    upside = tmp_path / "upside"
+    upside.mkdir()
+    for p in sorted((folder / "color").iterdir()):
+        cv2.imwrite(str(upside / p.name), cv2.rotate(cv2.imread(str(p)), cv2.ROTATE_180))
+    board = parse_board(BOARD)
+    upright = _detections({"depth": folder / "ir", "color": folder / "color"}, board)
+    shared = set(upright["depth"]) & set(upright["color"])
+    # The views the upright camera numbered apart from the reference now agree with it.
+    apart = set(order_consistently(upright, "depth", board)["color"])
+    cal = calibrate_stills({"depth": folder / "ir", "color": upside}, board)
+    assert set(cal.renumbered["color"]) == shared - apart and len(apart) <= 1
+    err = rig_errors(cal.result.to_rig(), Rig.from_dict(truth_dict["rig"]))["color"]
+    print(
+        f"upside-down color: baseline {err['baseline_mm']:.2f} mm, turned {err['rotation_deg']:.2f}°"
+    )
+    assert err["baseline_mm"] <= 3.0 and err["focal_pct"] <= 1.0
+    assert abs(err["rotation_deg"] - 180.0) <= 1.0  # the mount itself is turned by 180°
