@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import math
 import re
+from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -211,7 +212,7 @@ class StillsRig:
     files: dict[str, dict[int, Path]]
     #: Camera → views whose corner numbering was turned to agree with the reference.
     renumbered: dict[str, list[int]] = field(default_factory=dict)
-    #: Camera → files that could not be read or matched no colour map (with why).
+    #: Camera → files left out, with why (unreadable, no colour map, another size).
     unreadable: dict[str, list[str]] = field(default_factory=dict)
 
     def quality(self) -> dict:
@@ -258,6 +259,11 @@ def calibrate_stills(
             done += 1
             if progress is not None:
                 progress("detecting", done, total)
+        if dets[cam]:  # one image size per camera: another mode's stills are named, not mixed in
+            size, _ = Counter(d.image_size for d in dets[cam].values()).most_common(1)[0]
+            for k in [k for k, d in dets[cam].items() if d.image_size != size]:
+                unreadable[cam].append(f"{fs[k].name} (not {size[0]}x{size[1]} like the others)")
+                del dets[cam][k]
         if not dets[cam]:
             raise CalibrateImagesError(
                 f"board {board.spec} not found in any of {len(fs)} images of camera {cam} "

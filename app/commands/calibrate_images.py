@@ -128,7 +128,7 @@ def run_rig(args: argparse.Namespace) -> int:
         )
     if cal.unreadable:
         print(
-            "thermorig: could not read "
+            "thermorig: left out "
             + "; ".join(f"{c}: {', '.join(u[:5])}" for c, u in cal.unreadable.items()),
             file=sys.stderr,
         )
