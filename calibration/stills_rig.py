@@ -27,10 +27,12 @@ import re
 from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
+from datetime import datetime, timezone
 from pathlib import Path
 
 import cv2
 import numpy as np
+from PIL import Image
 
 from calibration.boards import Board
 from calibration.detect import Detection, detect
@@ -80,12 +82,33 @@ def _digit_keys(files: list[Path]) -> dict[Path, tuple[int, ...]]:
     return {p: tuple(g[i] for i in varying) for p, g in groups.items()}
 
 
+def still_time(path: Path) -> float:
+    """When a still was taken (seconds): its EXIF capture time where the camera's tool
+    wrote one (copies keep it; they often lose the file time), else the file's
+    modification time. EXIF times have no zone; both cameras' tools are assumed to
+    use the same clock."""
+    try:
+        with Image.open(path) as im:
+            exif = im.getexif()
+            sub = exif.get_ifd(0x8769)  # the Exif IFD: DateTimeOriginal, SubsecTimeOriginal
+            stamp = sub.get(36867) or exif.get(306)
+            if stamp:
+                t = datetime.strptime(str(stamp).strip(), "%Y:%m:%d %H:%M:%S")
+                frac = str(sub.get(37521) or "").strip()
+                return t.replace(tzinfo=timezone.utc).timestamp() + (
+                    float(f"0.{frac}") if frac.isdigit() else 0.0
+                )
+    except (OSError, ValueError, SyntaxError):
+        pass
+    return path.stat().st_mtime
+
+
 def match_stills(folders: dict[str, Path], match: str = "name") -> dict[str, dict[int, Path]]:
     """Every camera's stills keyed by view number (shared across cameras).
 
     ``name``: the digits in the file names (``thermal_0007.png`` ~ ``rgb_0007.jpg``);
-    ``time``: the files' modification times, each still joined to the first camera's
-    nearest one within :data:`TIME_TOLERANCE_S`.
+    ``time``: when they were taken (:func:`still_time`), each still joined to the
+    first camera's nearest one within :data:`TIME_TOLERANCE_S`.
     """
     files = {cam: board_images(Path(d)) for cam, d in folders.items()}
     if match == "name":
@@ -104,12 +127,12 @@ def match_stills(folders: dict[str, Path], match: str = "name") -> dict[str, dic
     if match != "time":
         raise CalibrateImagesError(f"--match {match}: use name or time")
     first = next(iter(files))
-    anchors = [p.stat().st_mtime for p in files[first]]
+    anchors = [still_time(p) for p in files[first]]
     out: dict[str, dict[int, Path]] = {first: dict(enumerate(files[first]))}
     for cam, fs in list(files.items())[1:]:
         out[cam] = {}
         for p in fs:
-            t = p.stat().st_mtime
+            t = still_time(p)
             i = int(np.argmin([abs(t - a) for a in anchors]))
             if abs(t - anchors[i]) <= TIME_TOLERANCE_S and i not in out[cam]:
                 out[cam][i] = p

@@ -257,3 +257,23 @@ def test_a_camera_mounted_upside_down_is_renumbered_in_every_view(stills, tmp_pa
     )
     assert err["baseline_mm"] <= 3.0 and err["focal_pct"] <= 1.0
     assert abs(err["rotation_deg"] - 180.0) <= 1.0  # the mount itself is turned by 180°
+
+
+def test_time_matching_reads_the_exif_capture_time_before_the_file_time(tmp_path):
+    from PIL import Image
+
+    a, b = tmp_path / "a", tmp_path / "b"
+    a.mkdir(), b.mkdir()
+    for n, (sec, sub_a, sub_b) in enumerate(((10, "100", "400"), (12, "0", "250"), (15, "5", "9"))):
+        for folder, sub, name in ((a, sub_a, f"x{n}.jpg"), (b, sub_b, f"y{2 - n}.jpg")):
+            exif = Image.Exif()
+            exif.get_ifd(0x8769)[36867] = f"2024:05:01 09:00:{sec:02d}"
+            exif.get_ifd(0x8769)[37521] = sub
+            Image.new("L", (8, 8)).save(folder / name, exif=exif)
+            os.utime(folder / name, (1000.0, 1000.0))  # a copy: every file time the same
+    by_time = match_stills({"a": a, "b": b}, "time")
+    assert {by_time["a"][k].name: by_time["b"][k].name for k in by_time["b"]} == {
+        "x0.jpg": "y2.jpg",
+        "x1.jpg": "y1.jpg",
+        "x2.jpg": "y0.jpg",
+    }

@@ -55,7 +55,8 @@ def register(sub: argparse._SubParsersAction) -> None:
         "--match",
         choices=("name", "time"),
         default="name",
-        help="rig form: match images by the digits in their names (default) or by file time",
+        help="rig form: match images by the digits in their names (default) or by the time "
+        "they were taken (EXIF, else file time)",
     )
     p.add_argument(
         "--reference", metavar="NAME", help="rig form: the camera the others are posed to"
