@@ -24,6 +24,7 @@ from drivers.write_failures import os_error_line
 COMMANDS = (
     "app.commands.simulate",
     "app.commands.simulate_study",
+    "app.commands.simulate_stills",
     "app.commands.record",
     "app.commands.info",
     "app.commands.repair",

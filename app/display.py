@@ -20,59 +20,17 @@ import cv2
 import numpy as np
 
 from calibration.projection import NO_DEPTH, OCCLUDED, OUTSIDE
+from drivers.colormaps import colormap_lut
 from drivers.truth import UNKNOWN_LABEL
 from drivers.types import KELVIN_OFFSET, centikelvin_to_celsius
 
 # -- colour maps ----------------------------------------------------------------------
-
-#: Colour maps as evenly spaced RGB stops; 256-entry LUTs are interpolated from them.
-#: inferno is perceptually uniform (good for temperature), ironbow is what FLIR users
-#: expect, turbo separates near from far in depth, gray is for print and models.
-_STOPS: dict[str, tuple[str, ...]] = {
-    "inferno": (
-        "000004",
-        "160b39",
-        "420a68",
-        "6a176e",
-        "932667",
-        "bc3754",
-        "dd513a",
-        "f37819",
-        "fca50a",
-        "f6d746",
-        "fcffa4",
-    ),  # fmt: skip
-    "ironbow": ("00000a", "1c0468", "6b0a9c", "b01a88", "e0442f", "f88a0c", "fcc83a", "fff6c8"),
-    "turbo": (
-        "30123b",
-        "4454c4",
-        "4490fe",
-        "1fc8de",
-        "29efa2",
-        "7dff56",
-        "c1f334",
-        "f1ca3a",
-        "fe922a",
-        "ea4e0d",
-        "7a0403",
-    ),  # fmt: skip
-    "gray": ("000000", "ffffff"),
-}
+# The stop tables and LUTs live in drivers.colormaps: calibration reads colour-mapped
+# stills through them too, and may not import app.
 
 #: Names offered for the thermal view; the first is the default.
 THERMAL_MAPS = ("inferno", "ironbow", "gray", "turbo")
 DEPTH_MAP = "turbo"
-
-
-def colormap_lut(name: str, n: int = 256) -> np.ndarray:
-    """An ``(n, 3)`` uint8 RGB look-up table for a colour map name."""
-    if name not in _STOPS:
-        raise ValueError(f"unknown colour map {name!r}; choose one of {', '.join(_STOPS)}")
-    stops = np.array([[int(h[i : i + 2], 16) for i in (0, 2, 4)] for h in _STOPS[name]], float)
-    at = np.linspace(0.0, 1.0, len(stops))
-    x = np.linspace(0.0, 1.0, n)
-    lut = np.stack([np.interp(x, at, stops[:, c]) for c in range(3)], axis=1)
-    return np.ascontiguousarray(np.rint(lut).astype(np.uint8))
 
 
 # -- levels ---------------------------------------------------------------------------

@@ -31,6 +31,10 @@ from calibration.subpixel import fit_radius, fit_x_junctions
 #: Images wider than this are searched for a plain checkerboard at half size first
 #: (``findChessboardCornersSB`` costs ~4× less there); corners are refined at full size.
 _HALF_SIZE_ABOVE = 480
+#: Images at most this wide (a 160×120 or 320×240 thermal sensor) are also searched at
+#: twice their size (cubic): squares of 4-6 pixels defeat ``findChessboardCornersSB``
+#: at native size and are found once enlarged; corners are refined at native size.
+_DOUBLE_SIZE_AT_MOST = 320
 #: A corner further than this fraction of a square from where its neighbours put it
 #: means the grid is mislabelled.
 _LOCAL_TOLERANCE = 0.3
@@ -105,6 +109,11 @@ def _detect_checker(gray: np.ndarray, reference: np.ndarray, board: CheckerBoard
             corners = (corners.reshape(-1, 2) + 0.5) * 2.0 - 0.5
     if not found:
         found, corners = cv2.findChessboardCornersSB(gray, size, flags=0)
+    if not found and max(h, w) <= _DOUBLE_SIZE_AT_MOST:
+        big = cv2.resize(gray, (w * 2, h * 2), interpolation=cv2.INTER_CUBIC)
+        found, corners = cv2.findChessboardCornersSB(big, size, flags=0)
+        if found:
+            corners = (corners.reshape(-1, 2) + 0.5) / 2.0 - 0.5
     if not found:
         return None
     pts = corners.reshape(board.rows, board.cols, 2).astype(np.float64)

@@ -1,6 +1,7 @@
 """One camera's intrinsics from a folder of board images (``thermorig calibrate-images``).
 
-Images are PNG, JPEG or TIFF, 8 or 16 bit. The board is found in each (thermal-aware,
+Images are PNG, JPEG or TIFF, 8 or 16 bit; a thermal camera's colour-mapped 8-bit
+stills are read back to intensity through their colour map. The board is found in each (thermal-aware,
 :func:`calibration.detect.detect`), the camera model fitted with outlier views dropped
 and checked on held-out views (:func:`calibration.intrinsics.calibrate_intrinsics`). A
 folder may hold images of another size (a print file, another camera mode): the size
@@ -16,12 +17,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import cv2
+import numpy as np
 from PIL import Image
 
 from calibration.boards import Board
 from calibration.detect import Detection, detect
 from calibration.intrinsics import IntrinsicsResult, calibrate_intrinsics
 from calibration.rig import Rig
+from drivers.colormaps import invert_colormap
 from drivers.errors import ThermorigError
 
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".tif", ".tiff")
@@ -96,6 +99,29 @@ def header_problem(path: Path) -> str | None:
     return None
 
 
+def read_board_image(path: Path, kind: str) -> tuple[np.ndarray | None, str | None]:
+    """An image as the detector reads it, or (None, why not).
+
+    Colour images come back RGB. A thermal still saved in colour by a vendor's tool
+    (iron, rainbow, inferno ...) comes back as its intensity, read along the colour
+    map that fits it (:func:`drivers.colormaps.invert_colormap`): a grey conversion
+    would not be monotonic in temperature. A colour image that fits no map is refused.
+    """
+    problem = header_problem(path)
+    image = None if problem else cv2.imread(str(path), cv2.IMREAD_UNCHANGED)
+    if image is None:
+        return None, problem
+    if image.ndim == 3:  # OpenCV reads BGR(A); the detector expects RGB
+        image = cv2.cvtColor(image[:, :, :3], cv2.COLOR_BGR2RGB)
+        grey = (image[:, :, 0] == image[:, :, 1]).all() and (image[:, :, 1] == image[:, :, 2]).all()
+        if kind == "thermal" and image.dtype == np.uint8 and not grey:
+            try:
+                image = invert_colormap(image).as_uint8()
+            except ValueError:
+                return None, "a colour image that matches no thermal colour map"
+    return image, None
+
+
 def calibrate_folder(
     folder: str | Path,
     board: Board,
@@ -110,13 +136,10 @@ def calibrate_folder(
     detections: list[Detection] = []
     unreadable: list[str] = []
     for i, path in enumerate(files):
-        problem = header_problem(path)
-        image = None if problem else cv2.imread(str(path), cv2.IMREAD_UNCHANGED)
+        image, problem = read_board_image(path, kind)
         if image is None:
             unreadable.append(f"{path.name} ({problem})" if problem else path.name)
         else:
-            if image.ndim == 3:  # OpenCV reads BGR(A); the detector expects RGB
-                image = cv2.cvtColor(image[:, :, :3], cv2.COLOR_BGR2RGB)
             det = detect(image, board, kind=kind, source=str(path))
             if det is not None:
                 detections.append(det)

@@ -256,7 +256,9 @@ def rig_summary_text(result: RigCalibration) -> str:
     rig = result.to_rig()
     lines = [
         f"rig calibration, board {result.board}, reference camera {result.reference}",
-        f"still board poses {result.poses}, frames searched {result.frames_searched}"
+        f"still board poses {result.poses}"
+        # Stills (calibrate-images) have no frames to search: one image per view.
+        + (f", frames searched {result.frames_searched}" if result.frames_searched else "")
         + (
             "" if result.hw_sync is None else f", hardware sync {'on' if result.hw_sync else 'off'}"
         ),

@@ -116,7 +116,11 @@ class CalibrationScene(Scene):
             )
         )
         self.hold, self.move = config.board_hold_s, config.board_move_s
-        self.poses = [self._pose(cameras, *p) for p in BOARD_POSES]
+        roll = config.board_roll_deg
+        self.poses = [
+            self._pose(cameras, *p[:-1], p[-1] + (roll if i % 2 else 0.0))
+            for i, p in enumerate(BOARD_POSES)
+        ]
         self.period = len(self.poses) * (self.hold + self.move)
 
     def _pose(self, cams: dict[str, CameraModel], cam: str, fu, fv, dist, rx, ry, rz) -> np.ndarray:

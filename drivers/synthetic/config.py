@@ -153,6 +153,10 @@ class SyntheticConfig:
     #: Seconds the board is held still at each pose, and seconds to move between poses.
     board_hold_s: float = 1.5
     board_move_s: float = 0.8
+    #: In-plane roll (degrees) added to every other board pose (the odd-numbered ones),
+    #: as a person turns the board to cover the view; on a 180°-symmetric checkerboard
+    #: this is what makes cameras number its corners differently (``simulate-stills``).
+    board_roll_deg: float = 0.0
     #: The depth camera's IR (amplitude) stream: ``auto`` renders it in the calibration
     #: scene only (it is what the depth camera is calibrated from), ``on``/``off`` force it.
     ir_stream: str = "auto"
