@@ -180,6 +180,8 @@ def test_a_bad_session_fails_alone_and_reviewed_rows_are_kept(study, tmp_path, c
     done = [rows[k]["status"] for k in sorted(rows) if k != "broken/cycling.h5"]
     assert sorted(done) == ["done", "done", "failed"]
     assert rows[str(first.relative_to(folder))]["result"]["kept_reviewed"] == 1
+    whole = _sessions(folder)[3]  # one chunk and no label file yet: the chunk is published
+    assert_same_labels(whole.with_name("cycling.labels.h5"), _serial(study, whole))
     with LabelReader(reviewed) as r:
         assert np.array_equal(r.mask("thermal", 5), painted)
         assert r.array("thermal", "status")[5] == STATUS_ACCEPTED

@@ -23,7 +23,7 @@ from typing import Any, ClassVar
 from app.analysis.curves import DEFAULT_ERODE_PX, compute_curves, summarize
 from app.analysis.quality import evaluate_labels
 from app.labels.autolabel import AutolabelOptions, autolabel
-from app.labels.chunks import merge_chunks
+from app.labels.chunks import merge_chunks, publish_whole_chunk
 from app.labels.infer import infer
 from app.labels.rig_check import check_session_rig, require_aligned
 from app.labels.sidecar import default_labels_path
@@ -87,7 +87,11 @@ class Work:
         deadline = time.monotonic() + MERGE_WAIT_S
         while True:
             try:
-                d: dict[str, Any] = merge_chunks(session, out, self.stream, chunks, command)
+                d: dict[str, Any] | None = None
+                if len(chunks) == 1 and chunks[0][0] == range(self.rows(session)):
+                    d = publish_whole_chunk(out, self.stream, chunks[0][1], command)
+                if d is None:
+                    d = merge_chunks(session, out, self.stream, chunks, command)
                 break
             except LockHeld as exc:  # another batch run merging the same session: wait
                 if "batch" not in exc.holder.command or time.monotonic() > deadline:

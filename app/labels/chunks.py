@@ -11,6 +11,7 @@ keeps them, and the result is row for row the file the serial command writes.
 
 from __future__ import annotations
 
+import errno
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -18,6 +19,8 @@ import numpy as np
 
 from app.labels.sidecar import SOURCE_NONE, LabelReader, LabelsError
 from app.labels.sidecar_writer import LabelWriter
+from drivers.atomic import publish_new
+from drivers.locks import LockFile
 
 #: Optional per-row datasets a chunk may carry (docs/formats/labels.md).
 EXTRAS = ("confidence", "validity", "time_gap", "keypoints")
@@ -62,3 +65,33 @@ def merge_chunks(
                     )
         kept = writer.kept.get(stream, 0)
     return {"rows": n, "written": int(written), "kept_reviewed": int(kept)}
+
+
+def publish_whole_chunk(
+    out: str | Path, stream: str, chunk: Path, command: str = "thermorig batch"
+) -> dict[str, int] | None:
+    """A session labeled in one chunk, and no label file there yet: the chunk *is* the
+    file the serial command writes (same writer, same rows), so it is published as
+    ``out`` instead of copied row by row (a third of a short session's batch time).
+    None where it cannot be (a label file exists: its reviewed rows must be kept, so
+    merge; or the chunk is on another file system); ``out``'s lock is held meanwhile."""
+    out = Path(out)
+    if out.exists():
+        return None
+    lock = LockFile.take(out, command)
+    try:
+        with LabelReader(chunk, check_journal=False) as r:
+            n = r.count(stream)
+            written = int(np.count_nonzero(r.array(stream, "source") != SOURCE_NONE))
+        try:
+            publish_new(chunk, out)
+        except FileExistsError:
+            return None
+        except OSError as exc:
+            if exc.errno == errno.EXDEV:
+                return None
+            raise
+    finally:
+        if lock is not None:
+            lock.release()
+    return {"rows": n, "written": written, "kept_reviewed": 0}
