@@ -54,26 +54,3 @@ def photo_wheel() -> Path:
             f"downloads {PHOTO_WHEEL} (no dependencies) from PyPI for these tests"
         )
     return found[0]
-
-
-#: Test files that take a minute or more of one core: collected first, so that under
-#: pytest-xdist (whole files per process) the processes finish together instead of one
-#: starting the soak test while the other has nothing left to do.
-SLOW_FILES = (
-    "test_ui_soak.py",
-    "test_experiment_thermocyclenet.py",
-    "test_experiment_spmkd.py",
-    "test_ui_rig_badge.py",
-    "test_calibrate.py",
-    "test_stereo.py",
-    "test_ui_calibration_wizard.py",
-    "test_experiment_latent.py",
-    "test_propagate.py",
-    "test_batch.py",
-    "test_infer.py",
-)
-
-
-def pytest_collection_modifyitems(items: list) -> None:
-    rank = {name: k for k, name in enumerate(SLOW_FILES)}
-    items.sort(key=lambda item: rank.get(item.path.name, len(SLOW_FILES)))  # stable
