@@ -74,3 +74,16 @@ def label_output(flag: str, path: Path) -> Output:
             ) from None
 
     return file_output(flag, path, update=must_be_labels)
+
+
+def add_labels_out(p: argparse.ArgumentParser) -> None:
+    """``--out LABELS.h5``, ``--json`` and ``--quiet``: what every command that labels
+    one session (autolabel, infer) takes besides what to label."""
+    p.add_argument(
+        "--out",
+        type=Path,
+        metavar="LABELS.h5",
+        help="label file to write (default: SESSION.labels.h5 beside the session)",
+    )
+    p.add_argument("--json", action="store_true", help="print the summary as JSON")
+    p.add_argument("--quiet", "-q", action="store_true", help="no progress bar")

@@ -11,7 +11,7 @@ import json
 from contextlib import ExitStack
 from pathlib import Path
 
-from app.commands.arguments import label_output
+from app.commands.arguments import add_labels_out, label_output
 from app.labels.infer import infer
 from app.labels.sidecar import default_labels_path
 from app.progress import lazy_progress
@@ -28,14 +28,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     )
     p.add_argument("session", metavar="SESSION.h5", type=Path)
     add_options(p)
-    p.add_argument(
-        "--out",
-        type=Path,
-        metavar="LABELS.h5",
-        help="label file to write (default: SESSION.labels.h5 beside the session)",
-    )
-    p.add_argument("--json", action="store_true", help="print the summary as JSON")
-    p.add_argument("--quiet", "-q", action="store_true", help="no progress bar")
+    add_labels_out(p)
     p.set_defaults(func=run)
 
 
