@@ -175,7 +175,7 @@ def check_alignment(
 
     t0 = time.perf_counter()
     _check_inputs(session, rig, target)
-    frames = SessionFrames(session, target, progress)
+    frames = SessionFrames(session, target, rig, progress)
     cam = rig[target]
     # Rotation first (clocks taken as recorded): a turned camera shifts the masks the
     # clock compares, which would bias the clock; a wrong clock only blurs the
@@ -183,7 +183,11 @@ def check_alignment(
     fit = fit_rotation(_rotation_points(frames, rig, target, 0.0), cam.K, cam.dist)
     refined = rotate_camera(rig, target, fit.rotvec)
     clock = fit_clock(
-        frames.t_target, frames.target_masks, frames.t_depth, frames.depth_masks(refined)
+        frames.t_target,
+        frames.target_masks,
+        frames.t_depth,
+        frames.depth_masks(refined),
+        ignore=frames.fixed_heat,
     )
     ps = _rotation_points(frames, rig, target, clock.offset_s)
     fit = fit_rotation(ps, cam.K, cam.dist)

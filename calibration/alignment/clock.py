@@ -58,13 +58,17 @@ def fit_clock(
     stream_masks: np.ndarray,
     t_depth: np.ndarray,
     depth_masks: np.ndarray,
+    ignore: np.ndarray | None = None,
 ) -> ClockFit:
     """The offset of the stream's clock (see module docstring). Masks are (N, H, W)
-    floats in [0, 1] on one pixel grid; times in seconds, ascending."""
+    floats in [0, 1] on one pixel grid; times in seconds, ascending. ``ignore`` (H, W)
+    bool: pixels left out (a fixed heat source, warm whatever the legs do)."""
     n, h, w = stream_masks.shape
     s = stream_masks.reshape(n, -1).astype(np.float32)
     d = depth_masks.reshape(len(depth_masks), -1).astype(np.float32)
     moving = (np.ptp(s, axis=0) > _MOVING) | (np.ptp(d, axis=0) > _MOVING)
+    if ignore is not None:
+        moving &= ~ignore.reshape(-1)
     s, d = s[:, moving], d[:, moving]
     period = float(np.median(np.diff(t_depth))) if len(t_depth) > 1 else 1.0
     max_span = 1.5 * period

@@ -173,7 +173,9 @@ def _coarse_start(
     like = []
     for img in ps.images:
         big = np.zeros((H, W), np.float32)
-        small = cv2.resize(np.exp(-((img / sigma) ** 2)), (w, h), interpolation=cv2.INTER_AREA)
+        # NaN (no border known there: a heat source) is no likelihood, not a poisoned FFT.
+        likelihood = np.nan_to_num(np.exp(-((img / sigma) ** 2)), nan=0.0)
+        small = cv2.resize(likelihood, (w, h), interpolation=cv2.INTER_AREA)
         big[pad : pad + h, pad : pad + w] = small
         like.append(np.fft.rfft2(big))
     centre = K[:2, 2]
