@@ -6,11 +6,11 @@ import pytest
 
 from calibration.boards import parse_board
 from calibration.intrinsics import CalibrationError
-from calibration.live import (
+from calibration.live import LiveCalibration
+from calibration.live_search import (
     MARK_RADIUS,
     MOVING_RGB,
     STILL_RGB,
-    LiveCalibration,
     _scaled,
     display_image,
     live_detect,

@@ -8,10 +8,11 @@ from __future__ import annotations
 
 import threading
 import time
+from concurrent.futures import ThreadPoolExecutor
 
 from app.live.stages import OVERLAY_NICE, LatestSlot, RateMeter, lower_priority
 from calibration.live import LiveCalibration, LiveState
-from calibration.rig_calibration import RigCalibration
+from calibration.rig_calibration import RIG_CAMERAS, RigCalibration
 from drivers.errors import ThermorigError
 from drivers.types import FrameSet
 
@@ -22,10 +23,16 @@ from drivers.types import FrameSet
 SEARCH_NICE = OVERLAY_NICE
 
 
+#: Threads searching for the board: one per rig camera (searched in parallel; OpenCV
+#: lets go of the GIL) and one for the full search of a captured pose, which then
+#: runs beside the live search instead of holding it up for ~0.3-1 s.
+SEARCH_THREADS = len(RIG_CAMERAS) + 1
+
+
 class DetectionWorker:
-    """Searches the newest FrameSet on its own thread (at a lower OS priority):
-    ``submit`` is a capture sink (returns at once, replaces what is pending); states
-    land in ``states``."""
+    """Searches the newest FrameSet on its own thread (at a lower OS priority), the
+    cameras in parallel on a pool of threads at that priority: ``submit`` is a capture
+    sink (returns at once, replaces what is pending); states land in ``states``."""
 
     def __init__(self, live: LiveCalibration | None = None):
         self.live = live
@@ -37,25 +44,31 @@ class DetectionWorker:
         self.busy_ms = 0.0
         self.error = ""
         self._stop = threading.Event()
+        self.pool = ThreadPoolExecutor(
+            SEARCH_THREADS, "board-search", initializer=lower_priority, initargs=(SEARCH_NICE,)
+        )
         self._thread = threading.Thread(target=self._run, name="board-search", daemon=True)
         self._thread.start()
 
     def submit(self, fs: FrameSet) -> None:
         self.inbox.put(fs)
 
-    def process(self, fs: FrameSet) -> LiveState | None:
-        """Search one FrameSet now (the thread's body; tests call it directly)."""
+    def process(self, fs: FrameSet, background: bool = False) -> LiveState | None:
+        """Search one FrameSet now (the thread's body; tests call it directly). With
+        ``background`` (the thread), on the pool: the cameras in parallel, a captured
+        pose's full search beside the next searches; without, all of it here."""
         live = self.live
         if live is None:
             return None
         t0 = time.perf_counter()
         try:
-            state = live.process(fs)
+            state = live.process(fs, self.pool if background else None)
         except Exception as exc:  # noqa: BLE001 - a detector bug must not end the wizard
             self.error = f"{type(exc).__name__}: {exc}"
             return None
         ms = 1e3 * (time.perf_counter() - t0)
-        # Smoothed: a capture (full-resolution search of a pose) is a rare long one.
+        # Smoothed: a search now and then is longer (a pose captured in the foreground,
+        # or one in the background taking CPU).
         self.busy_ms = ms if self.busy_ms == 0.0 else 0.8 * self.busy_ms + 0.2 * ms
         self.rate.tick()
         self.searches += 1
@@ -69,12 +82,14 @@ class DetectionWorker:
         while not self._stop.is_set():
             seen, fs = self.inbox.wait_newer(seen, timeout=0.25)
             if fs is not None:
-                self.process(fs)
+                self.process(fs, background=True)
 
     def stop(self, timeout: float = 5.0) -> None:
         self._stop.set()
         self.inbox.put(None)
         self._thread.join(timeout)
+        # A pose's full search still running is left to finish on its own (< 1 s).
+        self.pool.shutdown(wait=False, cancel_futures=True)
 
 
 class FitJob:
