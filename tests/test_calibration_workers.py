@@ -13,7 +13,7 @@ from tests.test_calibration_live import BOARD, _frames, _specs
 
 
 @pytest.mark.skipif(not sys.platform.startswith("linux"), reason="per-thread nice is Linux's")
-def test_the_search_thread_runs_at_a_lower_priority_than_the_thread_that_made_it():
+def test_the_search_threads_run_at_a_lower_priority_than_the_thread_that_made_them():
     before = os.getpriority(os.PRIO_PROCESS, 0)
     worker = DetectionWorker()
     try:
@@ -27,6 +27,9 @@ def test_the_search_thread_runs_at_a_lower_priority_than_the_thread_that_made_it
             done.wait(0.005)
         assert done.is_set(), "the search thread kept the GUI thread's priority"
         assert os.getpriority(os.PRIO_PROCESS, 0) == before, "the calling thread is unchanged"
+        # The cameras are searched on the pool: its threads run at the same lower priority.
+        niceness = worker.pool.submit(os.getpriority, os.PRIO_PROCESS, 0).result(timeout=30.0)
+        assert niceness == min(before + SEARCH_NICE, 19)
     finally:
         worker.stop()
     assert not worker._thread.is_alive()
