@@ -4,10 +4,12 @@ below the GUI and capture threads' priority (it is the part that may lag)."""
 import os
 import sys
 import threading
+import time
 
+import numpy as np
 import pytest
 
-from app.live.calibration_workers import SEARCH_NICE, DetectionWorker
+from app.live.calibration_workers import MAX_SEARCH_RATE, SEARCH_NICE, DetectionWorker
 from calibration.live import LiveCalibration
 from tests.test_calibration_live import BOARD, _frames, _specs
 
@@ -47,3 +49,28 @@ def test_a_submitted_frameset_is_searched_on_the_thread_and_its_pictures_handed_
     finally:
         worker.stop()
     assert not worker._thread.is_alive()
+
+
+def test_searches_begin_at_most_max_search_rate_times_a_second_each_on_a_newer_frameset():
+    worker = DetectionWorker(LiveCalibration(BOARD, _specs()))
+    began: list[tuple[float, int]] = []
+    process = worker.process
+
+    def timed(fs, background=False):
+        began.append((time.perf_counter(), fs.index))
+        return process(fs, background)
+
+    worker.process = timed
+    try:
+        # Frames come faster than the rate: each search takes the newest after its wait.
+        for i in range(400):
+            worker.submit(_frames(i, (0.5, 0.5, 0.0)))
+            if worker.searches >= 4:
+                break
+            time.sleep(0.02)
+    finally:
+        worker.stop()
+    assert worker.error == ""
+    gaps = np.diff([t for t, _ in began])
+    assert len(began) >= 4 and gaps.min() >= 1.0 / MAX_SEARCH_RATE
+    assert np.all(np.diff([i for _, i in began]) > 0)

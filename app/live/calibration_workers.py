@@ -6,6 +6,7 @@ and never waits for a search or a fit.
 
 from __future__ import annotations
 
+import math
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
@@ -23,6 +24,11 @@ from drivers.types import FrameSet
 SEARCH_NICE = OVERLAY_NICE
 
 
+#: Most FrameSets searched a second. The corners follow the board at that rate and a
+#: still board is captured after STILL_FRAMES searches (0.2 s); searching every frame
+#: a fast machine could (25-30/s) would only take the CPU the preview's drawing needs
+#: (the GUI thread's stalls), on two cores above all.
+MAX_SEARCH_RATE = 15.0
 #: Threads searching for the board: one per rig camera (searched in parallel; OpenCV
 #: lets go of the GIL) and one for the full search of a captured pose, which then
 #: runs beside the live search instead of holding it up for ~0.3-1 s.
@@ -78,11 +84,19 @@ class DetectionWorker:
 
     def _run(self) -> None:
         lower_priority(SEARCH_NICE)
-        seen = 0
+        seen, began = 0, -math.inf
         while not self._stop.is_set():
             seen, fs = self.inbox.wait_newer(seen, timeout=0.25)
-            if fs is not None:
-                self.process(fs, background=True)
+            if fs is None:
+                continue
+            wait = began + 1.0 / MAX_SEARCH_RATE - time.perf_counter()
+            if wait > 0.0 and self._stop.wait(wait):
+                break
+            seen, fs = self.inbox.get()  # the newest after the wait
+            if fs is None:  # stop() put it
+                continue
+            began = time.perf_counter()
+            self.process(fs, background=True)
 
     def stop(self, timeout: float = 5.0) -> None:
         self._stop.set()
