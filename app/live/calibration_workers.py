@@ -7,6 +7,8 @@ and never waits for a search or a fit.
 from __future__ import annotations
 
 import math
+import os
+import sys
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
@@ -22,7 +24,11 @@ from drivers.types import FrameSet
 #: same priority on two cores it kept the GUI thread waiting for a CPU often enough
 #: that ticks came up to ~50 ms apart. Like the overlays, it is what may lag.
 SEARCH_NICE = OVERLAY_NICE
-
+#: The pool's threads, which do the searching, run 5 steps lower still: each weighs a
+#: third of a SEARCH_NICE thread with the scheduler, so the three searching at once
+#: take no more of a busy CPU from the GUI and capture threads than the one search
+#: thread did before; a CPU left idle they use all the same.
+POOL_NICE = SEARCH_NICE + 5
 
 #: Most FrameSets searched a second. The corners follow the board at that rate and a
 #: still board is captured after STILL_FRAMES searches (0.2 s); searching every frame
@@ -35,9 +41,22 @@ MAX_SEARCH_RATE = 15.0
 SEARCH_THREADS = len(RIG_CAMERAS) + 1
 
 
+def _nice() -> int:
+    """The calling thread's nice value (0 where threads have none of their own)."""
+    if not hasattr(os, "getpriority") or not sys.platform.startswith("linux"):
+        return 0
+    return os.getpriority(os.PRIO_PROCESS, threading.get_native_id())
+
+
+def _below(base: int, steps: int) -> None:
+    """Run the calling thread ``steps`` nice levels below ``base`` (a new thread starts
+    at the nice of the one that made it: the pool's start on the search thread)."""
+    lower_priority(base + steps - _nice())
+
+
 class DetectionWorker:
     """Searches the newest FrameSet on its own thread (at a lower OS priority), the
-    cameras in parallel on a pool of threads at that priority: ``submit`` is a capture
+    cameras in parallel on a pool of threads at a lower one still: ``submit`` is a capture
     sink (returns at once, replaces what is pending); states land in ``states``."""
 
     def __init__(self, live: LiveCalibration | None = None):
@@ -51,7 +70,7 @@ class DetectionWorker:
         self.error = ""
         self._stop = threading.Event()
         self.pool = ThreadPoolExecutor(
-            SEARCH_THREADS, "board-search", initializer=lower_priority, initargs=(SEARCH_NICE,)
+            SEARCH_THREADS, "board-search", initializer=_below, initargs=(_nice(), POOL_NICE)
         )
         self._thread = threading.Thread(target=self._run, name="board-search", daemon=True)
         self._thread.start()
