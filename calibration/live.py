@@ -1,8 +1,8 @@
 """Calibrating the rig live: the calibration wizard's logic, without Qt.
 
 Each FrameSet the wizard's worker takes (latest-wins) is searched for the board in
-every rig camera's stream (the depth camera's in its IR image), the cameras in
-parallel when the worker gives a thread pool. Live detection must be quick — the
+every rig camera's stream (the depth camera's in its IR image), the cameras in turn
+or, when asked, in parallel on the worker's thread pool. Live detection must be quick — the
 person watches the corners follow the board — so it is a lighter search than a
 calibration view's (:mod:`calibration.live_search`).
 
@@ -123,16 +123,18 @@ class LiveCalibration:
         """Capture the next still view whether or not it is new (the capture key)."""
         self._manual = True
 
-    def process(self, fs: FrameSet, pool: Executor | None = None) -> LiveState:
+    def process(
+        self, fs: FrameSet, pool: Executor | None = None, parallel: bool = False
+    ) -> LiveState:
         """Search ``fs``; capture a pose when the board is still and the view new.
 
-        With a ``pool`` (at least one thread per camera, and one more), the cameras are
-        searched on it in parallel and a pose's full search runs on it in the
-        background: the live search goes on meanwhile, and the state of the FrameSet
-        after which it finished says ``captured``. Without one, all of it happens here.
+        With a ``pool``, a pose's full search runs on it in the background: the live
+        search goes on meanwhile, and the state of the FrameSet after which it finished
+        says ``captured``; with ``parallel`` too, the cameras are searched on it (it
+        then needs a thread per camera and one more). Without one, all happens here.
         """
         cams = [c for c in self.cams.values() if c.stream in fs.frames]
-        if pool is None:
+        if pool is None or not parallel:
             found = [search_camera(c, fs.frames[c.stream], self.board) for c in cams]
         else:
             jobs = [pool.submit(search_camera, c, fs.frames[c.stream], self.board) for c in cams]

@@ -146,7 +146,7 @@ def search_camera(
     """One live search of ``cam``'s frame: the image to show (at most
     :data:`SHOWN_WIDTH` wide), its scale (shown pixels per frame pixel) and the board
     in full-resolution coordinates (None if not found). Cameras are independent: the
-    wizard searches them in parallel (OpenCV releases the GIL)."""
+    wizard may search them in parallel (OpenCV releases the GIL)."""
     image = display_image(frame.array)
     h, w = image.shape[:2]
     scale = min(1.0, LIVE_WIDTH / w)

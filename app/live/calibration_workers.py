@@ -24,21 +24,25 @@ from drivers.types import FrameSet
 #: same priority on two cores it kept the GUI thread waiting for a CPU often enough
 #: that ticks came up to ~50 ms apart. Like the overlays, it is what may lag.
 SEARCH_NICE = OVERLAY_NICE
-#: The pool's threads, which do the searching, run 5 steps lower still: each weighs a
-#: third of a SEARCH_NICE thread with the scheduler, so the three searching at once
-#: take no more of a busy CPU from the GUI and capture threads than the one search
-#: thread did before; a CPU left idle they use all the same.
-POOL_NICE = SEARCH_NICE + 5
 
 #: Most FrameSets searched a second. The corners follow the board at that rate and a
 #: still board is captured after STILL_FRAMES searches (0.2 s); searching every frame
 #: a fast machine could (25-30/s) would only take the CPU the preview's drawing needs
 #: (the GUI thread's stalls), on two cores above all.
 MAX_SEARCH_RATE = 15.0
-#: Threads searching for the board: one per rig camera (searched in parallel; OpenCV
-#: lets go of the GIL) and one for the full search of a captured pose, which then
-#: runs beside the live search instead of holding it up for ~0.3-1 s.
-SEARCH_THREADS = len(RIG_CAMERAS) + 1
+#: Whether the cameras are searched in parallel on the pool (else in turn on the
+#: search thread). Measured in turns on the two shared cores (load 7-11), the parallel
+#: search ran ~10 % more searches/s but the GUI thread's longest stall grew by half:
+#: three threads in Python code between OpenCV calls hold the GIL the GUI thread
+#: needs, and at a lower priority they may hold it while the scheduler runs others.
+#: The search is cheap enough for the 10/s target without it.
+PARALLEL_CAMERAS = False
+
+
+def search_threads(parallel: bool) -> int:
+    """Pool threads: one for the full search of a captured pose (which then runs beside
+    the live search instead of holding it up for ~0.3-1 s), one per camera if parallel."""
+    return 1 + (len(RIG_CAMERAS) if parallel else 0)
 
 
 def _nice() -> int:
@@ -48,19 +52,21 @@ def _nice() -> int:
     return os.getpriority(os.PRIO_PROCESS, threading.get_native_id())
 
 
-def _below(base: int, steps: int) -> None:
-    """Run the calling thread ``steps`` nice levels below ``base`` (a new thread starts
-    at the nice of the one that made it: the pool's start on the search thread)."""
-    lower_priority(base + steps - _nice())
+def _below(base: int) -> None:
+    """Run the calling thread SEARCH_NICE levels below ``base``, the GUI thread's (a
+    new thread starts at the nice of the one that made it: the search thread's)."""
+    lower_priority(base + SEARCH_NICE - _nice())
 
 
 class DetectionWorker:
-    """Searches the newest FrameSet on its own thread (at a lower OS priority), the
-    cameras in parallel on a pool of threads at a lower one still: ``submit`` is a capture
-    sink (returns at once, replaces what is pending); states land in ``states``."""
+    """Searches the newest FrameSet on its own thread (at a lower OS priority), a
+    captured pose in full on a pool at the same priority (and the cameras on it in
+    parallel with ``parallel``): ``submit`` is a capture sink (returns at once,
+    replaces what is pending); states land in ``states``."""
 
-    def __init__(self, live: LiveCalibration | None = None):
+    def __init__(self, live: LiveCalibration | None = None, parallel: bool = PARALLEL_CAMERAS):
         self.live = live
+        self.parallel = parallel
         self.inbox: LatestSlot[FrameSet] = LatestSlot()
         self.states: LatestSlot[LiveState] = LatestSlot()
         self.rate = RateMeter()
@@ -70,7 +76,7 @@ class DetectionWorker:
         self.error = ""
         self._stop = threading.Event()
         self.pool = ThreadPoolExecutor(
-            SEARCH_THREADS, "board-search", initializer=_below, initargs=(_nice(), POOL_NICE)
+            search_threads(parallel), "board-search", initializer=_below, initargs=(_nice(),)
         )
         self._thread = threading.Thread(target=self._run, name="board-search", daemon=True)
         self._thread.start()
@@ -80,14 +86,15 @@ class DetectionWorker:
 
     def process(self, fs: FrameSet, background: bool = False) -> LiveState | None:
         """Search one FrameSet now (the thread's body; tests call it directly). With
-        ``background`` (the thread), on the pool: the cameras in parallel, a captured
-        pose's full search beside the next searches; without, all of it here."""
+        ``background`` (the thread), a captured pose's full search runs on the pool
+        beside the next searches (and the cameras, if parallel); without, all here."""
         live = self.live
         if live is None:
             return None
         t0 = time.perf_counter()
         try:
-            state = live.process(fs, self.pool if background else None)
+            pool = self.pool if background else None
+            state = live.process(fs, pool, parallel=self.parallel)
         except Exception as exc:  # noqa: BLE001 - a detector bug must not end the wizard
             self.error = f"{type(exc).__name__}: {exc}"
             return None
