@@ -46,6 +46,7 @@ def test_a_submitted_frameset_is_searched_on_the_thread_and_its_pictures_handed_
         color = state.cameras["color"]
         assert color.detection is not None and color.picture.shape == color.image.shape
         assert worker.searches == 1 and worker.busy_ms > 0.0 and worker.error == ""
+        assert 0.0 < worker.cpu_ms <= worker.busy_ms * 1.05 + 1.0, "the search thread's own CPU"
     finally:
         worker.stop()
     assert not worker._thread.is_alive()

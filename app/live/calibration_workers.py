@@ -73,6 +73,10 @@ class DetectionWorker:
         #: FrameSets searched so far (a rate over any span: the meter's is the last 2 s).
         self.searches = 0
         self.busy_ms = 0.0
+        #: CPU time the searches took on this thread, in all (the cameras in turn: all
+        #: of a search's work but a parallel one's), ms: divided by ``searches``, what a
+        #: search costs whatever else the machine is doing.
+        self.cpu_ms = 0.0
         self.error = ""
         self._stop = threading.Event()
         self.pool = ThreadPoolExecutor(
@@ -91,14 +95,15 @@ class DetectionWorker:
         live = self.live
         if live is None:
             return None
-        t0 = time.perf_counter()
+        t0, c0 = time.perf_counter(), time.thread_time()
         try:
             pool = self.pool if background else None
             state = live.process(fs, pool, parallel=self.parallel)
         except Exception as exc:  # noqa: BLE001 - a detector bug must not end the wizard
             self.error = f"{type(exc).__name__}: {exc}"
             return None
-        ms = 1e3 * (time.perf_counter() - t0)
+        ms, cpu = 1e3 * (time.perf_counter() - t0), 1e3 * (time.thread_time() - c0)
+        self.cpu_ms += cpu
         # Smoothed: a search now and then is longer (a pose captured in the foreground,
         # or one in the background taking CPU).
         self.busy_ms = ms if self.busy_ms == 0.0 else 0.8 * self.busy_ms + 0.2 * ms

@@ -269,7 +269,7 @@ def _wizard(app, window, seconds: float) -> list[Result]:
         return [Result("preview", "calibration wizard", float("nan"), "", note="no frames")]
     _process_for(app, 2.0)
     shown0, t0 = window.preview.frames_displayed, time.perf_counter()
-    searched0 = wizard.worker.searches
+    searched0, cpu0 = wizard.worker.searches, wizard.worker.cpu_ms
     window.live.dispatch.stall.reset()
     _process_for(app, seconds)
     elapsed = time.perf_counter() - t0
@@ -279,6 +279,8 @@ def _wizard(app, window, seconds: float) -> list[Result]:
     # capture (a full-resolution search, ~0.3 s) in them pulls down by a third.
     rate = (wizard.worker.searches - searched0) / elapsed
     busy, poses = wizard.worker.busy_ms, len(wizard.live.poses)
+    searched = wizard.worker.searches - searched0
+    cpu = (wizard.worker.cpu_ms - cpu0) / max(searched, 1)
     wizard.close()
     load = os.getloadavg()[0]
     return [
@@ -288,7 +290,8 @@ def _wizard(app, window, seconds: float) -> list[Result]:
             f"view), synthetic:calibration live {seconds:g} s",
             rate,
             "searches/s",
-            note=f"target >= {TARGET_SEARCHES:g}; {busy:.0f} ms each, {poses} poses captured "
+            note=f"target >= {TARGET_SEARCHES:g}; {busy:.0f} ms each, {cpu:.0f} ms of CPU "
+            f"({1e3 / max(cpu, 1e-3):.0f}/s on a free core); {poses} poses captured "
             f"(each searched in full in the background); load average {load:.1f}",
         ),
         Result(
