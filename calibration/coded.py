@@ -149,14 +149,17 @@ def grow_from_marker(
                 & (p[:, 1] < h - win - 2)
             )
             q = p.copy()
-            for k in np.flatnonzero(ok):
+            # One call per window size: cornerSubPix refines each point on its own, so
+            # this is the per-corner result without a Python round trip per corner.
+            for size in np.unique(win[ok]):
+                k = np.flatnonzero(ok & (win == size))
                 q[k] = cv2.cornerSubPix(
                     ref,
-                    p[k].reshape(1, 1, 2).astype(np.float32),
-                    (int(win[k]),) * 2,
+                    p[k].reshape(-1, 1, 2).astype(np.float32),
+                    (int(size),) * 2,
                     (-1, -1),
                     _SUBPIX_CRITERIA,
-                ).reshape(2)
+                ).reshape(-1, 2)
             # Shrinking search radius: a prediction from found neighbours is better
             # than one from the marker alone, so it may move less.
             ok &= np.hypot(*(q - p).T) <= (0.25 if local else 0.35) * sq
@@ -173,15 +176,21 @@ def grow_from_marker(
 
 
 def detect_coded(
-    gray: np.ndarray, reference: np.ndarray, board: CodedBoard, min_contrast: float
+    gray: np.ndarray,
+    reference: np.ndarray,
+    board: CodedBoard,
+    min_contrast: float,
+    markers: list[np.ndarray] | None = None,
 ) -> tuple[np.ndarray, np.ndarray] | None:
     """``(ids, image points)`` of the coded board in one detection variant, or None.
 
     Every marker candidate is grown; the one that explains most corners wins (a
     3×3-bit marker can appear by chance in clutter, but then no grid grows around it).
+    ``markers`` are :func:`find_markers`' result when the caller already has it (the
+    live search looks for the marker first, as its cheap test for a board).
     """
     best: dict[tuple[int, int], np.ndarray] = {}
-    for marker in find_markers(gray, board):
+    for marker in find_markers(gray, board) if markers is None else markers:
         found = grow_from_marker(gray, reference, board, marker, min_contrast)
         if len(found) > len(best):
             best = found

@@ -137,11 +137,15 @@ def _detect_charuco(gray: np.ndarray, reference: np.ndarray, board: CharucoBoard
     return ids.ravel().astype(np.int32), corners.reshape(-1, 2).astype(np.float64)
 
 
+def coded_min_contrast(noise: float) -> float:
+    """The X-junction contrast a coded board's corner needs in an image of ``noise``
+    (σ, grey levels): it must stand clear of the noise of the image it was found in."""
+    return max(6.0, 0.8 * noise)
+
+
 @register_detector("coded")
 def _detect_coded(gray: np.ndarray, reference: np.ndarray, board: CodedBoard):
-    # An X-junction must stand clear of the noise of the image it was found in.
-    min_contrast = max(6.0, 0.8 * noise_sigma(gray))
-    return detect_coded(gray, reference, board, min_contrast)
+    return detect_coded(gray, reference, board, coded_min_contrast(noise_sigma(gray)))
 
 
 def grid_axes(board: Board, ids: np.ndarray, pts: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

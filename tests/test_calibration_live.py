@@ -1,16 +1,19 @@
 """Live calibration without Qt: search per camera, stillness, automatic and requested
 capture of poses, dropping and restoring views (rendered board images)."""
 
+import threading
+from concurrent.futures import ThreadPoolExecutor
+
 import numpy as np
 import pytest
 
 from calibration.boards import parse_board
 from calibration.intrinsics import CalibrationError
-from calibration.live import (
+from calibration.live import LiveCalibration
+from calibration.live_search import (
     MARK_RADIUS,
     MOVING_RGB,
     STILL_RGB,
-    LiveCalibration,
     _scaled,
     display_image,
     live_detect,
@@ -144,3 +147,36 @@ def test_mark_corners_draws_on_a_copy_and_only_near_the_corners():
     gray = np.full((60, 80), 100, np.uint8)
     plain = mark_corners(gray, 1.0, None, still=True)
     assert plain.shape == (60, 80, 3) and (plain == 100).all()
+
+
+@pytest.mark.parametrize("parallel", [False, True], ids=["cameras-in-turn", "cameras-parallel"])
+def test_with_a_pool_a_pose_is_searched_in_full_in_the_background_as_without_one(parallel):
+    """The full search of a captured pose runs on the pool: the live search goes on
+    (and says so) until it is done, and the views are those of the search in place;
+    with the cameras searched in parallel, too."""
+    frames = [_frames(i, (0.5, 0.5, 0.0)) for i in range(10)]
+    inline = LiveCalibration(BOARD, _specs())
+    at = next(i for i, fs in enumerate(frames) if inline.process(fs).captured == 0)
+    live = LiveCalibration(BOARD, _specs())
+    release = threading.Event()
+    full_views = live._full_views
+
+    def held(*args):
+        assert release.wait(30.0)
+        return full_views(*args)
+
+    live._full_views = held
+    with ThreadPoolExecutor(4) as pool:
+        states = [live.process(fs, pool, parallel) for fs in frames[: at + 1]]
+        assert states[-1].captured is None and states[-1].message == "capturing pose 0…"
+        going_on = live.process(frames[at + 1], pool, parallel)
+        assert going_on.message == "capturing pose 0…" and live.poses == []
+        assert all(c.still for c in going_on.cameras.values()), "the search went on"
+        release.set()
+        live._pending[0].result(timeout=30.0)
+        done = live.process(frames[at + 2], pool, parallel)
+    assert done.captured == 0 and done.message == "pose 0 captured" and live.poses == [0]
+    for cam, views in inline.views.items():
+        (mine,) = live.views[cam]
+        assert mine.frames == views[0].frames
+        np.testing.assert_array_equal(mine.detection.image_points, views[0].detection.image_points)

@@ -30,8 +30,11 @@ import numpy as np
 
 from app.bench import Result
 
-TARGET_FPS = 30.0
+#: Issue 21's targets: paced preview frames/s (labels on every frame), longest GUI
+#: stall on a quiet machine, wizard board searches/s across the three cameras.
+TARGET_FPS = 29.5
 TARGET_STALL_MS = 50.0
+TARGET_SEARCHES = 10.0
 
 
 def _process_for(app, seconds: float, until=None) -> bool:
@@ -183,7 +186,8 @@ def _live(app, window, seconds: float, paced: bool, probe: OverlayLagProbe) -> l
             f"{len(stages)} overlays ({', '.join(s.name for s in stages)})",
             fps,
             "frames/s",
-            note=f"source {source:.1f} FrameSets/s; target >= {TARGET_FPS:g}",
+            note=f"source {source:.1f} FrameSets/s; target >= {TARGET_FPS:g}; load average "
+            f"{os.getloadavg()[0]:.1f}",
         ),
         Result(
             "preview",
@@ -256,7 +260,8 @@ def _recording(app, window, folder: Path, seconds: float, probe: OverlayLagProbe
 
 def _wizard(app, window, seconds: float) -> list[Result]:
     """The calibration wizard live on the synthetic calibration scene: how often the
-    board is searched (target >= 10/s) and what it costs the preview."""
+    board is searched (every FrameSet searched to the end counts, whether or not the
+    board was in view) and what it costs the GUI thread."""
     window.open_source("synthetic:calibration")
     wizard = window.open_calibration_wizard()
     thermal = window.preview.views["thermal"]
@@ -264,7 +269,7 @@ def _wizard(app, window, seconds: float) -> list[Result]:
         return [Result("preview", "calibration wizard", float("nan"), "", note="no frames")]
     _process_for(app, 2.0)
     shown0, t0 = window.preview.frames_displayed, time.perf_counter()
-    searched0 = wizard.worker.searches
+    searched0, cpu0 = wizard.worker.searches, wizard.worker.cpu_ms
     window.live.dispatch.stall.reset()
     _process_for(app, seconds)
     elapsed = time.perf_counter() - t0
@@ -274,22 +279,29 @@ def _wizard(app, window, seconds: float) -> list[Result]:
     # capture (a full-resolution search, ~0.3 s) in them pulls down by a third.
     rate = (wizard.worker.searches - searched0) / elapsed
     busy, poses = wizard.worker.busy_ms, len(wizard.live.poses)
+    searched = wizard.worker.searches - searched0
+    cpu = (wizard.worker.cpu_ms - cpu0) / max(searched, 1)
     wizard.close()
+    load = os.getloadavg()[0]
     return [
         Result(
             "preview",
-            f"calibration wizard: board searches/s, synthetic:calibration live {seconds:g} s",
+            f"calibration wizard: board searches/s (3 cameras, with or without a board in "
+            f"view), synthetic:calibration live {seconds:g} s",
             rate,
             "searches/s",
-            note=f"{busy:.0f} ms each (3 cameras), {poses} poses captured; target >= 10",
+            note=f"target >= {TARGET_SEARCHES:g}; {busy:.0f} ms each, {cpu:.0f} ms of CPU "
+            f"({1e3 / max(cpu, 1e-3):.0f}/s on a free core); {poses} poses captured "
+            f"(each searched in full in the background); load average {load:.1f}",
         ),
         Result(
             "preview",
-            "calibration wizard open: displayed frames/s and longest GUI stall",
-            fps,
-            "frames/s",
-            note=f"max GUI stall {gaps.max():.1f} ms, p99 {np.percentile(gaps, 99):.1f} ms; "
-            "the live calibration scene renders every move frame (no phase cache)"
+            "calibration wizard open: longest GUI-thread stall (gap between 60 Hz ticks)",
+            float(gaps.max()) if gaps.size else float("nan"),
+            "ms",
+            note=f"target <= {TARGET_STALL_MS:g} on a quiet machine; p99 "
+            f"{np.percentile(gaps, 99):.1f} ms; preview {fps:.1f} frames/s (the live "
+            f"calibration scene renders every move frame, no phase cache)"
             if gaps.size
             else "",
         ),
