@@ -159,7 +159,7 @@ class ReviewWindow(QtWidgets.QMainWindow):
         self.index = i
         thermal = self.stream == STREAM
         try:
-            image = self.frames.image(self.stream, i)
+            image = self.sides.frame(i)
             mask = self.store.mask(self.stream, i)
         except (ThermorigError, OSError) as exc:
             self.show_error(f"cannot show {frame_text(i)}: {exc}")
@@ -443,6 +443,6 @@ class ReviewWindow(QtWidgets.QMainWindow):
                 self, "Review", f"could not save: {exc}; every edit stays in the journal "
                 "and comes back the next time these labels are opened",
             )  # fmt: skip
+        self.sides.dispose()  # its reading thread ends before the file closes
         self.frames.close()
         self.plot.dispose()
-        self.sides.dispose()
