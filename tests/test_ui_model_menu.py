@@ -155,7 +155,7 @@ def test_a_mediapipe_labeler_that_cannot_load_says_why_and_keeps_ground_truth(
     def broken(*_a, **_k):
         raise ModelError("resources/models/mediapipe lacks pose_detection.onnx/.json")
 
-    monkeypatch.setattr("app.ui.main.model_menu.mediapipe_labeler", broken)
+    monkeypatch.setattr("app.ui.main.model_menu.threaded_mediapipe_labeler", broken)
     window = make_window(qtbot, tmp_path, None)
     window.model_menu.rgb_actions["mediapipe-pose"].trigger()
     qtbot.waitUntil(lambda: window.model_menu.busy == 0, timeout=10000)
