@@ -67,6 +67,20 @@ def test_frame_cache_reads_on_its_thread_latest_wins_and_keeps_errors():
     assert not cache._thread.is_alive()
 
 
+def _settle(qtbot, w) -> None:
+    """Until the view beside shows its frame and nothing is left to read ahead."""
+
+    def settled() -> bool:
+        sides = w.sides
+        return not (sides.cache.pending() or sides._pending is not None or sides._waiting)
+
+    try:
+        qtbot.waitUntil(settled, timeout=5000)
+    except Exception:
+        s = w.sides
+        raise AssertionError((s.cache.pending(), s._pending, s._waiting, s._shown)) from None
+
+
 @pytest.fixture(scope="module")
 def projected(tmp_path_factory):
     return projected_session(tmp_path_factory.mktemp("review-prefetch"))
@@ -90,12 +104,8 @@ def test_fast_switches_end_on_the_last_frame_asked_for_in_both_views(qtbot, proj
     n = w.frames.count
     assert n > 6
 
-    def settled() -> bool:
-        return not (w.sides.cache.pending() or w.sides._pending is not None)
-
     def check(i: int) -> None:
-        qtbot.waitUntil(settled, timeout=5000)
-        qtbot.wait(20)  # the last queued signals
+        _settle(qtbot, w)
         assert w.index == i
         assert np.array_equal(w.canvas.image.image, w.frames.image("thermal", i))
         j = w.frames.partner("color", i)
@@ -115,8 +125,32 @@ def test_fast_switches_end_on_the_last_frame_asked_for_in_both_views(qtbot, proj
     w.go_to(2)
     w.go_to(3)
     check(3)
+    state = (list(w.sides.cache._done), w.sides._ahead, w.sides._last, w.sides._shown)
     for k in (4, 5):
         assert w.sides.cache.get("thermal", k) is not None
-        assert w.sides.cache.get("color", w.frames.partner("color", k)) is not None
+        assert w.sides.cache.get("color", w.frames.partner("color", k)) is not None, state
     w.step(1)
     check(4)
+
+
+def test_a_mask_read_ahead_never_outlives_an_edit_of_its_frame(qtbot, projected, tmp_path):
+    """Masks of the neighbours are read ahead too; an edit step (here an undo that
+    takes the window back to its frame) must not find the mask from before it."""
+    session, labels = projected
+    copy = tmp_path / "labels.h5"
+    copy.write_bytes(labels.read_bytes())
+    w = open_review_window(qtbot, session, copy)
+    w.go_to(3)
+    h, wd = w.frames.shape
+    w.canvas.press(wd * 0.3, h * 0.5)
+    w.canvas.move(wd * 0.6, h * 0.5)
+    w.canvas.release()  # one edit step on frame 3
+    painted = w.store.mask("thermal", 3)
+    w.go_to(2)  # stepping back: frames 1, 0 and 3 are read ahead, masks included
+    _settle(qtbot, w)
+    assert ("thermal", 3) in w.sides._masks
+    w.undo()  # back on frame 3, without the stroke
+    assert w.index == 3
+    before = w.store.mask("thermal", 3)
+    assert not np.array_equal(before, painted)
+    assert np.array_equal(w.canvas.editor.work, before)

@@ -67,9 +67,11 @@ class FrameCache:
         """Read ``keys`` in this order (the one shown first, then its neighbours),
         dropping whatever was queued before: latest wins."""
         with self._cond:
-            self._queue = [
-                k for k in dict.fromkeys(keys) if k not in self._done and k != self._busy
-            ]
+            wanted = list(dict.fromkeys(keys))
+            for k in reversed(wanted):  # kept: the reads that follow must not evict them
+                if k in self._done:
+                    self._done.move_to_end(k)
+            self._queue = [k for k in wanted if k not in self._done and k != self._busy]
             self._cond.notify()
 
     def pending(self) -> bool:
@@ -97,7 +99,6 @@ class FrameCache:
             except Exception as exc:  # kept for the GUI thread, which says what failed
                 got = exc
             with self._cond:
-                self._busy = None
                 if self._closed:
                     return
                 self._done[key] = got
@@ -105,6 +106,8 @@ class FrameCache:
                     self._done.popitem(last=False)
             if self.on_ready is not None:
                 self.on_ready(*key)
+            with self._cond:  # pending until "ready" is on its way: a waiter sees it
+                self._busy = None
 
 
 def neighbours(i: int, step: int, count: int) -> list[int]:

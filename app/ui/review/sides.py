@@ -27,6 +27,8 @@ from app.review.texts import frame_text
 from app.ui.review.canvas import ReviewCanvas
 from drivers.errors import ThermorigError
 
+#: Neighbour masks kept read ahead (a step reads one more).
+MASKS_AHEAD = 4
 #: The edited view's share of the splitter's width.
 EDITED_SHARE = 0.6
 
@@ -59,6 +61,7 @@ class Sides:
         self._shown: tuple[str, int] | None = None
         self._last = 0  # the edited frame before, for the direction of travel
         self._ahead: list[tuple[str, int]] = []  # what to read ahead once drawn
+        self._masks: dict[tuple[str, int], np.ndarray] = {}  # the neighbours' masks
         self._ready = _Ready()
         self._ready.ready.connect(self._arrived, QtCore.Qt.ConnectionType.QueuedConnection)
         self.cache = FrameCache(window.frames.image, self._ready.ready.emit)
@@ -83,6 +86,7 @@ class Sides:
         """Edit ``stream``: its view first and large, the other's tools off."""
         old, self.stream = self.edited, stream
         self._shown, self._waiting, self._last = None, None, 0  # the views trade places
+        self._masks.clear()
         new = self.edited
         old.release()  # a stroke under way ends on its own frame
         old.cancel()
@@ -120,8 +124,30 @@ class Sides:
         self.cache.want([now] if now[1] >= 0 else [])
 
     def _read_ahead(self) -> None:
-        if self._pending is None and self._waiting is None and not self.window.closed:
-            self.cache.want(self._ahead)
+        """Read the neighbours: their masks here (the label store is the GUI thread's,
+        and a mask read here never waits for the worker's HDF5 read to finish), their
+        frames on the worker."""
+        if self._pending is not None or self._waiting is not None or self.window.closed:
+            return
+        store, stream = self.window.store, self.stream
+        try:
+            for key in self._ahead:
+                if key[0] == stream and key not in self._masks:
+                    self._masks[key] = store.mask(*key)
+        except (ThermorigError, OSError):
+            pass  # read again when shown, which says what is wrong
+        while len(self._masks) > MASKS_AHEAD:
+            self._masks.pop(next(iter(self._masks)))
+        self.cache.want(self._ahead)
+
+    def mask(self, i: int) -> np.ndarray:
+        """Edited frame ``i``'s mask: read ahead (unless an edit came since), or now."""
+        got = self._masks.pop((self.stream, i), None)
+        return got if got is not None else self.window.store.mask(self.stream, i)
+
+    def forget_masks(self) -> None:
+        """An edit step: masks read ahead may be out of date."""
+        self._masks.clear()
 
     def _show_pending(self) -> None:
         i, self._pending = self._pending, None

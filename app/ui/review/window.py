@@ -160,7 +160,7 @@ class ReviewWindow(QtWidgets.QMainWindow):
         thermal = self.stream == STREAM
         try:
             image = self.sides.frame(i)
-            mask = self.store.mask(self.stream, i)
+            mask = self.sides.mask(i)
         except (ThermorigError, OSError) as exc:
             self.show_error(f"cannot show {frame_text(i)}: {exc}")
             return
@@ -285,6 +285,7 @@ class ReviewWindow(QtWidgets.QMainWindow):
 
     def _changed(self, stream: str, frame: int, changed: bool = True) -> None:
         """One edit step done (or undone) on ``frame``: rows, title, curves follow."""
+        self.sides.forget_masks()  # the masks read ahead may be older than this step
         if changed:
             self.edits += 1
             if stream == STREAM:  # the curves are the thermal frames' temperatures
