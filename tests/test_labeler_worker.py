@@ -154,3 +154,22 @@ def test_the_labeler_rate_and_age_are_among_the_stage_figures_and_the_pacer_hold
         stage.stop()
     assert not worker.stats().enabled, "stopped with the stage"
     assert ProjectedLabelsStage().hold_s is None  # a labeler in the stage: the pacer's own
+
+
+def test_results_far_apart_in_time_are_not_blended():
+    """A labeler switched off a while, or a seek in a replay: the frames between two
+    results seconds apart get no labels, never a blend of unrelated poses."""
+    from app.live.labeler_worker import MAX_SPAN_S, Entry, TransferTrack
+
+    stage = ProjectedLabelsStage()
+    stage.set_rig(_rig(), _specs())
+    tr = stage(_set(0))
+    assert tr.labels is not None
+    track = TransferTrack()
+    transfer = stage.last.transfer
+    track.add(Entry(0.0, transfer), 1)
+    track.add(Entry(0.1, transfer), 2)
+    track.add(Entry(0.1 + 2 * MAX_SPAN_S, transfer), 3)
+    assert track.at(0.05, 3).labels is not None
+    assert track.at(0.1 + MAX_SPAN_S, 3) is None
+    assert track.at(0.1 + 3 * MAX_SPAN_S, 3) is None, "after the newest: not yet"

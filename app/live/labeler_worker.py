@@ -46,6 +46,9 @@ KEEP = 6
 #: The pacer holds a frame for its labels at most this long with a threaded labeler
 #: (the result after a frame comes about one labeler period plus its compute later).
 MAX_HOLD_S = 0.35
+#: Two results further apart than this (s) are not blended: the labeler was off or
+#: the source jumped in between.
+MAX_SPAN_S = 0.5
 #: Until the labeler's own figures say otherwise (seconds).
 DEFAULT_HOLD_S = 0.25
 
@@ -213,6 +216,8 @@ class TransferTrack:
             if not e0.time <= t <= e1.time:
                 continue
             span = e1.time - e0.time
+            if span > MAX_SPAN_S:
+                return None  # a pause (a labeler off a while, a seek): nothing to blend
             a = (t - e0.time) / span if span > 0 else 1.0
             near = e1 if a >= 0.5 else e0
             if e0.transfer is None or e1.transfer is None:

@@ -171,6 +171,7 @@ class ProjectedLabelsStage:
         old = self._labeler[0]
         self._labeler = (labeler, name, list(classes))
         self._last_overlay = None
+        self._track_made = (-1, None)  # a labeler handed back starts a new track
         if isinstance(old, LabelerWorker) and old is not labeler:
             old.stop()
 

@@ -124,9 +124,10 @@ class Sides:
         self.cache.want([now] if now[1] >= 0 else [])
 
     def _read_ahead(self) -> None:
-        """Read the neighbours: their masks here (the label store is the GUI thread's,
-        and a mask read here never waits for the worker's HDF5 read to finish), their
-        frames on the worker."""
+        """Read the neighbours: their masks here, before the worker starts on their
+        frames (the label store is the GUI thread's; HDF5 serves one call at a time, so
+        a mask read while the worker decodes a frame would wait for it), their frames on
+        the worker."""
         if self._pending is not None or self._waiting is not None or self.window.closed:
             return
         store, stream = self.window.store, self.stream
@@ -181,7 +182,7 @@ class Sides:
             self.views[name].glw.viewport().repaint()
             self._read_ahead()
         except (ThermorigError, OSError) as exc:
-            self._shown = None
+            self._shown = self._waiting = None
             self.views[name].clear(f"cannot show the {TITLES[name]} frame: {exc}")
 
     def _show(self, name: str, j: int, image: np.ndarray) -> None:
