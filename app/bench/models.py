@@ -210,5 +210,6 @@ def _live_labeler(quick: bool) -> list[Result]:
         f" 1 onnxruntime thread; compute median {np.median(busy):.0f} ms, age (frame"
         f" handed over to labels) median {np.median(ages):.0f} ms; {runs} results in"
         f" {seconds:g} s; load average {load:.1f}; target >= {TARGET_LIVE_HZ:g} Hz"
+        f" ({'met' if rate >= TARGET_LIVE_HZ else 'not met'})"
     )
     return [Result("models", name, rate, "Hz", note=note)]
