@@ -12,6 +12,14 @@ MediaPipe's pose pipeline runs them:
 3. **Calves**: per side, the person mask inside the band around the knee–ankle segment
    (the subject's own left/right: MediaPipe's "left" landmarks are the subject's left).
 
+**Tracking** (``track=True``, the live preview's choice): like MediaPipe's own pose
+pipeline, a frame after a confident one skips the detector and takes its crop from the
+previous landmarks (the two auxiliary landmarks 33 and 34 are the detector's two
+keypoints, as the landmark network sees them); the detector runs again only when the
+pose presence drops (tracking lost). On a 1280x720 frame that saves the detector's
+~30 of ~90 ms. Offline labeling (autolabel) detects on every frame: its frames are
+labeled independently of each other, so the result never depends on their order.
+
 Legs are only reported where the model is confident: pose presence, then per leg its
 knee and ankle inside the frame and present, and the leg's visibility — the mean of its
 knee, ankle and heel visibilities — at least the threshold. An upper-body image still
@@ -152,9 +160,17 @@ class MediaPipeVisualLabeler:
         model_dir: str | Path = MEDIAPIPE_DIR,
         threads: int | None = None,
         thresholds: Thresholds | None = None,
+        track: bool = False,
     ):
         d = Path(model_dir)
         self.thresholds = thresholds or Thresholds()
+        self.track = track
+        #: The next frame's crop keypoints (hip centre, top) from the last confident
+        #: landmarks; None: detect (see "Tracking" above).
+        self.tracked: np.ndarray | None = None
+        #: Frames labeled, and how many of them ran the detector.
+        self.frames = self.detections = 0
+        self._track_score = 0.0
         self.manifests = {}
         self.sessions: dict[str, ort.InferenceSession] = {}
         n = threads or default_threads()
@@ -226,12 +242,24 @@ class MediaPipeVisualLabeler:
         t = self.thresholds
         nokp = np.full((len(DEFAULT_KEYPOINTS), 2), np.nan, np.float32)
         zeros = np.zeros(len(DEFAULT_KEYPOINTS), np.float32)
-        found = self.detect(rgb)
-        if found is None:
-            return VisualLabel(None, nokp, zeros, reason="no person detected")
-        det_score, pts = found
-        m = self.crop_transform(pts[0], pts[1])
-        lm, presence, mask_logits = self.landmarks(rgb, m)
+        self.frames += 1
+        lm = None
+        if self.tracked is not None:  # the crop from the last frame's landmarks
+            det_score, m = self._track_score, self.crop_transform(*self.tracked)
+            lm, presence, mask_logits = self.landmarks(rgb, m)
+            if presence < t.presence:
+                lm = self.tracked = None  # lost: detect on this frame
+        if lm is None:
+            self.detections += 1
+            found = self.detect(rgb)
+            if found is None:
+                return VisualLabel(None, nokp, zeros, reason="no person detected")
+            det_score, pts = found
+            m = self.crop_transform(pts[0], pts[1])
+            lm, presence, mask_logits = self.landmarks(rgb, m)
+        if self.track:
+            self.tracked = lm[[33, 34], :2].copy() if presence >= t.presence else None
+            self._track_score = det_score  # the detection the track started from
         if presence < t.presence:
             return VisualLabel(
                 None,
@@ -328,12 +356,15 @@ class MediaPipeVisualLabeler:
 VISUAL_LABELERS = {"mediapipe-pose": MediaPipeVisualLabeler}
 
 
-def open_visual_labeler(name: str, threads: int | None = None) -> MediaPipeVisualLabeler:
-    """The visual labeler ``name`` (``mediapipe-pose``, or a folder holding its ONNX files)."""
+def open_visual_labeler(
+    name: str, threads: int | None = None, track: bool = False
+) -> MediaPipeVisualLabeler:
+    """The visual labeler ``name`` (``mediapipe-pose``, or a folder holding its ONNX
+    files); ``track``: crops from the previous frame's landmarks (a live stream)."""
     if name in VISUAL_LABELERS or not name:
-        return VISUAL_LABELERS[name or "mediapipe-pose"](threads=threads)
+        return VISUAL_LABELERS[name or "mediapipe-pose"](threads=threads, track=track)
     if Path(name).is_dir():
-        return MediaPipeVisualLabeler(name, threads=threads)
+        return MediaPipeVisualLabeler(name, threads=threads, track=track)
     raise ModelError(
         f"no visual labeler named '{name}'; known: {', '.join(VISUAL_LABELERS)},"
         " or a folder with pose_detection.onnx and pose_landmark_full.onnx"

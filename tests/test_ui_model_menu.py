@@ -137,6 +137,15 @@ def test_projected_labels_switch_to_mediapipe_which_finds_nobody_on_the_syntheti
     assert not close_message_boxes()
     stats = {s.name: s for s in window.live.runner.stats()}["projected"]
     assert stats.errors == 0
+    # The labeler runs on its own thread: its rate and age are a row of the stage table.
+    table = window.status_panel.stages
+
+    def labeler_row() -> list[str]:
+        rows = [[table.item(r, c).text() for c in range(3)] for r in range(table.rowCount())]
+        return next((row for row in rows if row[0] == "RGB labeler"), [])
+
+    qtbot.waitUntil(lambda: labeler_row()[1:2] not in ([], ["0.0/s"]), timeout=10000)
+    assert labeler_row()[1].endswith("/s") and float(labeler_row()[2]) > 0.0
 
     window.model_menu.rgb_actions["truth"].trigger()
     qtbot.waitUntil(lambda: thermal.overlay.isVisible(), timeout=15000)
@@ -155,7 +164,7 @@ def test_a_mediapipe_labeler_that_cannot_load_says_why_and_keeps_ground_truth(
     def broken(*_a, **_k):
         raise ModelError("resources/models/mediapipe lacks pose_detection.onnx/.json")
 
-    monkeypatch.setattr("app.ui.main.model_menu.mediapipe_labeler", broken)
+    monkeypatch.setattr("app.ui.main.model_menu.threaded_mediapipe_labeler", broken)
     window = make_window(qtbot, tmp_path, None)
     window.model_menu.rgb_actions["mediapipe-pose"].trigger()
     qtbot.waitUntil(lambda: window.model_menu.busy == 0, timeout=10000)

@@ -209,3 +209,26 @@ def test_model_label_source_rejects_non_rgb_streams():
         open_label_source(
             "model:mediapipe-pose", _FakeSession(np.zeros((4, 4, 3), np.uint8), "depth")
         )
+
+
+def test_tracking_detects_once_and_again_only_when_the_person_is_lost(photo_wheel):
+    """A live stream: the crop comes from the last frame's landmarks (MediaPipe's own
+    tracking), the detector runs on the first frame and after the person is gone."""
+    rgb = read_photo(photo_wheel, "bus.jpg")
+    frames = [np.ascontiguousarray(np.roll(rgb, 3 * k, axis=1)) for k in range(6)]
+    tracking = open_visual_labeler("mediapipe-pose", threads=1, track=True)
+    results = [tracking.label(f) for f in frames]
+    assert tracking.detections == 1 and tracking.frames == 6
+    assert all(r.confident and r.sides == ("left", "right") for r in results), [
+        r.reason for r in results
+    ]
+    blank = tracking.label(np.zeros_like(rgb))
+    assert not blank.confident and tracking.tracked is None, "lost: no crop to follow"
+    assert tracking.detections == 2
+    again = tracking.label(frames[0])
+    assert again.confident and tracking.detections == 3 and tracking.tracked is not None
+    # Stills are labeled one by one (autolabel): no crop is carried from one to the next.
+    still = open_visual_labeler("mediapipe-pose", threads=1)
+    for f in frames[:3]:
+        still.label(f)
+    assert still.detections == 3 and still.tracked is None

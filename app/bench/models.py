@@ -11,6 +11,10 @@ PyTorch is optional (the ``train`` extra): without it the row says so.
 
 from __future__ import annotations
 
+import os
+import time
+from pathlib import Path
+
 import numpy as np
 
 from app.bench import Result, benchmark, time_calls
@@ -109,7 +113,7 @@ def bench_models(quick: bool) -> list[Result]:
         ]
     if not results:
         results.append(Result("models", "no model packages", float("nan"), "ms", note="none found"))
-    return results + _visual_labeler(repeat, threads)
+    return results + _visual_labeler(repeat, threads) + _live_labeler(quick)
 
 
 def _visual_labeler(repeat: int, threads: int) -> list[Result]:
@@ -134,3 +138,78 @@ def _visual_labeler(repeat: int, threads: int) -> list[Result]:
                note=f"{note}; p95 {np.percentile(t, 95):.1f} ms")
         for stage, t in (("detector stage", det), ("landmark + mask stage", lms))
     ]  # fmt: skip
+
+
+#: Labels per second the live projection needs from its RGB labeler (issue 21).
+TARGET_LIVE_HZ = 10.0
+
+
+def _photo_stream() -> list[np.ndarray] | None:
+    """A 1280x720 RGB stream of a real person walking across (``bus.jpg``, the photo
+    the labeler's tests use, moved 3 px a frame), or None where the photo is not here
+    (``scripts/install test`` fetches it)."""
+    import cv2
+
+    from models.convert.mediapipe_parity import read_photo
+
+    root = Path(__file__).resolve().parents[2]
+    cache = Path(os.environ.get("THERMORIG_TEST_WHEELS") or root / ".cache" / "test-wheels")
+    wheels = sorted(cache.glob("ultralytics-8.4.190-*.whl"))
+    if not wheels:
+        return None
+    rgb = read_photo(wheels[0], "bus.jpg")
+    small = cv2.resize(rgb, (round(rgb.shape[1] * 720 / rgb.shape[0]), 720), cv2.INTER_AREA)
+    frames = []
+    for k in range(30):
+        frame = np.zeros((720, 1280, 3), np.uint8)
+        x = 200 + 3 * k
+        frame[:, x : x + small.shape[1]] = small
+        frames.append(frame)
+    return frames
+
+
+def _live_labeler(quick: bool) -> list[Result]:
+    """The MediaPipe labeler as the live projection runs it (its own thread, tracking,
+    one onnxruntime thread) on a 30 frames/s 1280x720 stream: labels per second."""
+    from app.live.projected_labels import threaded_mediapipe_labeler
+    from drivers.types import Frame, FrameSet
+    from models.errors import ModelError
+
+    name = f"mediapipe-pose live labels/s on a 1280x720 stream (target >= {TARGET_LIVE_HZ:g})"
+    frames = _photo_stream()
+    if frames is None:
+        note = "needs the real photo of its tests: run scripts/install test"
+        return [Result("models", name, float("nan"), "Hz", note=note)]
+    try:
+        worker = threaded_mediapipe_labeler("color", threads=1)
+    except ModelError as exc:
+        return [Result("models", name, float("nan"), "Hz", note=str(exc))]
+    seconds, warmup = (3.0, 1.0) if quick else (8.0, 2.0)
+    start = time.perf_counter()
+    k, counted, ages, busy = 0, None, [], []
+    try:
+        while (now := time.perf_counter()) - start < warmup + seconds:
+            frame = Frame("color", k, now, frames[k % len(frames)])
+            worker.submit(FrameSet(k, now, "color", {"color": frame}))
+            if counted is None and now - start >= warmup:
+                counted = (worker.stats().runs, now)
+            stats = worker.stats()
+            if counted is not None and stats.runs > len(ages) + counted[0]:
+                ages.append(stats.latency_ms)
+                busy.append(stats.busy_ms)
+            k += 1
+            time.sleep(max(0.0, start + k / 30.0 - time.perf_counter()))
+        runs = worker.stats().runs - counted[0]
+        rate = runs / (time.perf_counter() - counted[1])
+    finally:
+        worker.stop()
+    inner = worker.labeler.labeler
+    load = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
+    note = (
+        f"own thread, tracking ({inner.detections} detector runs in {inner.frames} frames),"
+        f" 1 onnxruntime thread; compute median {np.median(busy):.0f} ms, age (frame"
+        f" handed over to labels) median {np.median(ages):.0f} ms; {runs} results in"
+        f" {seconds:g} s; load average {load:.1f}; target >= {TARGET_LIVE_HZ:g} Hz"
+        f" ({'met' if rate >= TARGET_LIVE_HZ else 'not met'})"
+    )
+    return [Result("models", name, rate, "Hz", note=note)]

@@ -423,9 +423,10 @@ class LiveController:
         return self._disposed
 
     def dispose(self) -> None:
-        """Finish any recording, stop the capture and overlay threads."""
+        """Finish any recording, stop the capture, overlay and labeler threads."""
         if self._disposed:
             return
         self._disposed = True
         self.close_source()
         self.runner.stop()
+        self.projected.stop()

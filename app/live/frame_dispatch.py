@@ -59,6 +59,7 @@ class FrameDispatch:
         self.registry = registry
         self.runner = runner
         self.pacer = FramePacer("projected")  # frames wait (briefly) for their labels
+        self._hold_s = self.pacer.max_hold_s
         self.stall = StallMeter()
         self.display_rate = RateMeter()
         self._clock = clock
@@ -94,6 +95,8 @@ class FrameDispatch:
         results = self.runner.results()
         stages = {s.name: s for s in self.registry.stages()}
         paced, info = results.get(pacer.pace), stages.get(pacer.pace)
+        # A labeler on its own thread labels a frame once its next result is in: hold longer.
+        pacer.max_hold_s = (getattr(info.stage, "hold_s", None) if info else None) or self._hold_s
         pacing = info is not None and info.enabled and (paced is None or draws_on_image(paced))
         shown = pacer.next_frame(paced, pacing)
         if shown is not None:
@@ -121,6 +124,9 @@ class FrameDispatch:
             state = "ended" if stats.ended else "playing" if stats.playing else "paused"
             if replay is None and not stats.ended:
                 state = "live"
-        return LiveFigures(
-            stats, self.runner.stats(), self.display_rate.rate, 1e3 * self.stall.longest, state
-        )
+        stages = self.runner.stats()
+        for info in self.registry.stages():  # a stage's own worker (a threaded labeler)
+            own = getattr(info.stage, "labeler_stats", None)
+            if info.enabled and own is not None and (row := own()) is not None:
+                stages.append(row)
+        return LiveFigures(stats, stages, self.display_rate.rate, 1e3 * self.stall.longest, state)

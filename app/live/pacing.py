@@ -36,8 +36,9 @@ from drivers.types import FrameSet
 
 #: Frame period assumed until the frames' own timestamps tell it (seconds).
 DEFAULT_PERIOD = 1.0 / 30.0
-#: FrameSets kept waiting at most (older ones are dropped unseen).
-MAX_PENDING = 8
+#: FrameSets kept waiting at most (older ones are dropped unseen): 0.4 s at 30/s, the
+#: longest hold (a labeler on its own thread, app.live.labeler_worker.MAX_HOLD_S).
+MAX_PENDING = 12
 
 
 def same_frame(overlay: Overlay, fs: FrameSet) -> bool:

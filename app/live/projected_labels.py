@@ -18,18 +18,20 @@ why, so the view can tell the person instead of silently showing nothing.
 from __future__ import annotations
 
 import math
+from collections import deque
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 import numpy as np
 
 from app.display import projected_rgba
+from app.live.labeler_worker import Entry, LabelerWorker, TransferTrack
 from app.live.legend import PROJECTED_UNKNOWN, class_marks
-from app.live.stages import Overlay
+from app.live.stages import Overlay, StageStats
 from calibration.projection import Projector, Transfer
 from calibration.rig import Rig
 from drivers.errors import ThermorigError
-from drivers.truth import DEFAULT_CLASSES
+from drivers.truth import DEFAULT_CLASSES, UNKNOWN_LABEL
 from drivers.types import Frame, FrameSet, StreamSpec
 
 #: ``(FrameSet) -> (H, W) uint8 class mask of the source stream (255 unknown) | None``.
@@ -42,6 +44,9 @@ LiveLabeler = Callable[[FrameSet], "np.ndarray | None"]
 #: (seconds) from the thermal frame: the labels are drawn with that time gap in the
 #: note and the confidence, instead of vanishing for a frame.
 MAX_BORROW_S = 0.07
+
+#: Thermal sets kept waiting for the labeler result after them (~0.5 s at 30/s).
+WAITING = 16
 
 #: What the GUI calls the labelers it offers.
 TRUTH_LABELER_NAME = "RGB ground truth"
@@ -88,12 +93,22 @@ class VisualLiveLabeler:
         return result.labels
 
 
-def mediapipe_labeler(stream: str = "color", threads: int = 1) -> VisualLiveLabeler:
+def mediapipe_labeler(
+    stream: str = "color", threads: int = 1, track: bool = False
+) -> VisualLiveLabeler:
     """The bundled MediaPipe pose labeler as a live labeler (loads two ONNX networks,
-    ~0.1 s: call it off the GUI thread). Raises ModelError if it cannot load."""
+    ~0.1 s: call it off the GUI thread). Raises ModelError if it cannot load.
+    ``track``: crops from the previous frame's landmarks (a stream, not stills)."""
     from models.visual_labeler import open_visual_labeler  # onnxruntime only when asked
 
-    return VisualLiveLabeler(open_visual_labeler("mediapipe-pose", threads=threads), stream)
+    labeler = open_visual_labeler("mediapipe-pose", threads=threads, track=track)
+    return VisualLiveLabeler(labeler, stream)
+
+
+def threaded_mediapipe_labeler(stream: str = "color", threads: int = 1) -> LabelerWorker:
+    """The MediaPipe labeler for the live preview: tracking, on its own thread; the
+    projected labels interpolate its results onto every thermal frame."""
+    return LabelerWorker(mediapipe_labeler(stream, threads, True), MEDIAPIPE_LABELER_NAME, stream)
 
 
 @dataclass(frozen=True)
@@ -142,12 +157,40 @@ class ProjectedLabelsStage:
         #: Why the stage is paused ("" when running): it yields the CPU to another
         #: tool (the calibration wizard's board search) without losing its rig.
         self.paused = ""
+        # A labeler on its own thread (LabelerWorker): its results in the thermal
+        # camera, the thermal sets waiting for the result after them, and what the
+        # track was made with (a rig or labeler change starts it afresh).
+        self._track = TransferTrack()
+        self._waiting: deque[FrameSet] = deque(maxlen=WAITING)
+        self._track_made: tuple[int, object] = (-1, None)
 
     # -- GUI side ---------------------------------------------------------------------
     def set_labeler(self, labeler: LiveLabeler, name: str, classes: Sequence[str]) -> None:
-        """Take labels from another live labeler (e.g. an RGB model) from now on."""
+        """Take labels from another live labeler (e.g. an RGB model) from now on; a
+        threaded one replaced stops its thread (handed back, it starts again)."""
+        old = self._labeler[0]
         self._labeler = (labeler, name, list(classes))
         self._last_overlay = None
+        self._track_made = (-1, None)  # a labeler handed back starts a new track
+        if isinstance(old, LabelerWorker) and old is not labeler:
+            old.stop()
+
+    @property
+    def hold_s(self) -> float | None:
+        """How long the pacer should hold a frame for its labels: a threaded labeler's
+        result after a frame comes a labeler period later (None: the pacer's own)."""
+        labeler = self._labeler[0]
+        return labeler.hold_s if isinstance(labeler, LabelerWorker) else None
+
+    def stop(self) -> None:
+        """End a threaded labeler's thread (the window closes)."""
+        if isinstance(self._labeler[0], LabelerWorker):
+            self._labeler[0].stop()
+
+    def labeler_stats(self) -> StageStats | None:
+        """A threaded labeler's own figures (rate, compute, age), None for others."""
+        labeler = self._labeler[0]
+        return labeler.stats() if isinstance(labeler, LabelerWorker) else None
 
     @property
     def labeler(self) -> LiveLabeler:
@@ -224,9 +267,10 @@ class ProjectedLabelsStage:
         labeler, name, classes = self._labeler
         if fs.frames.get("depth") is not depth or fs.frames.get(self.src) is not source:
             borrowed = {**fs.frames, "depth": depth, self.src: source}
-            labels = labeler(FrameSet(fs.index, fs.timestamp, fs.pivot, borrowed))
-        else:
-            labels = labeler(fs)
+            fs = FrameSet(fs.index, fs.timestamp, fs.pivot, borrowed)
+        if isinstance(labeler, LabelerWorker):
+            return self._threaded(fs, labeler, projector, cfg)
+        labels = labeler(fs)
         if labels is None:
             why = getattr(labeler, "reason", "")
             return self._off(
@@ -256,5 +300,67 @@ class ProjectedLabelsStage:
             marks=class_marks(classes, f"projected from {name}") + PROJECTED_UNKNOWN,
             reason=tr.reason,
         )
+        self._last_overlay = overlay
+        return overlay
+
+    # -- a labeler on its own thread ----------------------------------------------------
+    def _threaded(
+        self, fs: FrameSet, worker: LabelerWorker, projector: Projector, cfg: _Config
+    ) -> Overlay | None:
+        """Hand ``fs`` to the labeler's thread, carry its new results into the thermal
+        camera (once each, through the depth frame of the set it labeled), and label
+        the oldest waiting thermal set that two results bracket — interpolated to its
+        time. Until one is bracketed, the newest overlay stays."""
+        _, name, classes = self._labeler
+        if self._track_made != (cfg.version, worker):
+            self._track, self._track_made = TransferTrack(), (cfg.version, worker)
+            self._waiting.clear()
+        worker.submit(fs)
+        for r in worker.results_after(self._track.seq):
+            tr, why = None, f"{name}: {r.reason}" if r.reason else f"no labels from {name}"
+            if r.labels is not None:
+                depth, target = r.frameset.frames["depth"], r.frameset.frames.get(self.dst)
+                gap = abs(depth.timestamp - r.time)
+                if target is not None:
+                    gap = max(gap, abs(target.timestamp - r.time))
+                try:
+                    tr = projector.transfer_labels(depth.array, r.labels, len(classes), gap)
+                except ThermorigError as exc:
+                    why = str(exc)
+            self._track.add(Entry(r.time, tr, why), r.seq)
+        if self.dst in fs.frames:
+            self._waiting.append(fs)
+        while self._waiting:
+            w = self._waiting[0]
+            t = w.frames[self.dst].timestamp
+            if t > self._track.newest:
+                return self._last_overlay  # its labels come with the next result
+            self._waiting.popleft()
+            got = self._track.at(t, len(classes))
+            if got is not None:
+                break
+        else:
+            return self._last_overlay
+        if self._config is not cfg:
+            return None  # the rig changed meanwhile
+        when = f"{100 * got.a:.0f}% of the {1e3 * got.span:.0f} ms between two RGB results"
+        if got.labels is None:
+            overlay = self._off(w, got.why)
+        else:
+            near = got.nearer.transfer
+            self.last = LastTransfer(w.index, near, cfg.rig)
+            known = 100.0 * np.count_nonzero(got.labels != UNKNOWN_LABEL) / got.labels.size
+            overlay = Overlay(
+                stream=self.dst,
+                frameset=w.index,
+                labels=got.labels,
+                rgba=projected_rgba(got.labels, got.reason),
+                note=f"projected from {name}: confidence {near.confidence:.2f}, {known:.0f}%"
+                f" known, interpolated at {when}",
+                time=w.timestamp,
+                marks=class_marks(classes, f"projected from {name}") + PROJECTED_UNKNOWN,
+                reason=got.reason,
+            )
+        overlay.time = w.timestamp
         self._last_overlay = overlay
         return overlay

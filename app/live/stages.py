@@ -19,7 +19,7 @@ import sys
 import threading
 import time
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Generic, TypeVar
 
@@ -374,13 +374,18 @@ class StageRunner:
 
     def _run(self) -> None:
         lower_priority(OVERLAY_NICE)
-        seen = 0
-        while not self._stop.is_set():
-            seen, item = self._inbox.wait_newer(seen, timeout=0.25)
-            if item is None:
-                continue
-            fs, submitted = item
+        for fs, submitted in newest_items(self._inbox, self._stop):
             self.run_once(fs, submitted)
+
+
+def newest_items(inbox: LatestSlot[T], stop: threading.Event) -> Iterator[T]:
+    """What is put into ``inbox``, the newest only, until ``stop`` is set: a worker
+    thread's loop (a ``None`` put wakes it to look at ``stop``)."""
+    seen = 0
+    while not stop.is_set():
+        seen, item = inbox.wait_newer(seen, timeout=0.25)
+        if item is not None:
+            yield item
 
 
 #: How much lower than the rest of the app the overlay thread runs (Unix nice steps).

@@ -31,7 +31,7 @@ from app.live.model_stages import ModelStage
 from app.live.projected_labels import (
     MEDIAPIPE_LABELER_NAME,
     TRUTH_LABELER_NAME,
-    mediapipe_labeler,
+    threaded_mediapipe_labeler,
     truth_labeler,
 )
 from drivers.errors import one_line
@@ -259,7 +259,7 @@ class ModelMenu(QtCore.QObject):
         else:
             self.window.statusBar().showMessage(f"loading {MEDIAPIPE_LABELER_NAME}…", 5000)
             src = self.window.live.projected.src
-            self._background(lambda: mediapipe_labeler(src), self._labeler_loaded)
+            self._background(lambda: threaded_mediapipe_labeler(src), self._labeler_loaded)
 
     def _labeler_loaded(self, value: Any) -> None:
         if isinstance(value, Failed):

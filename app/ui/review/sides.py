@@ -5,22 +5,38 @@ Thermal and RGB each have a :class:`~app.ui.review.canvas.ReviewCanvas`; switchi
 moves the edited one first in the splitter and gives it the larger share, and hands
 the mouse tools to it (both canvases hold the same editor, so tool, class and brush
 size carry over). The view beside follows the edited frame from the event loop,
-latest-wins: while a key repeats only the newest partner is read (a 1280x720 RGB
-decode is the costliest read of a frame switch).
+latest-wins: while a key repeats only the newest partner is drawn.
+
+Frames come through a :class:`~app.review.prefetch.FrameCache`: a 1280x720 RGB decode
+(8-25 ms, the costliest read of a frame switch) happens on its worker thread, never on
+the GUI thread, and the neighbours of the frame shown are read ahead, so stepping finds
+them decoded. The view beside is drawn lazily: when its frame has arrived, and only if
+it is another frame than the one it shows (a slower RGB camera's frame stays up while
+the thermal frames beside it change).
 """
 
 from __future__ import annotations
 
+import numpy as np
 from PySide6 import QtCore, QtWidgets
 
 from app.display import celsius_to_raw_levels, label_rgba
+from app.review.prefetch import FrameCache, neighbours
 from app.review.streams import TITLES, other_stream
 from app.review.texts import frame_text
 from app.ui.review.canvas import ReviewCanvas
 from drivers.errors import ThermorigError
 
+#: Neighbour masks kept read ahead (a step reads one more).
+MASKS_AHEAD = 4
 #: The edited view's share of the splitter's width.
 EDITED_SHARE = 0.6
+
+
+class _Ready(QtCore.QObject):
+    """Carries "frame (stream, row) is read" from the prefetch thread to the GUI's."""
+
+    ready = QtCore.Signal(str, int)
 
 
 class Sides:
@@ -40,6 +56,15 @@ class Sides:
         self.split.setStretchFactor(0, 3)
         self.split.setStretchFactor(1, 2)
         self._pending: int | None = None
+        #: The frame beside that the view waits for, and the one it shows.
+        self._waiting: tuple[str, int] | None = None
+        self._shown: tuple[str, int] | None = None
+        self._last = 0  # the edited frame before, for the direction of travel
+        self._ahead: list[tuple[str, int]] = []  # what to read ahead once drawn
+        self._masks: dict[tuple[str, int], np.ndarray] = {}  # the neighbours' masks
+        self._ready = _Ready()
+        self._ready.ready.connect(self._arrived, QtCore.Qt.ConnectionType.QueuedConnection)
+        self.cache = FrameCache(window.frames.image, self._ready.ready.emit)
         # The RGB header keeps a short note (the full one as tooltip): at 1000 px the
         # whole sentence ran into the frame number beside it.
         self._rig_note = window.frames.rig_note.split(":")[0].split(" through ")[0]
@@ -60,6 +85,8 @@ class Sides:
     def set_stream(self, stream: str) -> None:
         """Edit ``stream``: its view first and large, the other's tools off."""
         old, self.stream = self.edited, stream
+        self._shown, self._waiting, self._last = None, None, 0  # the views trade places
+        self._masks.clear()
         new = self.edited
         old.release()  # a stroke under way ends on its own frame
         old.cancel()
@@ -75,35 +102,98 @@ class Sides:
         self.split.setStretchFactor(1, 2)
         self.split.setSizes([round(total * EDITED_SHARE), total - round(total * EDITED_SHARE)])
 
-    # -- the view beside --------------------------------------------------------------
+    # -- frames -----------------------------------------------------------------------
+    def frame(self, i: int) -> np.ndarray:
+        """Edited frame ``i``: read ahead already, or read now (it is shown at once)."""
+        got = self.cache.get(self.stream, i)
+        return got if got is not None else self.window.frames.image(self.stream, i)
+
     def follow(self, i: int) -> None:
-        """Show, soon, the other stream's frame nearest in time to edited frame ``i``."""
+        """Show, soon, the other stream's frame nearest in time to edited frame ``i``
+        (its read starts now, on the worker), and read the neighbours of both ahead
+        once it is drawn (so that reading ahead never delays the switch itself)."""
         if self._pending is None:
             QtCore.QTimer.singleShot(0, self.window, self._show_pending)
         self._pending = i
+        frames, name = self.window.frames, other_stream(self.stream)
+        now = (name, frames.match(self.stream, name, i))
+        ahead = [now]
+        for k in neighbours(i, i - self._last, self.window.count):
+            ahead += [(self.stream, k), (name, frames.match(self.stream, name, k))]
+        self._last, self._ahead = i, [key for key in ahead if key[1] >= 0]
+        self.cache.want([now] if now[1] >= 0 else [])
+
+    def _read_ahead(self) -> None:
+        """Read the neighbours: their masks here, before the worker starts on their
+        frames (the label store is the GUI thread's; HDF5 serves one call at a time, so
+        a mask read while the worker decodes a frame would wait for it), their frames on
+        the worker."""
+        if self._pending is not None or self._waiting is not None or self.window.closed:
+            return
+        store, stream = self.window.store, self.stream
+        try:
+            for key in self._ahead:
+                if key[0] == stream and key not in self._masks:
+                    self._masks[key] = store.mask(*key)
+        except (ThermorigError, OSError):
+            pass  # read again when shown, which says what is wrong
+        while len(self._masks) > MASKS_AHEAD:
+            self._masks.pop(next(iter(self._masks)))
+        self.cache.want(self._ahead)
+
+    def mask(self, i: int) -> np.ndarray:
+        """Edited frame ``i``'s mask: read ahead (unless an edit came since), or now."""
+        got = self._masks.pop((self.stream, i), None)
+        return got if got is not None else self.window.store.mask(self.stream, i)
+
+    def forget_masks(self) -> None:
+        """An edit step: masks read ahead may be out of date."""
+        self._masks.clear()
 
     def _show_pending(self) -> None:
         i, self._pending = self._pending, None
         if i is None or self.window.closed:
             return
         name = other_stream(self.stream)
-        try:
-            self._show(name, i)
-        except (ThermorigError, OSError) as exc:
-            self.views[name].clear(f"cannot show the {TITLES[name]} frame: {exc}")
-
-    def _show(self, name: str, i: int) -> None:
         w, view = self.window, self.views[name]
         j = w.frames.match(self.stream, name, i)
+        self._waiting = None
         if j < 0:
             none = w.frames.count_of(name) == 0  # else a broken clock: the note says which
             view.clear(f"no {TITLES[name]} stream in this session" if none else w.frames.rig_note)
+            self._shown = None
+            self._read_ahead()
             return
-        if name == "thermal":
-            levels = celsius_to_raw_levels(*w.levels_c)
-            view.show_image(w.frames.image(name, j), levels=levels, lut=w.lut)
-        else:
-            view.show_image(w.frames.image(name, j), levels=None)
+        self._waiting = (name, j)
+        self._arrived(name, j)  # shown now if read ahead, else when the worker has it
+
+    def _arrived(self, name: str, j: int) -> None:
+        """Frame ``j`` of ``name`` is read: draw it if it is the one the view waits for
+        (an older one, overtaken by a newer switch, stays in the cache only)."""
+        if self._waiting != (name, j) or self.window.closed:
+            return
+        try:
+            image = self.cache.get(name, j)
+            if image is None:
+                return  # still being read: the worker says when
+            self._waiting = None
+            self._show(name, j, image)
+            # Drawn now, so that reading ahead (a core busy decoding) starts after it.
+            self.views[name].glw.viewport().repaint()
+            self._read_ahead()
+        except (ThermorigError, OSError) as exc:
+            self._shown = self._waiting = None
+            self.views[name].clear(f"cannot show the {TITLES[name]} frame: {exc}")
+
+    def _show(self, name: str, j: int, image: np.ndarray) -> None:
+        w, view = self.window, self.views[name]
+        if self._shown != (name, j):  # the same partner as before: the image stays
+            if name == "thermal":
+                levels = celsius_to_raw_levels(*w.levels_c)
+                view.show_image(image, levels=levels, lut=w.lut)
+            else:
+                view.show_image(image, levels=None)
+            self._shown = (name, j)
         labels = None
         if name in w.store.streams and j < w.store.count(name):
             labels = w.store.mask(name, j)
@@ -117,5 +207,6 @@ class Sides:
             view.vb.enableAutoRange()
 
     def dispose(self) -> None:
+        self.cache.close()
         for view in self.views.values():
             view.dispose()

@@ -159,8 +159,8 @@ class ReviewWindow(QtWidgets.QMainWindow):
         self.index = i
         thermal = self.stream == STREAM
         try:
-            image = self.frames.image(self.stream, i)
-            mask = self.store.mask(self.stream, i)
+            image = self.sides.frame(i)
+            mask = self.sides.mask(i)
         except (ThermorigError, OSError) as exc:
             self.show_error(f"cannot show {frame_text(i)}: {exc}")
             return
@@ -285,6 +285,7 @@ class ReviewWindow(QtWidgets.QMainWindow):
 
     def _changed(self, stream: str, frame: int, changed: bool = True) -> None:
         """One edit step done (or undone) on ``frame``: rows, title, curves follow."""
+        self.sides.forget_masks()  # the masks read ahead may be older than this step
         if changed:
             self.edits += 1
             if stream == STREAM:  # the curves are the thermal frames' temperatures
@@ -443,6 +444,6 @@ class ReviewWindow(QtWidgets.QMainWindow):
                 self, "Review", f"could not save: {exc}; every edit stays in the journal "
                 "and comes back the next time these labels are opened",
             )  # fmt: skip
+        self.sides.dispose()  # its reading thread ends before the file closes
         self.frames.close()
         self.plot.dispose()
-        self.sides.dispose()
