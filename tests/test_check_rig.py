@@ -10,6 +10,7 @@ import pytest
 
 from app.cli import main
 from calibration.alignment import check_alignment, rotate_camera
+from calibration.alignment.check import SparseFramesError
 from calibration.rig import Rig
 from drivers.session import SessionReader
 
@@ -145,3 +146,30 @@ def test_a_radiator_behind_the_legs_is_not_read_as_drift(radiator_room):
     assert not turned.ok
     estimate = np.asarray(turned.per_camera["thermal"]["rotvec"])
     assert np.degrees(np.linalg.norm(estimate - turn)) < 0.3
+
+
+class EveryFifth:
+    """A session's frames with four of five dropped (a busy machine's live preview)."""
+
+    def __init__(self, session: SessionReader):
+        self.s, self.path, self.streams = session, session.path, session.streams
+
+    def count(self, stream: str) -> int:
+        return len(self.timestamps(stream))
+
+    def timestamps(self, stream: str) -> np.ndarray:
+        return self.s.timestamps(stream)[::5]
+
+    def frame(self, stream: str, i: int):
+        return self.s.frame(stream, 5 * i)
+
+    def require_timestamps(self, streams, purpose: str) -> None:
+        self.s.require_timestamps(streams, purpose)
+
+
+def test_frames_too_sparse_for_the_clock_are_not_judged(radiator_room):
+    """Masks blended across 170 ms gaps are not the legs' motion: no verdict at all."""
+    with SessionReader(radiator_room) as s:
+        rig = Rig.from_dict(s.truth["rig"])
+        with pytest.raises(SparseFramesError, match="6.0 a second of its 30"):
+            check_alignment(EveryFifth(s), rig)

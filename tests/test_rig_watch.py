@@ -9,8 +9,9 @@ import time
 
 import numpy as np
 
-from app.live.rig_watch import KeptFrames, RigWatch, verdict_of
+from app.live.rig_watch import SPARSE_RETRIES, KeptFrames, RigWatch, verdict_of
 from calibration.alignment import AlignmentResult
+from calibration.alignment.check import SparseFramesError
 from drivers.types import Frame, FrameSet, StreamSpec
 
 STREAMS = {
@@ -119,3 +120,45 @@ def test_kept_frames_skip_repeated_partners():
 def test_verdict_words_for_a_good_rig():
     v = verdict_of(_result(True, "rig"), "rig")
     assert (v.state, v.text) == ("ok", "rig ok")
+
+
+class SparseThenOk(Checker):
+    """Frames too sparse ``sparse`` times (a source starting up), then a result."""
+
+    def __init__(self, sparse: int):
+        super().__init__()
+        self.sparse = sparse
+
+    def __call__(self, frames, rig):
+        if len(self.calls) < self.sparse:
+            self.calls.append(None)
+            raise SparseFramesError("the depth frames are 4.0 a second of its 30")
+        return super().__call__(frames, rig)
+
+
+def test_sparse_frames_are_collected_again_before_a_verdict():
+    checker = SparseThenOk(sparse=2)
+    watch = RigWatch(checker, collect_s=0.3)
+    watch.restart("rig", STREAMS)
+    assert watch.take().state == "checking"
+    i = 0
+    while len(checker.calls) < 3 and i < 200:  # each collection needs 0.3 s of sets
+        watch.sink(_set(i))
+        i += 1
+        time.sleep(0.005)
+    verdict = _wait_for(watch, "ok")
+    assert verdict.rig == "rig"
+    assert len(checker.calls) == 3 and checker.calls[-1][0] >= 4  # a fresh, full collection
+
+
+def test_frames_sparse_every_time_are_said_not_checked():
+    checker = SparseThenOk(sparse=SPARSE_RETRIES + 1)
+    watch = RigWatch(checker, collect_s=0.3)
+    watch.restart("rig", STREAMS)
+    for i in range(200):
+        watch.sink(_set(i))
+        time.sleep(0.005)
+        if len(checker.calls) == SPARSE_RETRIES + 1:
+            break
+    verdict = _wait_for(watch, "unchecked")
+    assert "too sparse" not in verdict.text and "4.0 a second" in verdict.detail

@@ -20,7 +20,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from calibration.alignment import AlignmentResult, check_alignment
-from calibration.alignment.check import CLOCK_LIMIT_MS, ROTATION_LIMIT_DEG
+from calibration.alignment.check import CLOCK_LIMIT_MS, ROTATION_LIMIT_DEG, SparseFramesError
 from calibration.rig import Rig
 from drivers.errors import ThermorigError, one_line
 from drivers.types import FrameSet, StreamSpec
@@ -28,6 +28,9 @@ from drivers.types import FrameSet, StreamSpec
 #: Seconds of frames the check reads: several pedal strokes or strides (the clock
 #: estimate follows the legs' motion), a few seconds after the source starts.
 COLLECT_S = 6.0
+#: Times the watch collects again when the frames kept were too sparse (a source
+#: starting up, a busy machine dropping sets) before it says it could not check.
+SPARSE_RETRIES = 3
 #: What the check needs of each FrameSet.
 NEEDED = ("thermal", "depth")
 
@@ -101,6 +104,7 @@ class RigWatch:
         self._generation = 0
         self._verdict: RigVerdict | None = None
         self._fresh = False
+        self._retries = 0
 
     def restart(self, rig: Rig | None, streams: dict[str, StreamSpec]) -> None:
         """Check ``rig`` on the frames of the next seconds (None: nothing to check)."""
@@ -115,6 +119,7 @@ class RigWatch:
                 verdict = RigVerdict("unchecked", f"rig not checked: no {' or '.join(missing)}")
             else:
                 self._kept = KeptFrames(streams)
+                self._retries = 0
                 verdict = RigVerdict("checking", "rig: checking…", rig=rig)
             shown = self._verdict is not None and self._verdict.state != "none"
             if verdict.state != "none" or shown:  # else nothing shown, nothing to hide
@@ -145,6 +150,13 @@ class RigWatch:
         try:
             result = self._checker(kept, rig)
             verdict = verdict_of(result, rig)
+        except SparseFramesError as exc:
+            with self._lock:
+                if generation == self._generation and self._retries < SPARSE_RETRIES:
+                    self._retries += 1  # collect again, in the same generation
+                    self._kept = KeptFrames(kept.streams)
+                    return
+            verdict = RigVerdict("unchecked", "rig not checked", one_line(exc), rig=rig)
         except ThermorigError as exc:
             verdict = RigVerdict("unchecked", "rig not checked", one_line(exc), rig=rig)
         with self._lock:

@@ -59,6 +59,11 @@ CLOCK_LIMIT_MS = 10.0
 #: limit), at 160x128 degrees (contours too coarse). Not judging is better than calling
 #: a good rig bad.
 MIN_FOCAL_PX = 384.0
+#: The clock estimate blends the depth masks of neighbouring frames; with frames
+#: sparser than this many nominal periods apart (a busy machine dropping most of the
+#: live preview's sets) the blend is no longer the legs' motion and the offset reads
+#: wrong (+12 ms on a true rig at 4 sets/s), so the check does not judge.
+MAX_GAP_PERIODS = 2.0
 #: Depth frames whose contours feed the rotation fit.
 ROTATION_FRAMES = 24
 #: Why the colour camera (any camera but the target) is not checked yet.
@@ -134,6 +139,23 @@ def _check_inputs(session: FrameStore, rig: Rig, target: str) -> None:
         )
 
 
+class SparseFramesError(SessionError):
+    """The frames are too sparse for the clock estimate (``MAX_GAP_PERIODS``): a live
+    check collects again rather than give up."""
+
+
+def _check_density(session: FrameStore, stream: str, t: np.ndarray) -> None:
+    """SessionError when the frames are too sparse for the clock (``MAX_GAP_PERIODS``)."""
+    fps = float(session.streams[stream].fps or 0.0)
+    gap = float(np.median(np.diff(t))) if len(t) > 1 else float("inf")
+    if fps > 0 and gap * fps > MAX_GAP_PERIODS:
+        raise SparseFramesError(
+            f"{session.path}: the {stream} frames are {1 / gap:.1f} a second of its"
+            f" {fps:g}, too sparse for the clock estimate (a busy machine drops frames);"
+            " check again when it is less loaded"
+        )
+
+
 def _rotation_points(frames: SessionFrames, rig: Rig, target: str, offset_s: float) -> PointSet:
     """Contours of ``ROTATION_FRAMES`` depth frames in the target camera's frame, each
     with the target's signed distance at the depth frame's instant."""
@@ -176,6 +198,8 @@ def check_alignment(
     t0 = time.perf_counter()
     _check_inputs(session, rig, target)
     frames = SessionFrames(session, target, rig, progress)
+    for name, t in ((rig.reference, frames.t_depth), (target, frames.t_target)):
+        _check_density(session, name, t)
     cam = rig[target]
     # Rotation first (clocks taken as recorded): a turned camera shifts the masks the
     # clock compares, which would bias the clock; a wrong clock only blurs the
@@ -254,4 +278,11 @@ def _score_residuals(ps: PointSet, cam: Camera) -> np.ndarray:
     return r[np.isfinite(r)]
 
 
-__all__ = ["AlignmentResult", "RigError", "check_alignment", "rotate_camera", "robust_error"]
+__all__ = [
+    "AlignmentResult",
+    "RigError",
+    "SparseFramesError",
+    "check_alignment",
+    "rotate_camera",
+    "robust_error",
+]
