@@ -145,7 +145,7 @@ class SparseFramesError(SessionError):
 
 
 def _check_density(session: FrameStore, stream: str, t: np.ndarray) -> None:
-    """SessionError when the frames are too sparse for the clock (``MAX_GAP_PERIODS``)."""
+    """SparseFramesError when the frames are too sparse for the clock (``MAX_GAP_PERIODS``)."""
     fps = float(session.streams[stream].fps or 0.0)
     gap = float(np.median(np.diff(t))) if len(t) > 1 else float("inf")
     if fps > 0 and gap * fps > MAX_GAP_PERIODS:
@@ -197,9 +197,9 @@ def check_alignment(
 
     t0 = time.perf_counter()
     _check_inputs(session, rig, target)
+    for name in (rig.reference, target):  # before every frame is read
+        _check_density(session, name, session.timestamps(name))
     frames = SessionFrames(session, target, rig, progress)
-    for name, t in ((rig.reference, frames.t_depth), (target, frames.t_target)):
-        _check_density(session, name, t)
     cam = rig[target]
     # Rotation first (clocks taken as recorded): a turned camera shifts the masks the
     # clock compares, which would bias the clock; a wrong clock only blurs the
