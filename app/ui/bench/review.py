@@ -180,7 +180,8 @@ def run_review_bench(quick: bool) -> list[Result]:
                 app.processEvents()
                 time.sleep(0.01)
             steps = _switches(app, window, 15 if quick else 60, 1)
-            jumps = _switches(app, window, 15 if quick else 50, 7 if frames.count > 14 else 3)
+            jump = 7 if frames.count > 14 else 3
+            jumps = _switches(app, window, 15 if quick else 50, jump)
             segments, commits = _strokes(app, window, 3 if quick else 10)
         finally:
             window.close()
@@ -197,7 +198,7 @@ def run_review_bench(quick: bool) -> list[Result]:
             steps[1], TARGET_SWITCH_MS, "steps", "p95",
         ),
         _figure(
-            f"frame jump {size} (7 on, nothing cached): thermal + mask repainted",
+            f"frame jump {size} ({jump} on, nothing cached): thermal + mask repainted",
             jumps[0], TARGET_SWITCH_MS, "jumps", "p95",
         ),
         _figure(
