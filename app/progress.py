@@ -13,7 +13,11 @@ from tqdm import tqdm
 def progress_bar(
     total: float | None, desc: str, unit: str = "s", quiet: bool = False
 ) -> Iterator[tqdm]:
-    """A tqdm bar on stderr; ``quiet`` hides it (``--quiet`` or scripted use)."""
+    """A tqdm bar on stderr; ``quiet`` hides it (``--quiet`` or scripted use).
+
+    The total is shown through tqdm's ``total_fmt``: tqdm drops the total of a bar
+    that ran past it, and a format of the bare number would then fail mid-command.
+    """
     bar = tqdm(
         total=total,
         desc=desc,
@@ -22,7 +26,7 @@ def progress_bar(
         disable=quiet,
         mininterval=0.25,
         dynamic_ncols=True,
-        bar_format="{desc}: {percentage:3.0f}%|{bar}| {n:.1f}/{total:.1f} {unit} [{elapsed}<{remaining}] {postfix}"
+        bar_format="{desc}: {percentage:3.0f}%|{bar}| {n:.1f}/{total_fmt} {unit} [{elapsed}<{remaining}] {postfix}"
         if total
         else None,
     )

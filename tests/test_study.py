@@ -70,6 +70,17 @@ def test_every_session_carries_its_subject_and_setup(six):
         assert session.path == f"{subject.id}/cycling.h5"
 
 
+def test_study_progress_counts_session_seconds_up_to_the_total(tmp_path):
+    # The recorder reports seconds recorded (no limit is set): sessions longer than
+    # a second once drove the bar far past its total, and tqdm failed at the end.
+    jobs = plan(tmp_path, subjects=1, seconds=1.5, scene="cycling", seed=0, options=SMALL)
+    seen: list[tuple[float, float]] = []
+    generate_study(tmp_path, jobs, workers=1, progress=lambda d, t: seen.append((d, t)))
+    assert all(0.0 <= done <= total == 1.5 for done, total in seen)
+    assert seen[-1][0] == pytest.approx(1.5)
+    assert any(0.3 < done < 1.2 for done, _ in seen)  # it moves in between, too
+
+
 def test_study_index_round_trips(tmp_path):
     study = Study(
         [

@@ -130,9 +130,10 @@ def make_session(job: Job, index: int) -> dict[str, Any] | None:
     try:
         truth = driver.info.truth or {}
 
-        def progress(fraction: float, _stats: dict) -> None:
+        def progress(seconds_done: float, _stats: dict) -> None:
+            # With no limit given, the recorder reports seconds recorded, not a fraction.
             if _progress is not None:
-                _progress.put((index, fraction))
+                _progress.put((index, min(1.0, seconds_done / job.seconds)))
 
         summary = record(
             driver,
