@@ -28,6 +28,7 @@ from models.training.latent_net import (  # noqa: E402
     EncoderConfig,
     LatentEncoder,
     info_nce,
+    sample_pairs,
     train_encoder,
 )
 from tests.broken_inputs import assert_one_line_error, run_cli  # noqa: E402
@@ -54,6 +55,16 @@ def test_contrastive_loss_prefers_matched_pairs():
     # against 63 unrelated negatives; a mismatch costs about log(64) ≈ 4.2 or more.
     good, bad = info_nce(anchor, matched, 0.5), info_nce(anchor, mismatched, 0.5)
     assert good < 2.4 and bad > 4.0
+
+
+def test_sample_pairs_indices_live_on_the_crops_device():
+    # A --device cuda run once failed here: the draws are made on the CPU, the
+    # similarity on the GPU. "meta" stands in for a GPU on a machine without one.
+    x = torch.rand(2, 1, 40, 40).to("meta")
+    pairs = sample_pairs(x, EncoderConfig(steps=1), 8, torch.Generator().manual_seed(0))
+    assert [t.device.type for t in pairs] == ["meta"] * 5
+    cpu = sample_pairs(torch.rand(2, 1, 40, 40), EncoderConfig(steps=1), 8, torch.Generator())
+    assert all(t.shape == (2 * EncoderConfig(steps=1).anchors,) for t in cpu)
 
 
 def test_encoder_training_lowers_the_loss():

@@ -198,8 +198,11 @@ def sample_pairs(
         ],
         1,
     )
-    best = dist.argmin(1)
-    pick = torch.arange(m)
+    # The draws are made on the CPU (one sequence per seed on any device); the indices
+    # go where ``x`` is, so that a GPU run never mixes devices in one indexing.
+    dev = x.device
+    best, pick = dist.argmin(1), torch.arange(m, device=dev)
+    b, ay, ax, dy, dx = (t.to(dev) for t in (b, ay, ax, dy, dx))
     return b, ay, ax, ay + dy[pick, best], ax + dx[pick, best]
 
 
