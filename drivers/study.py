@@ -59,6 +59,21 @@ class Study:
     def sessions(self) -> list[tuple[StudySubject, StudySession]]:
         return [(s, x) for s in self.subjects for x in s.sessions]
 
+    def incomplete_warning(self) -> str | None:
+        """One line for a command that trains or measures on this study when its
+        generation stopped early: the split is then over fewer people than asked for
+        (subjects without sessions drop out, the held-out ones shift), which the
+        figures alone do not show."""
+        if self.complete:
+            return None
+        empty = [s.id for s in self.subjects if not s.sessions]
+        return (
+            f"warning: this study's generation stopped early: {len(self.sessions())}"
+            " sessions indexed"
+            + (f"; {', '.join(empty)} have none and are left out" if empty else "")
+            + " (make it again with simulate-study for the whole study)"
+        )
+
     def to_dict(self) -> dict[str, Any]:
         return {
             "format": STUDY_FORMAT,

@@ -21,8 +21,13 @@ torch = import_or_unavailable("torch", "the train extra: bash scripts/install te
 
 from app.study.generate import generate_study, plan  # noqa: E402
 from drivers.session import SessionReader  # noqa: E402
+from drivers.study import Study, StudySession, StudySubject, write_study  # noqa: E402
 from models.package import load_package  # noqa: E402
-from models.training.experiments.common import check_result  # noqa: E402
+from models.training.experiments.common import (  # noqa: E402
+    ExperimentRequest,
+    check_result,
+    study_split,
+)
 from models.training.experiments.latent import pick_labeled, to_input  # noqa: E402
 from models.training.latent_net import (  # noqa: E402
     EncoderConfig,
@@ -65,6 +70,19 @@ def test_sample_pairs_indices_live_on_the_crops_device():
     assert [t.device.type for t in pairs] == ["meta"] * 5
     cpu = sample_pairs(torch.rand(2, 1, 40, 40), EncoderConfig(steps=1), 8, torch.Generator())
     assert all(t.shape == (2 * EncoderConfig(steps=1).anchors,) for t in cpu)
+
+
+def test_an_incomplete_study_is_said_before_its_split_is_used(tmp_path):
+    # A study whose generation stopped early once moved the held-out people silently.
+    people = [
+        StudySubject(f"s{k}", k, {}, [StudySession(f"s{k}/c.h5", "cycling", k, 3.0, {})])
+        for k in range(3)
+    ] + [StudySubject("s3", 3, {}, [])]
+    write_study(tmp_path, Study(people, complete=False))
+    said: list[str] = []
+    split = study_split(ExperimentRequest(tmp_path, tmp_path / "out"), said.append)
+    assert split.test_ids == ["s1", "s2"]
+    assert len(said) == 1 and "s3 have none and are left out" in said[0]
 
 
 def test_encoder_training_lowers_the_loss():

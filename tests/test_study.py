@@ -81,6 +81,15 @@ def test_study_progress_counts_session_seconds_up_to_the_total(tmp_path):
     assert any(0.3 < done < 1.2 for done, _ in seen)  # it moves in between, too
 
 
+def test_an_incomplete_study_says_who_is_left_out():
+    session = StudySession("s1/c.h5", "cycling", 1, 3.0, {})
+    people = [StudySubject("s1", 1, {}, [session]), StudySubject("s2", 2, {}, [])]
+    assert Study(people).incomplete_warning() is None
+    warning = Study(people, complete=False).incomplete_warning()
+    assert warning.startswith("warning: this study's generation stopped early: 1 sessions")
+    assert "s2 have none and are left out" in warning and "\n" not in warning
+
+
 def test_study_index_round_trips(tmp_path):
     study = Study(
         [

@@ -74,10 +74,12 @@ class TrainRequest:
         return self.name or f"{self.recipe}-{self.task}"
 
 
-def _subjects(req: TrainRequest) -> dict[str, list[Path]]:
+def _subjects(req: TrainRequest, log: Log | None = None) -> dict[str, list[Path]]:
     """Subject id → its sessions, in the study's order or sorted by id."""
     if req.study is not None:
         study = read_study(req.study)
+        if log is not None and (warning := study.incomplete_warning()):
+            log(warning)
         if not req.test_subject_ids:
             split_subjects(study, req.test_subjects)  # refuses an impossible split
         return {
@@ -96,9 +98,11 @@ def _subjects(req: TrainRequest) -> dict[str, list[Path]]:
     return dict(sorted(by.items()))
 
 
-def split(req: TrainRequest) -> tuple[dict[str, list[Path]], dict[str, list[Path]]]:
+def split(
+    req: TrainRequest, log: Log | None = None
+) -> tuple[dict[str, list[Path]], dict[str, list[Path]]]:
     """(training subjects, test subjects), each id → sessions; never one in both."""
-    subjects = _subjects(req)
+    subjects = _subjects(req, log)
     if len(subjects) < 2:
         raise TrainingDataError(
             f"{len(subjects)} subject(s) with sessions: a cross-subject split needs at least 2"
@@ -214,7 +218,7 @@ def train_package(req: TrainRequest, log: Log = print) -> dict:
             "--device cuda: this torch build has no CUDA device; use --device cpu"
         )
     t0 = time.perf_counter()
-    train_subj, test_subj = split(req)
+    train_subj, test_subj = split(req, log)
     train_sessions = [p for ps in train_subj.values() for p in ps]
     test_sessions = [p for ps in test_subj.values() for p in ps]
     log(

@@ -95,9 +95,12 @@ def check_device(device: str) -> None:
             raise ExperimentError("--device cuda: this torch build sees no CUDA device")
 
 
-def study_split(req: ExperimentRequest) -> StudySplit:
-    """The study's subjects split for cross-subject figures (refuses impossible splits)."""
+def study_split(req: ExperimentRequest, log: Log | None = None) -> StudySplit:
+    """The study's subjects split for cross-subject figures (refuses impossible splits;
+    says so through ``log`` when the study is incomplete)."""
     study = read_study(req.study)
+    if log is not None and (warning := study.incomplete_warning()):
+        log(warning)
     train, test = split_subjects(study, req.test_subjects)
     return StudySplit(train, test, root=req.study)
 

@@ -265,7 +265,7 @@ def run(req: ExperimentRequest, log: Log) -> tuple[dict, str]:
         )
     t0 = time.perf_counter()
     plan = _plan(req.quick)
-    split = study_split(req)
+    split = study_split(req, log)
     train = _load(
         split.sessions("train"), plan["per_session"], log, "unlabeled pool (training subjects)"
     )

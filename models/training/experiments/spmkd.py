@@ -145,7 +145,7 @@ def _frame_scale(path: Path) -> float:
 def run(req: ExperimentRequest, log: Log) -> tuple[dict, str]:
     t_start = time.perf_counter()
     plan = QUICK if req.quick else FULL
-    split = study_split(req)
+    split = study_split(req, log)
     if plan.subjects:
         split = replace(
             split, train=split.train[: plan.subjects[0]], test=split.test[: plan.subjects[1]]

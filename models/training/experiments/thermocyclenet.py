@@ -233,7 +233,7 @@ def _scene(paths: list[Path], scene: str) -> list[Path]:
 
 def run(req: ExperimentRequest, log: Log) -> tuple[dict, str]:
     t0, load0 = time.perf_counter(), os.getloadavg()
-    split = study_split(req)
+    split = study_split(req, log)
     train_s, test_s = split.sessions("train"), split.sessions("test")
     if not train_s or not test_s:
         raise TrainingDataError("the training and the test subjects each need sessions")
