@@ -32,6 +32,8 @@ from models.training.experiments.latent import pick_labeled, to_input  # noqa: E
 from models.training.latent_net import (  # noqa: E402
     EncoderConfig,
     LatentEncoder,
+    PatchHead,
+    encoder_losses,
     info_nce,
     sample_pairs,
     train_encoder,
@@ -62,12 +64,17 @@ def test_contrastive_loss_prefers_matched_pairs():
     assert good < 2.4 and bad > 4.0
 
 
-def test_sample_pairs_indices_live_on_the_crops_device():
-    # A --device cuda run once failed here: the draws are made on the CPU, the
-    # similarity on the GPU. "meta" stands in for a GPU on a machine without one.
+def test_encoder_losses_stay_on_the_crops_device():
+    # --device cuda runs failed here twice: the draws are made on the CPU, the
+    # similarity on the GPU, then a patch offset was made on the CPU. "meta" stands in
+    # for a GPU on a machine without one: it refuses a CPU tensor in its arithmetic.
     x = torch.rand(2, 1, 40, 40).to("meta")
     pairs = sample_pairs(x, EncoderConfig(steps=1), 8, torch.Generator().manual_seed(0))
     assert [t.device.type for t in pairs] == ["meta"] * 5
+    enc = LatentEncoder(1).to("meta")
+    head = PatchHead(enc.latent_dim, 1, EncoderConfig(steps=1).patch).to("meta")
+    losses = encoder_losses(enc, head, x, EncoderConfig(steps=1), torch.Generator())
+    assert [t.device.type for t in losses] == ["meta"] * 3
     cpu = sample_pairs(torch.rand(2, 1, 40, 40), EncoderConfig(steps=1), 8, torch.Generator())
     assert all(t.shape == (2 * EncoderConfig(steps=1).anchors,) for t in cpu)
 

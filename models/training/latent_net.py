@@ -164,7 +164,7 @@ def _patches(
 ) -> torch.Tensor:
     """(M, C, k, k) patches of ``x`` (B, C, H, W) centred at crop ``b``, pixel (y, xx)."""
     h = k // 2
-    off = torch.arange(-h, h + 1)
+    off = torch.arange(-h, h + 1, device=y.device)
     ys = (y[:, None] + off)[:, :, None].expand(-1, k, k)
     xs = (xx[:, None] + off)[:, None, :].expand(-1, k, k)
     return x[b[:, None, None], :, ys, xs].permute(0, 3, 1, 2)
@@ -206,6 +206,25 @@ def sample_pairs(
     return b, ay, ax, ay + dy[pick, best], ax + dx[pick, best]
 
 
+def encoder_losses(
+    encoder: LatentEncoder,
+    head: PatchHead,
+    x: torch.Tensor,
+    cfg: EncoderConfig,
+    gen: torch.Generator,
+) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """(weighted loss, contrastive, reconstruction) tensors on crops ``x``, all on
+    ``x``'s device (a test runs this on the "meta" device to keep GPU runs whole)."""
+    z = encoder.valid(x)  # (B, D, g, g)
+    b, ay, ax, py, px = sample_pairs(x, cfg, encoder.radius, gen)
+    za = z[b, :, ay, ax]
+    zp = z[b, :, py, px]
+    con = info_nce(za, zp, cfg.temperature)
+    target = _patches(x, b, ay + encoder.radius, ax + encoder.radius, cfg.patch)
+    rec = F.mse_loss(head(za), target)
+    return cfg.contrastive_weight * con + cfg.reconstruction_weight * rec, con, rec
+
+
 def encoder_loss(
     encoder: LatentEncoder,
     head: PatchHead,
@@ -214,14 +233,7 @@ def encoder_loss(
     gen: torch.Generator,
 ) -> tuple[torch.Tensor, float, float]:
     """(weighted loss, contrastive, reconstruction) on crops ``x``."""
-    z = encoder.valid(x)  # (B, D, g, g)
-    b, ay, ax, py, px = sample_pairs(x, cfg, encoder.radius, gen)
-    za = z[b, :, ay, ax]
-    zp = z[b, :, py, px]
-    con = info_nce(za, zp, cfg.temperature)
-    target = _patches(x, b, ay + encoder.radius, ax + encoder.radius, cfg.patch)
-    rec = F.mse_loss(head(za), target)
-    loss = cfg.contrastive_weight * con + cfg.reconstruction_weight * rec
+    loss, con, rec = encoder_losses(encoder, head, x, cfg, gen)
     return loss, con.item(), rec.item()
 
 
