@@ -1,5 +1,6 @@
 """The command reference (``docs/commands.md``) and README's command table, rendered
-from the argparse parsers of :mod:`app.cli`.
+from the argparse parsers of :mod:`app.cli`; and README's performance table, rendered
+from the saved bench run ``docs/bench.json`` (:mod:`app.bench.readme`).
 
 Why generated: the parsers are what ``thermorig`` actually accepts, so a reference
 written from them cannot drift; a hand-kept copy goes stale the day an option is
@@ -25,12 +26,14 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
+from app.bench.readme import load_run, render_table
 from app.cli import build_parser
 from drivers.atomic import atomic_write
 
 ROOT = Path(__file__).resolve().parents[1]
 REFERENCE = ROOT / "docs" / "commands.md"
 README = ROOT / "README.md"
+BENCH_RUN = ROOT / "docs" / "bench.json"
 REGENERATE = "python -m app.docs_commands"
 
 #: Markers around the generated block of a file (``name`` tells the blocks apart).
@@ -217,6 +220,7 @@ def targets() -> list[tuple[Path, str, str]]:
     return [
         (REFERENCE, "COMMAND REFERENCE", render_reference(parser)),
         (README, "COMMAND TABLE", render_readme_table(parser)),
+        (README, "PERFORMANCE TABLE", render_table(load_run(BENCH_RUN))),
     ]
 
 
@@ -233,7 +237,8 @@ def stale_files() -> list[Path]:
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(
         prog=f"python -m {__spec__.name if __spec__ else 'app.docs_commands'}",
-        description="Rewrite docs/commands.md and README.md's command table from the parsers.",
+        description="Rewrite docs/commands.md and README.md's command table from the parsers,"
+        " and README.md's performance table from docs/bench.json.",
     )
     ap.add_argument("--check", action="store_true", help="only report stale files (exit 1)")
     args = ap.parse_args(argv)
@@ -257,6 +262,9 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     except FileNotFoundError as exc:
         print(f"error: {exc.filename} not found; run this in a thermorig checkout", file=sys.stderr)
+        return 2
+    except ValueError as exc:  # docs/bench.json that is not a bench run
+        print(f"error: {exc}", file=sys.stderr)
         return 2
     return 0
 

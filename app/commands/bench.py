@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import platform
 import sys
+import time
 
 from app.bench import format_table, load_benchmarks
 from drivers.errors import ThermorigError
@@ -44,9 +46,15 @@ def run(args: argparse.Namespace) -> int:
         results.extend(benches[name](args.quick))
     if args.json:
         doc = {
+            "command": "thermorig bench"
+            + "".join(f" --only {n}" for n in args.only or [])
+            + (" --quick" if args.quick else ""),
             "machine": {
+                "date": time.strftime("%Y-%m-%d"),
                 "python": platform.python_version(),
                 "cpu": platform.processor() or platform.machine(),
+                "cores": os.cpu_count(),
+                "load": round(os.getloadavg()[0], 1),  # at the end: the figures' context
             },
             "results": [r.to_dict() for r in results],
         }
