@@ -54,7 +54,8 @@ def run(args: argparse.Namespace) -> int:
                 "python": platform.python_version(),
                 "cpu": platform.processor() or platform.machine(),
                 "cores": os.cpu_count(),
-                "load": round(os.getloadavg()[0], 1),  # at the end: the figures' context
+                # At the end of the run: the figures' context (no load average on Windows).
+                "load": round(os.getloadavg()[0], 1) if hasattr(os, "getloadavg") else None,
             },
             "results": [r.to_dict() for r in results],
         }
