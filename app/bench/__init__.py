@@ -84,6 +84,11 @@ def time_calls(fn: Callable[[], object], repeat: int, warmup: int = 1) -> np.nda
     return out
 
 
+def format_value(value: float) -> str:
+    """A figure as the table and README show it: three digits, whole above 10⁴."""
+    return f"{value:.3g}" if abs(value) < 1e4 else f"{value:.0f}"
+
+
 def format_table(results: list[Result]) -> str:
     rows = [("group", "benchmark", "value", "unit", "peer", "peer value", "ratio", "note")]
     for r in results:
@@ -91,7 +96,7 @@ def format_table(results: list[Result]) -> str:
             (
                 r.group,
                 r.name,
-                f"{r.value:.3g}" if abs(r.value) < 1e4 else f"{r.value:.0f}",
+                format_value(r.value),
                 r.unit,
                 r.peer,
                 "" if r.peer_value is None else f"{r.peer_value:.3g}",

@@ -5,7 +5,8 @@ load are part of what they mean), so the table is regenerated from the JSON that
 wrote (``docs/bench.json``), never typed, and ``python -m app.docs_commands --check``
 fails when README and the JSON disagree. To refresh it on a quiet machine::
 
-    .venv/bin/thermorig bench --only projection --only preview --only review --json > docs/bench.json
+    .venv/bin/thermorig bench --only projection --only preview --only review \
+        --only models --json > docs/bench.json
     .venv/bin/python -m app.docs_commands
 """
 
@@ -14,7 +15,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from app.bench import Result
+from app.bench import Result, format_value
 
 #: Rows whose note states a target say whether it was met, e.g. "target p95 <= 30 ms (met)".
 _VERDICTS = ("(met)", "(not met)")
@@ -26,10 +27,6 @@ def load_run(path: Path) -> dict:
     if not isinstance(doc, dict) or not isinstance(doc.get("results"), list):
         raise ValueError(f"{path}: not a 'thermorig bench --json' run")
     return doc
-
-
-def _value(r: Result) -> str:
-    return f"{r.value:.3g} {r.unit}" if abs(r.value) < 1e4 else f"{r.value:.0f} {r.unit}"
 
 
 def _cell(text: str) -> str:
@@ -65,6 +62,6 @@ def render_table(doc: dict) -> str:
         for verdict in _VERDICTS:
             note = note.replace(verdict, f"**{verdict}**")
         lines.append(
-            f"| {r.group} | {_cell(r.name)} | {_value(r)} | {_cell(peer)} | {ratio} | {_cell(note)} |"
+            f"| {r.group} | {_cell(r.name)} | {format_value(r.value)} {r.unit} | {_cell(peer)} | {ratio} | {_cell(note)} |"
         )
     return "\n".join(lines) + "\n"

@@ -187,6 +187,9 @@ def sample_pairs(
     dx = torch.randint(-r, r + 1, (m, cfg.candidates), generator=gen)
     zero = (dy == 0) & (dx == 0)
     dx = torch.where(zero, torch.ones_like(dx), dx)  # never the anchor itself
+    # Drawn on the CPU (one sequence per seed on any device), used where ``x`` is: a
+    # GPU run must never mix devices in one indexing.
+    b, ay, ax, dy, dx = (t.to(x.device) for t in (b, ay, ax, dy, dx))
     anchor = _patches(x, b, ay + margin, ax + margin, cfg.patch)
     dist = torch.stack(
         [
@@ -198,11 +201,7 @@ def sample_pairs(
         ],
         1,
     )
-    # The draws are made on the CPU (one sequence per seed on any device); the indices
-    # go where ``x`` is, so that a GPU run never mixes devices in one indexing.
-    dev = x.device
-    best, pick = dist.argmin(1), torch.arange(m, device=dev)
-    b, ay, ax, dy, dx = (t.to(dev) for t in (b, ay, ax, dy, dx))
+    best, pick = dist.argmin(1), torch.arange(m, device=x.device)
     return b, ay, ax, ay + dy[pick, best], ax + dx[pick, best]
 
 
