@@ -23,14 +23,16 @@ def test_the_badge_says_ok_for_the_true_rig_and_drifted_for_a_turned_one(qtbot, 
     badge = window.rig_badge
     qtbot.waitUntil(lambda: _state(badge) == "checking" and badge.isVisible(), timeout=30000)
     assert badge.text() == "rig: checking…"
-    qtbot.waitUntil(lambda: _state(badge) in ("ok", "drifted", "unchecked"), timeout=60000)
+    # Up to three collections when a busy machine's frames come too sparse to judge
+    # (app.live.rig_watch.SPARSE_RETRIES): a loaded CI run once needed over 60 s.
+    qtbot.waitUntil(lambda: _state(badge) in ("ok", "drifted", "unchecked"), timeout=150000)
     assert _state(badge) == "ok", badge.toolTip()
     assert badge.text() == "rig ok" and "rotation 0." in badge.toolTip()
 
     turned = rotate_camera(window.live.rig, "thermal", np.radians([0.0, -2.0, 0.0]))
     turned.save(tmp_path / "turned.json")
     assert window.load_rig_file(tmp_path / "turned.json")
-    qtbot.waitUntil(lambda: _state(badge) == "drifted", timeout=60000)
+    qtbot.waitUntil(lambda: _state(badge) == "drifted", timeout=150000)
     result = badge.verdict.result
     assert abs(result.rotation_error_deg - 2.0) < 0.5, badge.toolTip()
     assert badge.text().startswith("rig drifted 2.") and badge.text().endswith("use refined…")
