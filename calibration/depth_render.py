@@ -15,12 +15,13 @@ Each point covers an ``n`` × ``n`` pixel footprint, ``n`` chosen from how far a
 neighbouring depth pixels land in X, so that a finer grid (thermal, RGB) has no
 pin-holes a farther surface could show through.
 
-Per frame the work is one gather of the depth pixels (kept in render order since the
-rig was set up, so nothing is reordered per frame), a dozen float32 passes without
-masked writes, two ``cv2.remap`` for the lens
-(:class:`~calibration.camera_math.DistortionTable`), one scatter and one
-``cv2.erode``. Every per-point constant is computed in raster order and then permuted,
-so the fast path gives bit for bit what the plain one did (tests/projection_reference.py).
+Per frame the work is one compiled pass over the depth pixels in raster order (each
+point's depth in X and its buffer pixel through the lens table,
+:func:`~calibration.transfer_kernels.project_points`), one write of them in the render
+order fixed when the rig was set up (:func:`~calibration.transfer_kernels.splat_in_order`)
+and one ``cv2.erode``. Every per-point constant is computed in raster order once, so the
+result is bit for bit what the first, plain implementation gave
+(tests/projection_reference.py).
 """
 
 from __future__ import annotations
@@ -32,6 +33,7 @@ import numpy as np
 
 from calibration.camera_math import DistortionTable, pixel_grid_rays
 from calibration.rig import Camera
+from calibration.transfer_kernels import project_points, splat_in_order
 
 #: Points nearer than this to a camera's centre (metres) are treated as behind it.
 MIN_Z_M = 0.05
@@ -44,6 +46,9 @@ _ROW = 1024
 
 #: Largest finite float32: thresholding above it picks exactly the infinities.
 _FLOAT32_MAX = float(np.finfo(np.float32).max)
+
+#: MIN_Z_M as the kernels compare it (numpy compares float32 arrays with it in float32).
+_MIN_Z32 = np.float32(MIN_Z_M)
 
 
 def scaled_camera(cam: Camera, scale: float) -> Camera:
@@ -126,7 +131,7 @@ class RayProjection:
         self.all_forward = bool(self.forward.all())
         # No measurement (d = 0) puts a point at X's depth tz: when that is nearer than
         # MIN_Z_M, the depth test alone already rejects it.
-        self._zero_is_near = bool(self.tz <= np.float32(MIN_Z_M))
+        self.zero_is_near = bool(self.tz <= np.float32(MIN_Z_M))
 
     def permute(self, perm: np.ndarray) -> None:
         """Reorder the rays (``perm`` indexes the current order) without recomputing
@@ -152,7 +157,7 @@ class RayProjection:
         zx = self.az * d
         zx += self.tz
         ok = zx > MIN_Z_M
-        if not self._zero_is_near:
+        if not self.zero_is_near:
             ok &= d > 0
         if not self.all_forward:
             ok &= self.forward
@@ -254,6 +259,22 @@ class DepthRenderer:
         self.shifted_v = np.clip(self.table.v + shift, 0, self.padded_height - self.n)
         self._kernel = np.ones((self.n, self.n), np.uint8)
         self._buf = np.empty(self.padded_height * self.padded_width, np.float32)
+        # The compiled path (calibration.transfer_kernels) projects the points in raster
+        # order, where the lens table is read along its rows, and then writes them in
+        # render order: the per-ray constants in raster order (the same floats, moved
+        # back), one two-channel shifted table, and the (index, depth) pairs per point.
+        n_depth = depth_cam.width * depth_cam.height
+        raster = []
+        for name in ("az", "gx_c", "gx_inf", "gy_c", "gy_inf", "forward"):
+            values = getattr(self.proj, name)
+            moved = np.zeros(n_depth, values.dtype)  # unreachable pixels: not forward
+            moved[self._idx[:n_sub]] = values[:n_sub]
+            raster.append(moved)
+        self._raster = tuple(raster)
+        self._order = np.ascontiguousarray(self._idx[:n_sub])
+        self.shifted_uv = np.ascontiguousarray(np.dstack([self.shifted_u, self.shifted_v]))
+        self._at = np.empty(n_depth, np.int32)
+        self._at_z = np.empty(n_depth, np.float32)
 
     def _reachable(self, proj: RayProjection, depth_scale: float, min_depth_m: float) -> np.ndarray:
         """Raster indices of depth pixels whose ray meets the image (plus a margin)
@@ -311,21 +332,11 @@ class DepthRenderer:
         measurement) fall into the buffer's padding, which is cropped away. The result
         is a view into this renderer's buffers, valid until the next render.
         """
-        d = depth.reshape(-1)[self._idx]  # in render order
-        d[self._n_real :] = 0
-        gx, gy, zx, ok = self.proj.raw_coords(d, (self._rows, _ROW))
-        args = (gx, gy, cv2.INTER_LINEAR, None, cv2.BORDER_REPLICATE)
-        u, v = cv2.remap(self.shifted_u, *args), cv2.remap(self.shifted_v, *args)
-        lin = v.astype(np.int32)  # non-negative: truncation is floor
-        lin *= np.int32(self.padded_width)
-        lin += u.astype(np.int32)
-        # Invalid points go to index 0: a corner of the padding that the footprint
-        # filter never reads into the image (it reads from 2 on: pad = n + 1).
-        lin *= ok
+        p = self.proj
+        lens = (self._raster, p.tz, p.zero_is_near, p.g_max, _MIN_Z32, self.shifted_uv)
+        project_points(depth, lens, np.int32(self.padded_width), self._at, self._at_z)
+        splat_in_order(self._order, self._at, self._at_z, self._buf)
         buf = self._buf
-        buf.fill(np.inf)
-        n = self._n_real
-        buf[lin.reshape(-1)[:n]] = zx.reshape(-1)[:n]
         grid = buf.reshape(self.padded_height, self.padded_width)
         if self.n > 1:
             grid = cv2.erode(

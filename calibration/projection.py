@@ -39,13 +39,12 @@ alone (:func:`time_gap_factor`).
 
 Speed (``thermorig bench --only projection``): everything that depends only on the rig
 and the image sizes is built once per :class:`Projector` (rays, lens tables, reachable
-depth pixels in render order); per frame, masks are combined as 0/1 or 0/255 images
-(running maxima for reason codes, ``cv2.compare`` for flying pixels, per-class counts
-for confidence) instead of boolean-indexed writes and ``np.bincount``. The results are
-the first implementation's, bit for bit (tests/test_projection_fast.py). What is left
-is about forty passes over some 640k points a frame (depth into the target, depth into
-the occlusion buffer, target pixels into the source) and eight ``cv2.remap`` table
-lookups; a two-channel lens table would halve the lookups but gives other floats.
+depth pixels in render order). Per frame, the per-pixel work runs in compiled kernels
+(:mod:`calibration.transfer_kernels`: the depth pixels into each z-buffer, then every
+target pixel into the source with its occlusion test and reason code in one pass);
+neighbourhood filters, the label lookup and the confidence counts stay with OpenCV
+(SIMD, threaded). The results are the first implementation's, bit for bit
+(tests/test_projection_fast.py).
 """
 
 from __future__ import annotations
@@ -58,6 +57,7 @@ import numpy as np
 
 from calibration.camera_math import DistortionTable
 from calibration.depth_render import (
+    MIN_Z_M,
     DepthRenderer,
     RayProjection,
     decimated_camera,
@@ -67,9 +67,20 @@ from calibration.depth_render import (
     scaled_camera,
 )
 from calibration.rig import Rig, RigError
+
+# The reason codes live with the kernels that write them; named and explained here.
+from calibration.transfer_kernels import (
+    EDGE,
+    FILLED,
+    NO_DEPTH,  # noqa: F401 (a reason code, imported from here)
+    OCCLUDED,  # noqa: F401
+    OUTSIDE,  # noqa: F401
+    UNLABELED,
+    VALID,
+    trace_targets,
+)
 from drivers.truth import UNKNOWN_LABEL
 
-VALID, EDGE, FILLED, NO_DEPTH, OCCLUDED, OUTSIDE, UNLABELED = range(7)
 REASONS = ("valid", "edge", "filled", "no_depth", "occluded", "outside", "unlabeled")
 #: Codes whose pixels carry a label.
 LABELED_REASONS = (VALID, EDGE, FILLED)
@@ -189,6 +200,8 @@ class Projector:
         # Target pixel with depth z (metres) → source table coordinates and depth.
         self._src_table = DistortionTable(scam.width, scam.height, scam.K, scam.dist)
         self._to_src = RayProjection(rays_of(tcam), rig.T_dst_src(dst, src), self._src_table)
+        t = self._to_src
+        self._rays = (t.az, t.gx_c, t.gx_inf, t.gy_c, t.gy_inf, t.forward)
         self._kernel3 = np.ones((3, 3), np.uint8)
         r = 2 * self.params.edge_radius_px + 1
         self._edge_kernel = np.ones((r, r), np.uint8)
@@ -235,14 +248,15 @@ class Projector:
                     filled = fill
         return inf_to_zero(z_inf), z_inf, filled
 
-    def _lookup_source(self, z: np.ndarray) -> tuple[np.ndarray, ...]:
-        """Source pixel coordinates u, v (H, W), the point's depth in the source, validity."""
-        gx, gy, zs, ok = self._to_src.raw_coords(z, z.shape)
-        u, v = self._src_table.lookup(gx, gy)
-        return u, v, zs, ok
-
     def geometry(self, depth: np.ndarray) -> Geometry:
         """Where each target pixel finds its source pixel, and why it may not."""
+        z, reason, _, u, v = self._trace(depth, None)
+        return Geometry(z, u, v, reason)
+
+    def _trace(self, depth: np.ndarray, labels: np.ndarray | None) -> tuple[np.ndarray, ...]:
+        """The target's depth, reason codes, labels (given source ``labels``) and
+        source pixels: the z-buffers and neighbourhood filters here,
+        the per-pixel tracing in one compiled pass (:func:`trace_targets`)."""
         p = self.params
         z, z_inf, filled = self._target_depth(depth)
         occ = self.src_render.render_inf(self._clean_depth[:: self._decimate, :: self._decimate])
@@ -255,48 +269,45 @@ class Projector:
         # difference, so that slanted floors seen at a grazing angle do not trip it.
         # Both thresholds are folded into one image in the coarse buffer's pixels.
         limit = np.minimum(occ + np.float32(p.occlusion_tol_m), occ_min + np.float32(p.edge_jump_m))
-        u, v, zs, ok = self._lookup_source(z)
-        s, c = np.float32(self._occ_scale), np.float32(0.5 * self._occ_scale - 0.5)
-        uo = u * s
-        uo += c
-        vo = v * s
-        vo += c
-        seen = cv2.remap(limit, uo, vo, cv2.INTER_NEAREST, None, cv2.BORDER_CONSTANT, np.nan)
-        outside = np.isnan(seen)  # beyond the source image (the buffer spans it exactly)
-        zs *= np.float32(1.0 - p.occlusion_tol_rel)
-        hidden = zs > seen
         zmax = cv2.dilate(z, self._edge_kernel)
         zmin = cv2.erode(z_inf, self._edge_kernel)
-        # Reason codes without masked writes: the codes that override others are the
-        # larger ones (edge < filled < occluded < outside), so a running maximum of
-        # code-weighted masks applies them in order; no depth overrides them all.
-        reason = np.empty(z.shape, np.uint8)
-        np.greater(cv2.subtract(zmax, zmin), np.float32(p.edge_jump_m), out=reason.view(bool))
-        for mask, code in ((filled, FILLED), (hidden, OCCLUDED), (outside, OUTSIDE)):
-            if mask is not None:
-                np.maximum(reason, mask.view(np.uint8) * np.uint8(code), out=reason)
-        reason *= ok.view(np.uint8)
-        reason += np.logical_not(ok).view(np.uint8) * np.uint8(NO_DEPTH)
-        return Geometry(z, u, v, reason)
+        shape = z.shape
+        reason = np.empty(shape, np.uint8)
+        u = np.empty(shape, np.float32)
+        v = np.empty(shape, np.float32)
+        t = self._to_src
+        lens = (self._rays, t.tz, t.zero_is_near, t.g_max, np.float32(MIN_Z_M), self._src_table.uv)
+        occlusion = (
+            limit,
+            np.float32(self._occ_scale),
+            np.float32(0.5 * self._occ_scale - 0.5),
+            np.float32(1.0 - p.occlusion_tol_rel),
+        )
+        edge = (zmax, zmin, np.float32(p.edge_jump_m))
+        no_fill = np.zeros(shape, bool) if filled is None else filled
+        trace_targets(z, lens, occlusion, edge, no_fill.view(np.uint8), (reason, u, v))
+        out = None
+        if labels is not None:
+            out = cv2.remap(
+                labels, u, v, cv2.INTER_NEAREST, None, cv2.BORDER_CONSTANT, UNKNOWN_LABEL
+            )
+            # Labeled reasons (<= FILLED) where the source has no label become UNLABELED
+            # (larger than all of them); every unknown reason clears the label.
+            unlabeled = (out == UNKNOWN_LABEL) & (reason <= FILLED)
+            np.maximum(reason, unlabeled.view(np.uint8) * np.uint8(UNLABELED), out=reason)
+            unknown = (reason > FILLED).view(np.uint8) * np.uint8(UNKNOWN_LABEL)
+            np.bitwise_or(out, unknown, out=out)
+        return z, reason, out, u, v
 
     def transfer_labels(
         self, depth: np.ndarray, labels: np.ndarray, n_classes: int, time_gap_s: float = math.nan
     ) -> Transfer:
         """Labels of the source image (H, W uint8, 255 = unlabeled) → the target."""
         self.check(depth, labels)
-        g = self.geometry(depth)
-        out = cv2.remap(
-            labels, g.u, g.v, cv2.INTER_NEAREST, None, cv2.BORDER_CONSTANT, UNKNOWN_LABEL
-        )
-        reason = g.reason
-        # Labeled reasons (<= FILLED) where the source has no label become UNLABELED
-        # (larger than all of them); every unknown reason clears the label.
-        unlabeled = (out == UNKNOWN_LABEL) & (reason <= FILLED)
-        np.maximum(reason, unlabeled.view(np.uint8) * np.uint8(UNLABELED), out=reason)
-        np.bitwise_or(out, (reason > FILLED).view(np.uint8) * np.uint8(UNKNOWN_LABEL), out=out)
+        z, reason, out, _, _ = self._trace(depth, labels)
         conf = class_confidence(out, reason, n_classes)
         factor = time_gap_factor(time_gap_s, self.params.time_gap_half_s)
-        return Transfer(out, reason, g.depth, conf, frame_confidence(conf) * factor, time_gap_s)
+        return Transfer(out, reason, z, conf, frame_confidence(conf) * factor, time_gap_s)
 
     def transfer_values(
         self,
