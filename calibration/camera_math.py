@@ -180,9 +180,12 @@ class DistortionTable:
         u, v = project_normalized(K, np.asarray(dist), xx, yy)
         self.u = u.astype(np.float32)
         self.v = v.astype(np.float32)
-        #: Both as one (rows, cols, 2) table, for the compiled kernels (one cache line
-        #: serves both coordinates).
-        self.uv = np.ascontiguousarray(np.dstack([self.u, self.v]))
+
+    @functools.cached_property
+    def uv(self) -> np.ndarray:
+        """Both tables as one (rows, cols, 2) table, for the compiled kernels (one cache
+        line serves both coordinates)."""
+        return np.ascontiguousarray(np.dstack([self.u, self.v]))
 
     def grid_coords(self, x: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Normalized coordinates → fractional table columns and rows (float32)."""

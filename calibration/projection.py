@@ -249,14 +249,9 @@ class Projector:
         return inf_to_zero(z_inf), z_inf, filled
 
     def geometry(self, depth: np.ndarray) -> Geometry:
-        """Where each target pixel finds its source pixel, and why it may not."""
-        z, reason, _, u, v = self._trace(depth, None)
-        return Geometry(z, u, v, reason)
-
-    def _trace(self, depth: np.ndarray, labels: np.ndarray | None) -> tuple[np.ndarray, ...]:
-        """The target's depth, reason codes, labels (given source ``labels``) and
-        source pixels: the z-buffers and neighbourhood filters here,
-        the per-pixel tracing in one compiled pass (:func:`trace_targets`)."""
+        """Where each target pixel finds its source pixel, and why it may not: the
+        z-buffers and neighbourhood filters here, every target pixel traced into the
+        source in one compiled pass (:func:`~calibration.transfer_kernels.trace_targets`)."""
         p = self.params
         z, z_inf, filled = self._target_depth(depth)
         occ = self.src_render.render_inf(self._clean_depth[:: self._decimate, :: self._decimate])
@@ -286,28 +281,26 @@ class Projector:
         edge = (zmax, zmin, np.float32(p.edge_jump_m))
         no_fill = np.zeros(shape, bool) if filled is None else filled
         trace_targets(z, lens, occlusion, edge, no_fill.view(np.uint8), (reason, u, v))
-        out = None
-        if labels is not None:
-            out = cv2.remap(
-                labels, u, v, cv2.INTER_NEAREST, None, cv2.BORDER_CONSTANT, UNKNOWN_LABEL
-            )
-            # Labeled reasons (<= FILLED) where the source has no label become UNLABELED
-            # (larger than all of them); every unknown reason clears the label.
-            unlabeled = (out == UNKNOWN_LABEL) & (reason <= FILLED)
-            np.maximum(reason, unlabeled.view(np.uint8) * np.uint8(UNLABELED), out=reason)
-            unknown = (reason > FILLED).view(np.uint8) * np.uint8(UNKNOWN_LABEL)
-            np.bitwise_or(out, unknown, out=out)
-        return z, reason, out, u, v
+        return Geometry(z, u, v, reason)
 
     def transfer_labels(
         self, depth: np.ndarray, labels: np.ndarray, n_classes: int, time_gap_s: float = math.nan
     ) -> Transfer:
         """Labels of the source image (H, W uint8, 255 = unlabeled) → the target."""
         self.check(depth, labels)
-        z, reason, out, _, _ = self._trace(depth, labels)
+        g = self.geometry(depth)
+        out = cv2.remap(
+            labels, g.u, g.v, cv2.INTER_NEAREST, None, cv2.BORDER_CONSTANT, UNKNOWN_LABEL
+        )
+        reason = g.reason
+        # Labeled reasons (<= FILLED) where the source has no label become UNLABELED
+        # (larger than all of them); every unknown reason clears the label.
+        unlabeled = (out == UNKNOWN_LABEL) & (reason <= FILLED)
+        np.maximum(reason, unlabeled.view(np.uint8) * np.uint8(UNLABELED), out=reason)
+        np.bitwise_or(out, (reason > FILLED).view(np.uint8) * np.uint8(UNKNOWN_LABEL), out=out)
         conf = class_confidence(out, reason, n_classes)
         factor = time_gap_factor(time_gap_s, self.params.time_gap_half_s)
-        return Transfer(out, reason, z, conf, frame_confidence(conf) * factor, time_gap_s)
+        return Transfer(out, reason, g.depth, conf, frame_confidence(conf) * factor, time_gap_s)
 
     def transfer_values(
         self,
