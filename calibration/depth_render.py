@@ -32,7 +32,7 @@ import cv2
 import numpy as np
 
 from calibration.camera_math import DistortionTable, pixel_grid_rays
-from calibration.rig import Camera
+from calibration.rig import Camera, RigError
 from calibration.transfer_kernels import project_points, splat_in_order
 
 #: Points nearer than this to a camera's centre (metres) are treated as behind it.
@@ -332,6 +332,13 @@ class DepthRenderer:
         measurement) fall into the buffer's padding, which is cropped away. The result
         is a view into this renderer's buffers, valid until the next render.
         """
+        if depth.shape != self.depth_shape:
+            # The compiled pass reads and writes by the rig's image size, unchecked.
+            raise RigError(
+                f"depth frames are {depth.shape[1]}x{depth.shape[0]} but the rig's depth"
+                f" camera is {self.depth_shape[1]}x{self.depth_shape[0]}; use the rig"
+                " calibrated for this session"
+            )
         p = self.proj
         lens = (self._raster, p.tz, p.zero_is_near, p.g_max, _MIN_Z32, self.shifted_uv)
         project_points(depth, lens, np.int32(self.padded_width), self._at, self._at_z)

@@ -9,10 +9,12 @@ import threading
 import cv2
 import numba
 import numpy as np
+import pytest
 
 from app.bench.projection import _depth_frames, _labels
 from app.bench.projection import _rig as bench_rig
 from calibration.projection import Projector
+from calibration.rig import RigError
 from calibration.transfer_kernels import _bilinear_uv, _nearest
 
 
@@ -82,3 +84,10 @@ def test_two_threads_transferring_at_once_get_what_each_gets_alone():
         for r in results[k]:
             assert np.array_equal(r.labels, alone[k].labels)
             assert np.array_equal(r.reason, alone[k].reason)
+
+
+def test_a_depth_image_of_another_size_is_refused_before_the_unchecked_kernels_run():
+    rig = bench_rig((448, 360), (448, 384), 1.2)
+    projector = Projector(rig, 0.001)
+    with pytest.raises(RigError, match="depth frames are 224x180 but the rig's depth camera"):
+        projector.dst_render.render_inf(np.zeros((180, 224), np.uint16))
