@@ -90,9 +90,15 @@ def _table_coords(d, az, tz, gx_c, gx_inf, gy_c, gy_inf, gx_max, gy_max, min_z):
     w = np.float32(1.0) / max(zx, min_z)
     gx = np.float32(np.float32(gx_c * w) + gx_inf)
     gy = np.float32(np.float32(gy_c * w) + gy_inf)
-    gx = min(max(gx, np.float32(0.0)), gx_max)
-    gy = min(max(gy, np.float32(0.0)), gy_max)
-    return zx, gx, gy
+    return zx, _clamped(gx, gx_max), _clamped(gy, gy_max)
+
+
+@numba.njit(inline="always")
+def _clamped(v, hi):
+    """``v`` held to [0, hi], NaN to 0 (``min``/``max`` pass NaN through, and a NaN
+    coordinate would become a wild index in these unchecked reads and writes)."""
+    v = v if v > np.float32(0.0) else np.float32(0.0)
+    return v if v < hi else hi
 
 
 @numba.njit(inline="always")
@@ -166,8 +172,7 @@ def _nearest(shape, x, y):
     x_max = np.float32(shape[1] - 1)
     y_max = np.float32(shape[0] - 1)
     inside = (fx >= np.float32(0)) & (fy >= np.float32(0)) & (fx <= x_max) & (fy <= y_max)
-    zero = np.float32(0)
-    return np.int32(min(max(fy, zero), y_max)), np.int32(min(max(fx, zero), x_max)), inside
+    return np.int32(_clamped(fy, y_max)), np.int32(_clamped(fx, x_max)), inside
 
 
 @numba.njit(nogil=True, cache=True)

@@ -15,7 +15,7 @@ from app.bench.projection import _depth_frames, _labels
 from app.bench.projection import _rig as bench_rig
 from calibration.projection import Projector
 from calibration.rig import RigError
-from calibration.transfer_kernels import _bilinear_uv, _nearest
+from calibration.transfer_kernels import _bilinear_uv, _nearest, _table_coords
 
 
 @numba.njit
@@ -91,3 +91,22 @@ def test_a_depth_image_of_another_size_is_refused_before_the_unchecked_kernels_r
     projector = Projector(rig, 0.001)
     with pytest.raises(RigError, match="depth frames are 224x180 but the rig's depth camera"):
         projector.dst_render.render_inf(np.zeros((180, 224), np.uint16))
+
+
+@numba.njit
+def _coords_of(d, az, gx_c):
+    one = np.float32(1.0)
+    return _table_coords(d, az, one, gx_c, one, one, one, np.float32(9), np.float32(7), one)
+
+
+def test_a_nan_or_far_coordinate_stays_inside_the_lens_table():
+    nan, f32 = np.float32(np.nan), np.float32
+    for az, gx_c, expect_x in (
+        (f32(1), nan, 0.0),
+        (f32(1), f32(1e9), 9.0),
+        (f32(1), f32(-1e9), 0.0),
+    ):
+        _, gx, gy = _coords_of(f32(2.0), az, gx_c)
+        assert gx == expect_x and 0 <= gy <= 7
+    _, gx, gy = _coords_of(f32(2.0), nan, f32(1))  # a NaN depth in X: both held
+    assert 0 <= gx <= 9 and 0 <= gy <= 7
