@@ -339,6 +339,9 @@ class DepthRenderer:
                 f" camera is {self.depth_shape[1]}x{self.depth_shape[0]}; use the rig"
                 " calibrated for this session"
             )
+        # A strided view (the occlusion buffer's decimated depth) would get a kernel
+        # that reads pixel by pixel, several times slower than the copy it saves.
+        depth = np.ascontiguousarray(depth)
         p = self.proj
         lens = (self._raster, p.tz, p.zero_is_near, p.g_max, _MIN_Z32, self.shifted_uv)
         project_points(depth, lens, np.int32(self.padded_width), self._at, self._at_z)

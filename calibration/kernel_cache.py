@@ -18,8 +18,8 @@ from calibration.rig import Camera, Rig
 
 
 def warm_up() -> float:
-    """Compile the kernels for the arrays a transfer hands them (a full-size depth
-    image, its decimated view, writeable or read-only) into numba's cache, on a small
+    """Compile the kernels for the arrays a transfer hands them (depth images
+    writeable or read-only; strided views arrive copied) into numba's cache, on a small
     rig; seconds taken. Compiling holds the interpreter for several seconds, so
     ``scripts/install`` does it once, rather than the window at its first projected
     frame; from the cache it takes a fraction of a second."""
@@ -31,7 +31,7 @@ def warm_up() -> float:
         K = [[0.8 * w, 0, w / 2], [0, 0.8 * w, h / 2], [0, 0, 1]]
         return Camera(w, h, K, [0.01, 0.0, 0.0, 0.0, 0.0], T)
 
-    # 400x400 depth pixels: enough that the occlusion buffer decimates (a strided view).
+    # 400x400 depth pixels: enough that the occlusion buffer decimates, as on a real rig.
     rig = Rig(
         cameras={
             "depth": camera(400, 400, 0.0),
@@ -46,5 +46,4 @@ def warm_up() -> float:
     read_only = depth.copy()
     read_only.setflags(write=False)
     projector.dst_render.render_inf(read_only)
-    projector.src_render.render_inf(read_only[::2, ::2])
     return time.perf_counter() - t0
