@@ -32,6 +32,7 @@ import cv2
 import numpy as np
 
 from calibration.camera_math import DistortionTable, pixel_grid_rays
+from calibration.depth_kernels import drop_flying_pixels
 from calibration.rig import Camera, RigError
 from calibration.transfer_kernels import project_points, splat_in_order
 
@@ -84,22 +85,7 @@ def remove_flying_pixels(depth: np.ndarray, jump: int) -> np.ndarray:
     span (more than an eighth of it from both ends); pixels on either side of a clean
     edge are kept.
     """
-    kernel = np.ones((3, 3), np.uint8)
-    # 0 (no measurement) wraps to 65535 so that it never is a neighbourhood's minimum;
-    # every other value moves down by one, in zmax too (saturating: 0 stays 0).
-    shifted = depth - np.uint16(1)
-    zmin = cv2.erode(shifted, kernel, borderType=cv2.BORDER_REPLICATE)
-    zmax = cv2.subtract(cv2.dilate(depth, kernel, borderType=cv2.BORDER_REPLICATE), 1)
-    span = cv2.subtract(zmax, zmin)
-    margin = span >> 3
-    np.maximum(margin, np.uint16(1), out=margin)
-    # 0/255 masks from cv2.compare: one threaded pass each, no boolean temporaries.
-    flying = cv2.compare(span, jump, cv2.CMP_GT)
-    flying &= cv2.compare(cv2.subtract(shifted, zmin), margin, cv2.CMP_GT)
-    flying &= cv2.compare(cv2.subtract(zmax, shifted), margin, cv2.CMP_GT)
-    out = depth.copy()
-    out[flying != 0] = 0  # few pixels: a sparse write
-    return out
+    return drop_flying_pixels(depth, jump)
 
 
 class RayProjection:

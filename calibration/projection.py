@@ -40,10 +40,10 @@ alone (:func:`time_gap_factor`).
 Speed (``thermorig bench --only projection``): everything that depends only on the rig
 and the image sizes is built once per :class:`Projector` (rays, lens tables, reachable
 depth pixels in render order). Per frame, the per-pixel work runs in compiled kernels
-(:mod:`calibration.transfer_kernels`: the depth pixels into each z-buffer, then every
-target pixel into the source with its occlusion test and reason code in one pass);
-neighbourhood filters, the label lookup and the confidence counts stay with OpenCV
-(SIMD, threaded). The results are the first implementation's, bit for bit
+(:mod:`calibration.depth_kernels`: flying pixels; :mod:`calibration.transfer_kernels`:
+the depth pixels into each z-buffer, then every target pixel into the source with its
+occlusion test and reason code in one pass); hole filling, the edge filters, the label
+lookup and the confidence counts stay with OpenCV (SIMD, threaded). The results are the first implementation's, bit for bit
 (tests/test_projection_fast.py).
 """
 

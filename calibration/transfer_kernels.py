@@ -227,16 +227,16 @@ def _trace_targets(z, lens, occlusion, edge, filled, out):
 #: fails without this lock on it). The kernels use every core anyway: they take turns.
 #: (GNU OpenMP is not safe in a process forked after it ran: thermorig's worker
 #: processes are spawned, never forked.)
-_PARALLEL = threading.Lock()
+PARALLEL = threading.Lock()
 
 
 def project_points(*args) -> None:
-    """:func:`_project_points`, one caller at a time (see ``_PARALLEL``)."""
-    with _PARALLEL:
+    """:func:`_project_points`, one caller at a time (see ``PARALLEL``)."""
+    with PARALLEL:
         _project_points(*args)
 
 
 def trace_targets(*args) -> None:
-    """:func:`_trace_targets`, one caller at a time (see ``_PARALLEL``)."""
-    with _PARALLEL:
+    """:func:`_trace_targets`, one caller at a time (see ``PARALLEL``)."""
+    with PARALLEL:
         _trace_targets(*args)

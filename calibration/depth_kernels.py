@@ -1,0 +1,68 @@
+"""Compiled neighbourhood kernels on depth images (numba): time-of-flight flying pixels.
+
+The rule (:func:`calibration.depth_render.remove_flying_pixels`) was a chain of eight
+OpenCV filters and comparisons over the frame; here each pixel reads its 3×3
+neighbourhood once. The edge pixel is replicated (clamped indices), as the filters read
+it, so the result is the same bit for bit (tests/test_projection_fast.py). Rows run in
+parallel; the inner columns in a loop of their own with plain neighbour indices, which
+LLVM vectorizes (see :func:`calibration.transfer_kernels._trace_row`).
+"""
+
+from __future__ import annotations
+
+import numba
+import numpy as np
+
+from calibration.transfer_kernels import PARALLEL
+
+
+@numba.njit(inline="always")
+def _flying_at(depth, y, x, rows, cols, jump):
+    """Depth at (y, x), or 0 when it is a mixed pixel; ``rows`` and ``cols`` are the
+    neighbourhood's three rows and columns (clamped at the image's edge)."""
+    # No measurement (0) wraps to 65535 so that it is never a minimum; every other
+    # value moves down by one, and so does the maximum (saturating at 0).
+    low = np.int32(65535)
+    high = np.int32(0)
+    for k in range(9):
+        d = np.int32(depth[rows[k // 3], cols[k % 3]])
+        low = min(low, (d - 1) & 0xFFFF)
+        high = max(high, d)
+    high = max(high - 1, 0)
+    d = np.int32(depth[y, x])
+    shifted = (d - 1) & 0xFFFF
+    span = max(high - low, 0)
+    margin = max(span >> 3, 1)
+    flying = (span > jump) & (max(shifted - low, 0) > margin) & (max(high - shifted, 0) > margin)
+    return np.uint16(0) if flying else depth[y, x]
+
+
+@numba.njit(nogil=True, cache=True)
+def _flying_row(y, depth, jump, out):
+    """Row ``y``: the inner columns with plain neighbour indices, the two edge columns
+    apart."""
+    h, w = depth.shape
+    y = np.int64(y)  # the parallel loop's index may come unsigned
+    rows = (max(y - 1, 0), y, min(y + 1, h - 1))
+    for x in range(1, w - 1):
+        out[y, x] = _flying_at(depth, y, x, rows, (x - 1, x, x + 1), jump)
+    for x in (0, w - 1):
+        out[y, x] = _flying_at(depth, y, x, rows, (max(x - 1, 0), x, min(x + 1, w - 1)), jump)
+
+
+@numba.njit(nogil=True, parallel=True, cache=True)
+def _drop_flying_pixels(depth, jump, out):
+    for y in numba.prange(depth.shape[0]):
+        _flying_row(y, depth, jump, out)
+
+
+def drop_flying_pixels(depth: np.ndarray, jump: int) -> np.ndarray:
+    """A copy of a uint16 depth image with its mixed pixels set to 0."""
+    if depth.dtype != np.uint16:
+        raise TypeError(f"depth images are uint16 depth units, got {depth.dtype}")
+    depth = np.ascontiguousarray(depth)
+    out = np.empty(depth.shape, np.uint16)
+    if depth.size:
+        with PARALLEL:
+            _drop_flying_pixels(depth, np.int32(jump), out)
+    return out
