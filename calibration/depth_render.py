@@ -248,7 +248,7 @@ class DepthRenderer:
         # The compiled path (calibration.transfer_kernels) projects the points in raster
         # order, where the lens table is read along its rows, and then writes them in
         # render order: the per-ray constants in raster order (the same floats, moved
-        # back), one two-channel shifted table, and the (index, depth) pairs per point.
+        # back), one two-channel shifted table, and each point's buffer index and depth.
         n_depth = depth_cam.width * depth_cam.height
         raster = []
         for name in ("az", "gx_c", "gx_inf", "gy_c", "gy_inf", "forward"):
@@ -318,6 +318,8 @@ class DepthRenderer:
         measurement) fall into the buffer's padding, which is cropped away. The result
         is a view into this renderer's buffers, valid until the next render.
         """
+        if depth.dtype != np.uint16:
+            raise RigError(f"depth frames must be uint16 depth units, got {depth.dtype}")
         if depth.shape != self.depth_shape:
             # The compiled pass reads and writes by the rig's image size, unchecked.
             raise RigError(
