@@ -119,12 +119,6 @@ class RayProjection:
         # MIN_Z_M, the depth test alone already rejects it.
         self.zero_is_near = bool(self.tz <= np.float32(MIN_Z_M))
 
-    def permute(self, perm: np.ndarray) -> None:
-        """Reorder the rays (``perm`` indexes the current order) without recomputing
-        anything, so that every per-ray constant stays bit-identical."""
-        for name in ("forward", "az", "gx_inf", "gx_c", "gy_inf", "gy_c"):
-            setattr(self, name, getattr(self, name)[perm])
-
     def raw_coords(
         self, d: np.ndarray, shape: tuple[int, int]
     ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
@@ -184,10 +178,9 @@ class DepthRenderer:
     camera's field, so half the work is skipped.
 
     Everything that depends only on the rig and the image sizes is computed here, once:
-    the depth pixels to process, already permuted into the render order (so a frame
-    is gathered once and scattered once, never reordered), their rays' constants, and
-    the two-channel lens table shifted to the splat's top-left corner and clipped to
-    the padded buffer.
+    the depth pixels to process and their render order, their rays' constants in
+    raster order (the others marked as never reaching the camera), and the two-channel
+    lens table shifted to the splat's top-left corner and clipped to the padded buffer.
     """
 
     def __init__(
@@ -229,11 +222,6 @@ class DepthRenderer:
         else:
             self.order = np.arange(n_sub, dtype=np.intp)
         self.n = self._footprint(depth_scale)
-        # From here on the points are kept in render order: per frame, entry i of every
-        # array is the i-th point written.
-        perm = np.concatenate([self.order, np.arange(n_sub, len(padded), dtype=np.intp)])
-        self.proj.permute(perm)
-        self._idx = padded[perm]
         self.pad = self.n + 1
         self.padded_width = cam.width + 2 * self.pad
         self.padded_height = cam.height + 2 * self.pad
@@ -241,24 +229,26 @@ class DepthRenderer:
         # per frame holds u shifted by that and by the padding, clipped to the padded
         # buffer, so a truncation to int is all that is left per point.
         shift = np.float32(1.0 - self.n / 2.0 + self.pad)
-        self.shifted_u = np.clip(self.table.u + shift, 0, self.padded_width - self.n)
-        self.shifted_v = np.clip(self.table.v + shift, 0, self.padded_height - self.n)
+        shifted_u = np.clip(self.table.u + shift, 0, self.padded_width - self.n)
+        shifted_v = np.clip(self.table.v + shift, 0, self.padded_height - self.n)
+        self.shifted_uv = np.ascontiguousarray(np.dstack([shifted_u, shifted_v]))
         self._kernel = np.ones((self.n, self.n), np.uint8)
         self._buf = np.empty(self.padded_height * self.padded_width, np.float32)
-        # The compiled path (calibration.transfer_kernels) projects the points in raster
-        # order, where the lens table is read along its rows, and then writes them in
-        # render order: the per-ray constants in raster order (the same floats, moved
-        # back), one two-channel shifted table, and each point's buffer index and depth.
+        # Per frame (calibration.transfer_kernels) every depth pixel is projected in
+        # raster order, where the lens table is read along its rows, and the processed
+        # ones are then written in render order: their per-ray constants laid out over
+        # the whole depth image (the same floats; the other pixels never forward),
+        # and the buffers of each point's index and depth.
         n_depth = depth_cam.width * depth_cam.height
         raster = []
         for name in ("az", "gx_c", "gx_inf", "gy_c", "gy_inf", "forward"):
             values = getattr(self.proj, name)
-            moved = np.zeros(n_depth, values.dtype)  # unreachable pixels: not forward
-            moved[self._idx[:n_sub]] = values[:n_sub]
+            moved = np.zeros(n_depth, values.dtype)
+            moved[self.subset] = values[:n_sub]
             raster.append(moved)
         self._raster = tuple(raster)
-        self._order = np.ascontiguousarray(self._idx[:n_sub])
-        self.shifted_uv = np.ascontiguousarray(np.dstack([self.shifted_u, self.shifted_v]))
+        #: Raster indices of the processed pixels in render order (the nearest last).
+        self._order = self.subset[self.order]
         self._at = np.empty(n_depth, np.int32)
         self._at_z = np.empty(n_depth, np.float32)
 

@@ -94,7 +94,8 @@ def render(ren: DepthRenderer, depth: np.ndarray) -> np.ndarray:
     d[n_real:] = 0
     gx, gy, zx, _ = coords(proj, d, (rows, _ROW))
     args = (gx, gy, cv2.INTER_LINEAR, None, cv2.BORDER_REPLICATE)
-    u, v = cv2.remap(ren.shifted_u, *args), cv2.remap(ren.shifted_v, *args)
+    shifted = [np.ascontiguousarray(ren.shifted_uv[..., k]) for k in (0, 1)]
+    u, v = cv2.remap(shifted[0], *args), cv2.remap(shifted[1], *args)
     lin = v.astype(np.int32)
     lin *= np.int32(ren.padded_width)
     lin += u.astype(np.int32)
