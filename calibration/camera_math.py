@@ -161,6 +161,8 @@ class DistortionTable:
     ):
         self.width, self.height = int(width), int(height)
         K = np.asarray(K, np.float64)
+        #: The lens model tabulated (the compiled transfer kernels evaluate it directly).
+        self.K, self.dist = K, dist12(dist)
         rays = pixel_grid_rays(width, height, K, dist)
         x0, x1 = float(rays[..., 0].min()), float(rays[..., 0].max())
         y0, y1 = float(rays[..., 1].min()), float(rays[..., 1].max())

@@ -16,12 +16,13 @@ neighbouring depth pixels land in X, so that a finer grid (thermal, RGB) has no
 pin-holes a farther surface could show through.
 
 Per frame the work is one compiled pass over the depth pixels in raster order (each
-point's depth in X and its buffer pixel through the lens table,
+point's depth in X and its buffer pixel through X's lens model,
 :func:`~calibration.transfer_kernels.project_points`), one write of them in the render
 order fixed when the rig was set up (:func:`~calibration.transfer_kernels.splat_in_order`)
-and one ``cv2.erode``. Every per-point constant is computed in raster order once, so the
-result is bit for bit what the first, plain implementation gave
-(tests/projection_reference.py).
+and one ``cv2.erode``. Every per-point constant is computed in raster order once; the
+result is the first, plain implementation's (tests/projection_reference.py) but on the
+few pixels where the lens model, evaluated rather than read from a table, moves a point
+across a pixel's edge (the tolerance is in :mod:`calibration.transfer_kernels`).
 """
 
 from __future__ import annotations
@@ -34,7 +35,7 @@ import numpy as np
 from calibration.camera_math import DistortionTable, pixel_grid_rays
 from calibration.depth_kernels import drop_flying_pixels
 from calibration.rig import Camera, RigError
-from calibration.transfer_kernels import project_points, splat_in_order
+from calibration.transfer_kernels import lens_model, project_points, splat_in_order
 
 #: Points nearer than this to a camera's centre (metres) are treated as behind it.
 MIN_Z_M = 0.05
@@ -179,8 +180,9 @@ class DepthRenderer:
 
     Everything that depends only on the rig and the image sizes is computed here, once:
     the depth pixels to process and their render order, their rays' constants in
-    raster order (the others marked as never reaching the camera), and the two-channel
-    lens table shifted to the splat's top-left corner and clipped to the padded buffer.
+    raster order (the others marked as never reaching the camera), and the lens model
+    in the kernels' form, shifted to the splat's top-left corner and held in the padded
+    buffer.
     """
 
     def __init__(
@@ -225,17 +227,16 @@ class DepthRenderer:
         self.pad = self.n + 1
         self.padded_width = cam.width + 2 * self.pad
         self.padded_height = cam.height + 2 * self.pad
-        # A point at pixel u covers the n pixels from floor(u + 1 - n/2). The table used
-        # per frame holds u shifted by that and by the padding, clipped to the padded
-        # buffer, so a truncation to int is all that is left per point.
-        shift = np.float32(1.0 - self.n / 2.0 + self.pad)
-        shifted_u = np.clip(self.table.u + shift, 0, self.padded_width - self.n)
-        shifted_v = np.clip(self.table.v + shift, 0, self.padded_height - self.n)
-        self.shifted_uv = np.ascontiguousarray(np.dstack([shifted_u, shifted_v]))
+        # A point at pixel u covers the n pixels from floor(u + 1 - n/2). The lens gives
+        # per frame u shifted by that and by the padding, held in the padded buffer, so
+        # a truncation to int is all that is left per point.
+        shift = 1.0 - self.n / 2.0 + self.pad
+        bounds = (0.0, self.padded_width - self.n, 0.0, self.padded_height - self.n)
+        self.lens = lens_model(self.table, shift, bounds)
         self._kernel = np.ones((self.n, self.n), np.uint8)
         self._buf = np.empty(self.padded_height * self.padded_width, np.float32)
         # Per frame (calibration.transfer_kernels) every depth pixel is projected in
-        # raster order, where the lens table is read along its rows, and the processed
+        # raster order (the ray constants read in sequence), and the processed
         # ones are then written in render order: their per-ray constants laid out over
         # the whole depth image (the same floats; the other pixels never forward),
         # and the buffers of each point's index and depth.
@@ -321,7 +322,7 @@ class DepthRenderer:
         # that reads pixel by pixel, several times slower than the copy it saves.
         depth = np.ascontiguousarray(depth)
         p = self.proj
-        lens = (self._raster, p.tz, p.zero_is_near, p.g_max, _MIN_Z32, self.shifted_uv)
+        lens = (self._raster, p.tz, p.zero_is_near, p.g_max, _MIN_Z32, self.lens)
         project_points(depth, lens, np.int32(self.padded_width), self._at, self._at_z)
         splat_in_order(self._order, self._at, self._at_z, self._buf)
         buf = self._buf

@@ -43,8 +43,10 @@ depth pixels in render order). Per frame, the per-pixel work runs in compiled ke
 (:mod:`calibration.depth_kernels`: flying pixels; :mod:`calibration.transfer_kernels`:
 the depth pixels into each z-buffer, then every target pixel into the source with its
 occlusion test and reason code in one pass); hole filling, the edge filters, the label
-lookup and the confidence counts stay with OpenCV (SIMD, threaded). The results are the first implementation's, bit for bit
-(tests/test_projection_fast.py).
+lookup and the confidence counts stay with OpenCV (SIMD, threaded). The results are the
+first implementation's but on a few pixels per frame (the kernels evaluate the lens model
+where it read a table; the tolerance is in :mod:`calibration.transfer_kernels`,
+tests/test_projection_fast.py).
 """
 
 from __future__ import annotations
@@ -77,6 +79,7 @@ from calibration.transfer_kernels import (
     OUTSIDE,  # noqa: F401
     UNLABELED,
     VALID,
+    lens_model,
     trace_targets,
 )
 from drivers.truth import UNKNOWN_LABEL
@@ -200,6 +203,7 @@ class Projector:
         # Target pixel with depth z (metres) → source table coordinates and depth.
         self._src_table = DistortionTable(scam.width, scam.height, scam.K, scam.dist)
         self._to_src = RayProjection(rays_of(tcam), rig.T_dst_src(dst, src), self._src_table)
+        self._src_lens = lens_model(self._src_table)
         t = self._to_src
         self._rays = (t.az, t.gx_c, t.gx_inf, t.gy_c, t.gy_inf, t.forward)
         self._kernel3 = np.ones((3, 3), np.uint8)
@@ -271,7 +275,7 @@ class Projector:
         u = np.empty(shape, np.float32)
         v = np.empty(shape, np.float32)
         t = self._to_src
-        lens = (self._rays, t.tz, t.zero_is_near, t.g_max, np.float32(MIN_Z_M), self._src_table.uv)
+        lens = (self._rays, t.tz, t.zero_is_near, t.g_max, np.float32(MIN_Z_M), self._src_lens)
         occlusion = (
             limit,
             np.float32(self._occ_scale),

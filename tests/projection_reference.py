@@ -94,7 +94,11 @@ def render(ren: DepthRenderer, depth: np.ndarray) -> np.ndarray:
     d[n_real:] = 0
     gx, gy, zx, _ = coords(proj, d, (rows, _ROW))
     args = (gx, gy, cv2.INTER_LINEAR, None, cv2.BORDER_REPLICATE)
-    shifted = [np.ascontiguousarray(ren.shifted_uv[..., k]) for k in (0, 1)]
+    shift = np.float32(1.0 - ren.n / 2.0 + ren.pad)
+    shifted = [
+        np.clip(ren.table.u + shift, 0, ren.padded_width - ren.n),
+        np.clip(ren.table.v + shift, 0, ren.padded_height - ren.n),
+    ]
     u, v = cv2.remap(shifted[0], *args), cv2.remap(shifted[1], *args)
     lin = v.astype(np.int32)
     lin *= np.int32(ren.padded_width)

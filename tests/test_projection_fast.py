@@ -1,5 +1,7 @@
-"""The fast per-frame transfer gives exactly what the first, plain implementation gave
-(tests/projection_reference.py): same labels, reason codes, depths and confidences."""
+"""The fast per-frame transfer gives what the first, plain implementation gave
+(tests/projection_reference.py) within a documented tolerance: the same labels, reason
+codes, depths and confidences but on a few pixels where the lens model, now evaluated
+rather than read from a table, moves a point across a pixel's edge."""
 
 from __future__ import annotations
 
@@ -32,14 +34,25 @@ def bench_like():
     return rig, _depth_frames(rig["depth"], 2), _labels(rig["color"])
 
 
+#: How far the fast transfer may stray from the first implementation, which read the
+#: lens through a table where the kernels evaluate the model itself (docs/formats.md,
+#: "Label transfer"): a point exactly on a footprint's edge may land one pixel over in a
+#: z-buffer; labels and reasons follow on a handful of pixels. Observed on these frames
+#: and the benchmark's: depth 0.02 %, labels and reasons 0.003 %, confidences 1.2e-4.
+DEPTH_PIXELS_APART = 0.002
+LABEL_PIXELS_APART = 0.0005
+CONFIDENCE_APART = 1e-3
+
+
 def _assert_same_transfer(fast, slow) -> None:
-    assert np.array_equal(fast.labels, slow.labels)
-    assert np.array_equal(fast.reason, slow.reason)
-    # Depths: the same float32 operations in the same order, so bit for bit.
     assert fast.depth.dtype == np.float32
-    assert np.array_equal(fast.depth, slow.depth)
-    assert np.array_equal(fast.class_confidence, slow.class_confidence, equal_nan=True)
-    assert fast.confidence == slow.confidence
+    assert np.mean(fast.depth != slow.depth) <= DEPTH_PIXELS_APART
+    assert np.mean(fast.labels != slow.labels) <= LABEL_PIXELS_APART
+    assert np.mean(fast.reason != slow.reason) <= LABEL_PIXELS_APART
+    conf_fast, conf_slow = fast.class_confidence, slow.class_confidence
+    assert np.array_equal(np.isnan(conf_fast), np.isnan(conf_slow))
+    assert np.nanmax(np.abs(conf_fast - conf_slow)) <= CONFIDENCE_APART
+    assert abs(fast.confidence - slow.confidence) <= CONFIDENCE_APART
 
 
 def _scene_frames(rig):
@@ -82,9 +95,13 @@ def test_geometry_and_render_equal_the_first_implementation(bench_like):
     depth = frames[0]
     g = projector.geometry(depth)
     z, u, v, reason = ref.geometry(projector, depth)
-    assert np.array_equal(g.depth, z) and np.array_equal(g.reason, reason)
-    known = reason != NO_DEPTH  # u, v mean nothing without depth
-    assert np.array_equal(g.u[known], u[known]) and np.array_equal(g.v[known], v[known])
+    assert np.mean(g.depth != z) <= DEPTH_PIXELS_APART
+    assert np.mean(g.reason != reason) <= LABEL_PIXELS_APART
+    # Where the depth agrees, the source pixel is the lens model's, where the reference
+    # read a table (which errs by ~0.02 px on strong barrel lenses; this lens is mild).
+    same = (reason != NO_DEPTH) & (g.depth == z)  # u, v mean nothing without depth
+    assert same.mean() > 0.5
+    assert np.abs(g.u - u)[same].max() < 0.005 and np.abs(g.v - v)[same].max() < 0.005
     clean = remove_flying_pixels(depth, 50)
     assert np.array_equal(clean, ref.remove_flying_pixels(depth, 50))
     step = projector._decimate
@@ -92,7 +109,7 @@ def test_geometry_and_render_equal_the_first_implementation(bench_like):
         (projector.dst_render, clean),
         (projector.src_render, clean[::step, ::step]),
     ):
-        assert np.array_equal(renderer.render(frame), ref.render(renderer, frame))
+        assert np.mean(renderer.render(frame) != ref.render(renderer, frame)) <= DEPTH_PIXELS_APART
 
 
 def test_values_carried_back_keep_their_reasons(small_rig):
@@ -101,7 +118,7 @@ def test_values_carried_back_keep_their_reasons(small_rig):
     back = Projector(small_rig, DEPTH_SCALE, src="thermal", dst="color", dst_scale=0.5)
     temps = np.linspace(20, 35, 160 * 128, dtype=np.float32).reshape(128, 160)
     out, reason = back.transfer_values(depth, temps, fill=np.nan)
-    assert np.array_equal(reason, ref.geometry(back, depth)[3])
+    assert np.mean(reason != ref.geometry(back, depth)[3]) <= LABEL_PIXELS_APART
     assert np.isnan(out[reason > 2]).all() and np.isfinite(out[reason <= 2]).all()
 
 

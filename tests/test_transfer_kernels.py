@@ -1,6 +1,6 @@
-"""The label transfer's compiled kernels read lens tables exactly as ``cv2.remap`` does
-(so the transfer stays bit for bit the first implementation's) and are safe to call from
-several threads at once (numba's default thread pool is not)."""
+"""The label transfer's compiled kernels evaluate the lens model as the exact float64
+model does (to a thousandth of a pixel), round as ``cv2.remap`` does, and are safe to
+call from several threads at once (numba's default thread pool is not)."""
 
 from __future__ import annotations
 
@@ -13,17 +13,18 @@ import pytest
 
 from app.bench.projection import _depth_frames, _labels
 from app.bench.projection import _rig as bench_rig
+from calibration.camera_math import DistortionTable, monotonic_r2, project_normalized
 from calibration.projection import Projector
 from calibration.rig import RigError
-from calibration.transfer_kernels import _bilinear_uv, _nearest, _table_coords
+from calibration.transfer_kernels import _distorted, _nearest, _table_coords, lens_model
 
 
 @numba.njit
-def _bilinear_all(table, xs, ys):
-    u = np.empty(xs.shape, np.float32)
-    v = np.empty(xs.shape, np.float32)
-    for i in range(xs.shape[0]):
-        u[i], v[i] = _bilinear_uv(table, xs[i], ys[i])
+def _distorted_all(model, gxs, gys):
+    u = np.empty(gxs.shape, np.float32)
+    v = np.empty(gxs.shape, np.float32)
+    for i in range(gxs.shape[0]):
+        u[i], v[i] = _distorted(model, gxs[i], gys[i])
     return u, v
 
 
@@ -37,18 +38,29 @@ def _nearest_all(shape, xs, ys):
     return rows, cols, inside
 
 
-def test_bilinear_reads_a_two_channel_table_bit_for_bit_as_cv2_remap():
-    rng = np.random.default_rng(3)
-    table = (rng.normal(0, 400, (61, 83, 2))).astype(np.float32)
-    xs = (rng.random(20000) * 82).astype(np.float32)
-    ys = (rng.random(20000) * 60).astype(np.float32)
-    # The table's last column and row, and whole numbers: the replicated border.
-    xs[:50], ys[50:100], xs[100:150] = 82.0, 60.0, np.round(xs[100:150])
-    u, v = _bilinear_all(table, xs, ys)
-    args = (xs[None], ys[None], cv2.INTER_LINEAR, None, cv2.BORDER_REPLICATE)
-    ref_u = cv2.remap(np.ascontiguousarray(table[..., 0]), *args)[0]
-    ref_v = cv2.remap(np.ascontiguousarray(table[..., 1]), *args)[0]
-    assert np.array_equal(u, ref_u) and np.array_equal(v, ref_v)
+def test_the_lens_model_is_evaluated_as_the_exact_float64_model_within_a_thousandth_px():
+    """Strong barrel with rational and thin-prism terms, out past the table and the
+    radius where the radial factor stops growing (held there, as camera_math.distort holds it)."""
+    K = np.array([[610.0, 0.4, 322.5], [0, 605.0, 255.0], [0, 0, 1]])
+    dist = (-0.42, 0.21, 0.0011, -0.0007, -0.05, 0.02, 0.01, -0.004, 0.001, -0.0005, 0.0008, 0.0)
+    table = DistortionTable(640, 512, K, dist)
+    rng = np.random.default_rng(5)
+    rows, cols = table.u.shape
+    # Over the table and as far again beyond it on every side.
+    gx = ((rng.random(20000) * 3 - 1) * (cols - 1)).astype(np.float32)
+    gy = ((rng.random(20000) * 3 - 1) * (rows - 1)).astype(np.float32)
+    u, v = _distorted_all(lens_model(table), gx, gy)
+    x = table.x0 + gx.astype(np.float64) * table.step
+    y = table.y0 + gy.astype(np.float64) * table.step
+    ref_u, ref_v = project_normalized(K, np.asarray(dist), x, y)
+    assert (x * x + y * y > monotonic_r2(tuple(table.dist))).any()  # the held part is in
+    assert np.abs(u - ref_u).max() < 1e-3 and np.abs(v - ref_v).max() < 1e-3
+    # Shifted and held for a z-buffer; a NaN coordinate is held too (it becomes an index).
+    held = lens_model(table, 2.5, (0.0, 600.0, 0.0, 500.0))
+    hu, hv = _distorted_all(held, np.append(gx, np.float32(np.nan)), np.append(gy, 0.0))
+    assert np.allclose(hu[:-1], np.clip(u + np.float32(2.5), 0, 600), atol=1e-4)
+    assert np.allclose(hv[:-1], np.clip(v + np.float32(2.5), 0, 500), atol=1e-4)
+    assert 0 <= hu[-1] <= 600 and 0 <= hv[-1] <= 500
 
 
 def test_nearest_rounds_half_to_even_and_knows_the_border_like_cv2_remap():
