@@ -17,9 +17,10 @@ pin-holes a farther surface could show through.
 
 Per frame the work is one compiled pass over the depth pixels in raster order (each
 point's depth in X and its buffer pixel through X's lens model,
-:func:`~calibration.transfer_kernels.project_points`), one write of them in the render
-order fixed when the rig was set up (:func:`~calibration.transfer_kernels.splat_in_order`)
-and one ``cv2.erode``. Every per-point constant is computed in raster order once; the
+:func:`~calibration.transfer_kernels.project_points`), one pass keeping per pixel the
+point latest in the render order fixed when the rig was set up (what writing them in
+that order leaves, :func:`~calibration.transfer_kernels.splat_in_order`) and one
+``cv2.erode``. Every per-point constant is computed in raster order once; the
 result is the first, plain implementation's (tests/projection_reference.py) but on the
 few pixels where the lens model, evaluated rather than read from a table, moves a point
 across a pixel's edge (the tolerance is in :mod:`calibration.transfer_kernels`).
@@ -248,8 +249,10 @@ class DepthRenderer:
             moved[self.subset] = values[:n_sub]
             raster.append(moved)
         self._raster = tuple(raster)
-        #: Raster indices of the processed pixels in render order (the nearest last).
-        self._order = self.subset[self.order]
+        #: Each depth pixel's place in the render order, from 1 (0: not processed).
+        self._rank = np.zeros(n_depth, np.int32)
+        self._rank[self.subset[self.order]] = np.arange(1, n_sub + 1, dtype=np.int32)
+        self._ranks = np.empty(self.padded_height * self.padded_width, np.int32)
         self._at = np.empty(n_depth, np.int32)
         self._at_z = np.empty(n_depth, np.float32)
 
@@ -324,7 +327,7 @@ class DepthRenderer:
         p = self.proj
         lens = (self._raster, p.tz, p.zero_is_near, p.g_max, _MIN_Z32, self.lens)
         project_points(depth, lens, np.int32(self.padded_width), self._at, self._at_z)
-        splat_in_order(self._order, self._at, self._at_z, self._buf)
+        splat_in_order(self._at, self._at_z, self._rank, self._ranks, self._buf)
         buf = self._buf
         grid = buf.reshape(self.padded_height, self.padded_width)
         if self.n > 1:

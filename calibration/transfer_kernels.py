@@ -2,7 +2,7 @@
 
 The transfer's per-frame work is two loops: over the depth pixels (project each into a
 camera through its lens and find its z-buffer pixel: :func:`project_points`, then
-write them in render order: :func:`splat_in_order`) and over the target's pixels
+keep the nearest of them per pixel: :func:`splat_in_order`) and over the target's pixels
 (project each into the source camera through its lens, test occlusion, name the reason:
 :func:`trace_targets`). In numpy each step was a pass over every point with a
 full-frame temporary, and the lens was four ``cv2.remap`` table lookups; here each
@@ -169,15 +169,21 @@ def _project_points(depth, lens, padded_width, at, at_z):
 
 
 @numba.njit(nogil=True, cache=True)
-def splat_in_order(order, at, at_z, buf):
-    """Write the projected points' depths into the z-buffer ``buf`` (filled with +inf
-    first) in render order (``order``: positions in ``at``): the last write to a pixel
-    wins, which the order makes the nearest point."""
+def splat_in_order(at, at_z, rank, ranks, buf):
+    """Write the projected points' depths into the z-buffer ``buf`` as if in render
+    order, the last write to a pixel winning (the order makes it the nearest point):
+    each pixel keeps the point of the highest ``rank`` (its place in the render order,
+    from 1; ``ranks`` holds the winner's so far). Same result as writing in that order,
+    but the points are read in raster order, where neighbours land on neighbouring
+    pixels: the render order went down the image's columns, a cache miss a point
+    (1.19 → 0.76 ms for 406,000 points, ``thermorig bench --only projection``)."""
     buf[:] = _INF
-    for k in range(order.shape[0]):
-        j = order[k]
-        if at[j] >= 0:
-            buf[at[j]] = at_z[j]
+    ranks[:] = 0
+    for i in range(at.shape[0]):
+        a = at[i]
+        if a >= 0 and rank[i] > ranks[a]:
+            ranks[a] = rank[i]
+            buf[a] = at_z[i]
 
 
 @numba.njit(inline="always")
