@@ -77,9 +77,10 @@ from calibration.transfer_kernels import (
     NO_DEPTH,  # noqa: F401 (a reason code, imported from here)
     OCCLUDED,  # noqa: F401
     OUTSIDE,  # noqa: F401
-    UNLABELED,
+    UNLABELED,  # noqa: F401
     VALID,
     lens_model,
+    settle_labels,
     trace_targets,
 )
 from drivers.truth import UNKNOWN_LABEL
@@ -297,11 +298,7 @@ class Projector:
             labels, g.u, g.v, cv2.INTER_NEAREST, None, cv2.BORDER_CONSTANT, UNKNOWN_LABEL
         )
         reason = g.reason
-        # Labeled reasons (<= FILLED) where the source has no label become UNLABELED
-        # (larger than all of them); every unknown reason clears the label.
-        unlabeled = (out == UNKNOWN_LABEL) & (reason <= FILLED)
-        np.maximum(reason, unlabeled.view(np.uint8) * np.uint8(UNLABELED), out=reason)
-        np.bitwise_or(out, (reason > FILLED).view(np.uint8) * np.uint8(UNKNOWN_LABEL), out=out)
+        settle_labels(out, reason)
         conf = class_confidence(out, reason, n_classes)
         factor = time_gap_factor(time_gap_s, self.params.time_gap_half_s)
         return Transfer(out, reason, g.depth, conf, frame_confidence(conf) * factor, time_gap_s)

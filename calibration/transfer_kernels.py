@@ -246,6 +246,22 @@ def _trace_targets(z, lens, occlusion, edge, filled, out):
         _trace_row(y, z, row_lens, occlusion, edge, filled, out)
 
 
+@numba.njit(nogil=True, cache=True)
+def settle_labels(labels, reason):
+    """Labels looked up in the source (255 outside it) and reason codes → the final
+    pair, in place: a labeled reason (valid, edge, filled) whose source pixel has no
+    label becomes ``unlabeled``; every pixel whose reason is not labeled gets label 255.
+    One pass over two uint8 images (it was five numpy passes with three temporaries)."""
+    flat_labels = labels.reshape(-1)
+    flat_reason = reason.reshape(-1)
+    for i in range(flat_labels.shape[0]):
+        r = flat_reason[i]
+        lab = flat_labels[i]
+        r = _UNLABELED if (lab == _UNKNOWN) & (r <= _FILLED) else r
+        flat_reason[i] = r
+        flat_labels[i] = _UNKNOWN if r > _FILLED else lab
+
+
 #: numba runs the parallel kernels on OpenMP where the system has it (libgomp, faster
 #: here beside OpenCV's threads) and otherwise on its own pool ("workqueue"), which
 #: aborts the process when two threads launch kernels at once (test_transfer_kernels
