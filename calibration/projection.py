@@ -41,9 +41,10 @@ Speed (``thermorig bench --only projection``): everything that depends only on t
 and the image sizes is built once per :class:`Projector` (rays, lens tables, reachable
 depth pixels in render order). Per frame, the per-pixel work runs in compiled kernels
 (:mod:`calibration.depth_kernels`: flying pixels; :mod:`calibration.transfer_kernels`:
-the depth pixels into each z-buffer, then every target pixel into the source with its
-occlusion test and reason code in one pass); hole filling, the edge filters, the label
-lookup and the confidence counts stay with OpenCV (SIMD, threaded). The results are the
+the depth pixels into each z-buffer; each target pixel's code from its depth, the edge
+test; every target pixel into the source with its occlusion test and reason code in one
+pass; the labels and reasons settled); hole filling, the label lookup and the
+confidence counts stay with OpenCV (SIMD, threaded). The results are the
 first implementation's but on a few pixels per frame (the kernels evaluate the lens model
 where it read a table; the tolerance is in :mod:`calibration.transfer_kernels`,
 tests/test_projection_fast.py).
@@ -79,6 +80,7 @@ from calibration.transfer_kernels import (
     OUTSIDE,  # noqa: F401
     UNLABELED,  # noqa: F401
     VALID,
+    depth_codes,
     lens_model,
     settle_labels,
     trace_targets,
@@ -208,8 +210,6 @@ class Projector:
         t = self._to_src
         self._rays = (t.az, t.gx_c, t.gx_inf, t.gy_c, t.gy_inf, t.forward)
         self._kernel3 = np.ones((3, 3), np.uint8)
-        r = 2 * self.params.edge_radius_px + 1
-        self._edge_kernel = np.ones((r, r), np.uint8)
 
     # -- checks ------------------------------------------------------------------------
     def check(self, depth: np.ndarray, image: np.ndarray) -> None:
@@ -255,7 +255,7 @@ class Projector:
 
     def geometry(self, depth: np.ndarray) -> Geometry:
         """Where each target pixel finds its source pixel, and why it may not: the
-        z-buffers and neighbourhood filters here, every target pixel traced into the
+        z-buffers, hole filling and the edge test here, every target pixel traced into the
         source in one compiled pass (:func:`~calibration.transfer_kernels.trace_targets`)."""
         p = self.params
         z, z_inf, filled = self._target_depth(depth)
@@ -269,9 +269,10 @@ class Projector:
         # difference, so that slanted floors seen at a grazing angle do not trip it.
         # Both thresholds are folded into one image in the coarse buffer's pixels.
         limit = np.minimum(occ + np.float32(p.occlusion_tol_m), occ_min + np.float32(p.edge_jump_m))
-        zmax = cv2.dilate(z, self._edge_kernel)
-        zmin = cv2.erode(z_inf, self._edge_kernel)
         shape = z.shape
+        codes = np.empty(shape, np.uint8)
+        no_fill = np.zeros(shape, bool) if filled is None else filled
+        depth_codes(z_inf, p.edge_radius_px, p.edge_jump_m, no_fill.view(np.uint8), codes)
         reason = np.empty(shape, np.uint8)
         u = np.empty(shape, np.float32)
         v = np.empty(shape, np.float32)
@@ -283,9 +284,7 @@ class Projector:
             np.float32(0.5 * self._occ_scale - 0.5),
             np.float32(1.0 - p.occlusion_tol_rel),
         )
-        edge = (zmax, zmin, np.float32(p.edge_jump_m))
-        no_fill = np.zeros(shape, bool) if filled is None else filled
-        trace_targets(z, lens, occlusion, edge, no_fill.view(np.uint8), (reason, u, v))
+        trace_targets(z, lens, occlusion, codes, (reason, u, v))
         return Geometry(z, u, v, reason)
 
     def transfer_labels(

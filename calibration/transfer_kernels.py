@@ -3,8 +3,9 @@
 The transfer's per-frame work is two loops: over the depth pixels (project each into a
 camera through its lens and find its z-buffer pixel: :func:`project_points`, then
 keep the nearest of them per pixel: :func:`splat_in_order`) and over the target's pixels
-(project each into the source camera through its lens, test occlusion, name the reason:
-:func:`trace_targets`). In numpy each step was a pass over every point with a
+(the edge test on their depths: :func:`depth_codes`; project each into the source camera
+through its lens, test occlusion, name the reason: :func:`trace_targets`; settle labels
+and reasons: :func:`settle_labels`). In numpy each step was a pass over every point with a
 full-frame temporary, and the lens was four ``cv2.remap`` table lookups; here each
 pixel is read once and its arithmetic stays in registers.
 
@@ -200,13 +201,64 @@ def _nearest(shape, x, y):
     return np.int32(_clamped(fy, y_max)), np.int32(_clamped(fx, x_max)), inside
 
 
+@numba.njit(inline="always")
+def _spread_3(lo, hi, w):
+    """``lo`` and ``hi`` (one row) to their minimum and maximum over each pixel and
+    its left and right neighbours (the image's edge ignored), in place."""
+    if w < 2:
+        return
+    prev_lo, prev_hi = lo[0], hi[0]
+    lo[0], hi[0] = min(lo[0], lo[1]), max(hi[0], hi[1])
+    for x in range(1, w - 1):
+        a_lo, a_hi = lo[x], hi[x]
+        lo[x] = min(min(prev_lo, a_lo), lo[x + 1])
+        hi[x] = max(max(prev_hi, a_hi), hi[x + 1])
+        prev_lo, prev_hi = a_lo, a_hi
+    lo[w - 1], hi[w - 1] = min(prev_lo, lo[w - 1]), max(prev_hi, hi[w - 1])
+
+
 @numba.njit(nogil=True, cache=True)
-def _trace_row(y, z, lens, occlusion, edge, filled, out):
+def _depth_code_row(y, z_inf, radius, jump, filled, codes):
+    """Row ``y`` of :func:`depth_codes`: the column minimum and maximum over the rows
+    within ``radius`` first (vector code over the row), then across the row."""
+    h, w = z_inf.shape
+    lo = np.full(w, _INF, np.float32)
+    hi = np.zeros(w, np.float32)
+    for yy in range(max(y - radius, 0), min(y + radius, h - 1) + 1):
+        for x in range(w):
+            v = z_inf[yy, x]
+            lo[x] = min(lo[x], v)
+            hi[x] = max(hi[x], v if v < _INF else np.float32(0.0))
+    for _ in range(radius):
+        _spread_3(lo, hi, w)
+    for x in range(w):
+        code = _EDGE if np.float32(hi[x] - lo[x]) > jump else _VALID
+        codes[y, x] = max(code, filled[y, x] * _FILLED)
+
+
+@numba.njit(nogil=True, parallel=True, cache=True)
+def _depth_codes(z_inf, radius, jump, filled, codes):
+    for y in numba.prange(z_inf.shape[0]):
+        _depth_code_row(y, z_inf, radius, jump, filled, codes)
+
+
+def depth_codes(z_inf, radius: int, jump, filled, codes) -> None:
+    """Each target pixel's code from its depth alone, into ``codes`` (uint8): ``edge``
+    where the depths within ``radius`` px (a square; holes ``z_inf`` = +inf left out)
+    span more than ``jump`` metres, ``filled`` where ``filled`` (uint8) is 1 (the
+    larger code), else ``valid``. One pass over the depth for what were a
+    ``cv2.dilate``, a ``cv2.erode`` and two full-frame float images the trace read;
+    the same float32 comparison, so the same codes. One caller at a time (``PARALLEL``)."""
+    with PARALLEL:
+        _depth_codes(z_inf, np.int64(radius), np.float32(jump), filled, codes)
+
+
+@numba.njit(nogil=True, cache=True)
+def _trace_row(y, z, lens, occlusion, codes, out):
     """One row of :func:`trace_targets`. A loop of its own function: inside the parallel
     loop's body, numba keeps the row loop's last values alive after it, which keeps
     LLVM from vectorizing it."""
     limit, occ_scale, occ_shift, keep_share = occlusion
-    zmax, zmin, edge_jump = edge
     reason, out_u, out_v = out
     w = z.shape[1]
     for x in range(w):
@@ -217,8 +269,7 @@ def _trace_row(y, z, lens, occlusion, edge, filled, out):
         # so a running maximum applies them in order; without branches, and with every
         # read unconditional (indices clamped), so that LLVM vectorizes the loop. An
         # outside point's occlusion test reads a border pixel; the larger code wins.
-        code = _EDGE if np.float32(zmax[y, x] - zmin[y, x]) > edge_jump else _VALID
-        code = np.maximum(code, filled[y, x] * _FILLED)
+        code = codes[y, x]
         uo = np.float32(np.float32(u * occ_scale) + occ_shift)
         vo = np.float32(np.float32(v * occ_scale) + occ_shift)
         oy, ox, seen = _nearest(limit.shape, uo, vo)
@@ -229,21 +280,20 @@ def _trace_row(y, z, lens, occlusion, edge, filled, out):
 
 
 @numba.njit(nogil=True, parallel=True, cache=True)
-def _trace_targets(z, lens, occlusion, edge, filled, out):
+def _trace_targets(z, lens, occlusion, codes, out):
     """Per target pixel: its source pixel, whether the source sees it and its reason
     code (``Projector.geometry`` in one pass; rows in parallel).
 
     ``z`` (H, W) float32 target depth in metres (0 = none); ``lens`` the target rays into
     the source (:func:`_through_lens`); ``occlusion`` = the occlusion limit on the
     source's coarse grid, that grid's scale and shift, and the kept share of depth;
-    ``edge`` = the neighbourhood maximum of z, its minimum (holes +inf) and the jump
-    that makes an edge; ``filled`` (H, W) uint8 1 where depth was filled; ``out`` =
+    ``codes`` (H, W) uint8 each pixel's code from its depth alone (:func:`depth_codes`); ``out`` =
     the reason codes (uint8) and source columns and rows (float32) to write.
     """
     rays, tz, zero_is_near, g_max, min_z, (intrinsics, d, grid, bounds) = lens  # as above
     for y in numba.prange(z.shape[0]):
         row_lens = (rays, tz, zero_is_near, g_max, min_z, (intrinsics, d, grid, bounds))
-        _trace_row(y, z, row_lens, occlusion, edge, filled, out)
+        _trace_row(y, z, row_lens, occlusion, codes, out)
 
 
 @numba.njit(nogil=True, cache=True)

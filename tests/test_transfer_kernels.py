@@ -16,7 +16,16 @@ from app.bench.projection import _rig as bench_rig
 from calibration.camera_math import DistortionTable, monotonic_r2, project_normalized
 from calibration.projection import Projector
 from calibration.rig import RigError
-from calibration.transfer_kernels import _distorted, _nearest, _table_coords, lens_model
+from calibration.transfer_kernels import (
+    EDGE,
+    FILLED,
+    VALID,
+    _distorted,
+    _nearest,
+    _table_coords,
+    depth_codes,
+    lens_model,
+)
 
 
 @numba.njit
@@ -122,3 +131,22 @@ def test_a_nan_or_far_coordinate_stays_inside_the_lens_table():
         assert gx == expect_x and 0 <= gy <= 7
     _, gx, gy = _coords_of(f32(2.0), nan, f32(1))  # a NaN depth in X: both held
     assert 0 <= gx <= 9 and 0 <= gy <= 7
+
+
+@pytest.mark.parametrize("radius", [1, 2])
+def test_depth_codes_are_the_edge_test_of_a_dilate_and_an_erode_and_keep_filled(radius):
+    rng = np.random.default_rng(radius)
+    z_inf = (1.0 + 0.01 * rng.random((37, 53))).astype(np.float32)  # a wall, ToF noise
+    z_inf[10:20, 30:45] = 2.5  # a farther patch: edges around it
+    z_inf[rng.random(z_inf.shape) < 0.05] = np.inf  # drop-outs
+    z_inf[0, :] = np.inf  # a hole row and column at the image's edge
+    z_inf[:, -1] = np.inf
+    filled = (rng.random(z_inf.shape) < 0.1).astype(np.uint8)
+    codes = np.empty(z_inf.shape, np.uint8)
+    depth_codes(z_inf, radius, 0.05, filled, codes)
+    kernel = np.ones((2 * radius + 1, 2 * radius + 1), np.uint8)
+    z = np.where(np.isinf(z_inf), np.float32(0), z_inf)
+    edge = (cv2.dilate(z, kernel) - cv2.erode(z_inf, kernel)) > np.float32(0.05)
+    expect = np.maximum(np.where(edge, EDGE, VALID), filled * FILLED).astype(np.uint8)
+    assert np.array_equal(codes, expect)
+    assert (codes == EDGE).any() and (codes == VALID).any() and (codes == FILLED).any()
