@@ -230,12 +230,12 @@ class Projector:
     def target_depth(self, depth: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Depth seen by the target (metres, 0 = none) after small holes are filled,
         and the mask of filled pixels."""
-        z, _, filled = self._target_depth(depth)
-        return z, np.zeros(z.shape, bool) if filled is None else filled
+        z_inf, filled = self._target_depth(depth)
+        return inf_to_zero(z_inf), np.zeros(z_inf.shape, bool) if filled is None else filled
 
-    def _target_depth(self, depth: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
-        """The target's depth twice — 0 where none, and +inf where none (what minimum
-        filters want) — and the filled pixels (None when there are none)."""
+    def _target_depth(self, depth: np.ndarray) -> tuple[np.ndarray, np.ndarray | None]:
+        """The target's depth, +inf where none (what minimum filters want; a view into
+        the renderer's buffer), and the filled pixels (None when there are none)."""
         p = self.params
         if p.flying_jump_m > 0:
             depth = remove_flying_pixels(depth, int(round(p.flying_jump_m / self.depth_scale)))
@@ -251,14 +251,14 @@ class Projector:
                 if fill.any():
                     _fill_from_nearest_neighbour(z_inf, fill, self._kernel3)
                     filled = fill
-        return inf_to_zero(z_inf), z_inf, filled
+        return z_inf, filled
 
     def geometry(self, depth: np.ndarray) -> Geometry:
         """Where each target pixel finds its source pixel, and why it may not: the
         z-buffers, hole filling and the edge test here, every target pixel traced into the
         source in one compiled pass (:func:`~calibration.transfer_kernels.trace_targets`)."""
         p = self.params
-        z, z_inf, filled = self._target_depth(depth)
+        z_inf, filled = self._target_depth(depth)
         occ = self.src_render.render_inf(self._clean_depth[:: self._decimate, :: self._decimate])
         occ_min = cv2.erode(occ, self._kernel3)
         np.copyto(occ, occ_min, where=np.isinf(occ))  # pin-holes: nearest neighbour
@@ -269,10 +269,11 @@ class Projector:
         # difference, so that slanted floors seen at a grazing angle do not trip it.
         # Both thresholds are folded into one image in the coarse buffer's pixels.
         limit = np.minimum(occ + np.float32(p.occlusion_tol_m), occ_min + np.float32(p.edge_jump_m))
-        shape = z.shape
+        shape = z_inf.shape
         codes = np.empty(shape, np.uint8)
+        z = np.empty(shape, np.float32)
         no_fill = np.zeros(shape, bool) if filled is None else filled
-        depth_codes(z_inf, p.edge_radius_px, p.edge_jump_m, no_fill.view(np.uint8), codes)
+        depth_codes(z_inf, p.edge_radius_px, p.edge_jump_m, no_fill.view(np.uint8), (codes, z))
         reason = np.empty(shape, np.uint8)
         u = np.empty(shape, np.float32)
         v = np.empty(shape, np.float32)

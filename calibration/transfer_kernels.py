@@ -218,9 +218,10 @@ def _spread_3(lo, hi, w):
 
 
 @numba.njit(nogil=True, cache=True)
-def _depth_code_row(y, z_inf, radius, jump, filled, codes):
+def _depth_code_row(y, z_inf, radius, jump, filled, out):
     """Row ``y`` of :func:`depth_codes`: the column minimum and maximum over the rows
     within ``radius`` first (vector code over the row), then across the row."""
+    codes, z = out
     h, w = z_inf.shape
     lo = np.full(w, _INF, np.float32)
     hi = np.zeros(w, np.float32)
@@ -234,23 +235,27 @@ def _depth_code_row(y, z_inf, radius, jump, filled, codes):
     for x in range(w):
         code = _EDGE if np.float32(hi[x] - lo[x]) > jump else _VALID
         codes[y, x] = max(code, filled[y, x] * _FILLED)
+        v = z_inf[y, x]
+        z[y, x] = v if v < _INF else np.float32(0.0)
 
 
 @numba.njit(nogil=True, parallel=True, cache=True)
-def _depth_codes(z_inf, radius, jump, filled, codes):
+def _depth_codes(z_inf, radius, jump, filled, out):
+    codes, z = out  # see _project_points
     for y in numba.prange(z_inf.shape[0]):
-        _depth_code_row(y, z_inf, radius, jump, filled, codes)
+        _depth_code_row(y, z_inf, radius, jump, filled, (codes, z))
 
 
-def depth_codes(z_inf, radius: int, jump, filled, codes) -> None:
-    """Each target pixel's code from its depth alone, into ``codes`` (uint8): ``edge``
-    where the depths within ``radius`` px (a square; holes ``z_inf`` = +inf left out)
-    span more than ``jump`` metres, ``filled`` where ``filled`` (uint8) is 1 (the
-    larger code), else ``valid``. One pass over the depth for what were a
-    ``cv2.dilate``, a ``cv2.erode`` and two full-frame float images the trace read;
-    the same float32 comparison, so the same codes. One caller at a time (``PARALLEL``)."""
+def depth_codes(z_inf, radius: int, jump, filled, out) -> None:
+    """Each target pixel's code from its depth alone, and its depth with 0 for none:
+    ``out`` = (codes uint8, depth float32). The code is ``edge`` where the depths
+    within ``radius`` px (a square; holes, ``z_inf`` = +inf, left out) span more than
+    ``jump`` metres, ``filled`` where ``filled`` (uint8) is 1 (the larger code), else
+    ``valid``. One pass over the depth for what were a ``cv2.dilate``, a ``cv2.erode``,
+    a threshold and two full-frame float images the trace read; the same float32
+    comparison, so the same codes. One caller at a time (``PARALLEL``)."""
     with PARALLEL:
-        _depth_codes(z_inf, np.int64(radius), np.float32(jump), filled, codes)
+        _depth_codes(z_inf, np.int64(radius), np.float32(jump), filled, out)
 
 
 @numba.njit(nogil=True, cache=True)

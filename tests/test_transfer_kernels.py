@@ -143,10 +143,12 @@ def test_depth_codes_are_the_edge_test_of_a_dilate_and_an_erode_and_keep_filled(
     z_inf[:, -1] = np.inf
     filled = (rng.random(z_inf.shape) < 0.1).astype(np.uint8)
     codes = np.empty(z_inf.shape, np.uint8)
-    depth_codes(z_inf, radius, 0.05, filled, codes)
+    depth = np.empty(z_inf.shape, np.float32)
+    depth_codes(z_inf, radius, 0.05, filled, (codes, depth))
     kernel = np.ones((2 * radius + 1, 2 * radius + 1), np.uint8)
     z = np.where(np.isinf(z_inf), np.float32(0), z_inf)
     edge = (cv2.dilate(z, kernel) - cv2.erode(z_inf, kernel)) > np.float32(0.05)
     expect = np.maximum(np.where(edge, EDGE, VALID), filled * FILLED).astype(np.uint8)
     assert np.array_equal(codes, expect)
+    assert np.array_equal(depth, z)
     assert (codes == EDGE).any() and (codes == VALID).any() and (codes == FILLED).any()
