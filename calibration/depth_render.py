@@ -303,7 +303,15 @@ class DepthRenderer:
 
     def render_inf(self, depth: np.ndarray) -> np.ndarray:
         """Z-buffer (H, W) float32 metres of ``depth`` (raw units, 0 = none) in X, with
-        +inf where nothing landed: the form the hole filling and edge tests want.
+        +inf where nothing landed: the form the hole filling and edge tests want; a view
+        into this renderer's buffers, valid until the next render (see
+        :meth:`render_padded`)."""
+        grid, p = self.render_padded(depth)
+        return grid[p : p + self.cam.height, p : p + self.cam.width]
+
+    def render_padded(self, depth: np.ndarray) -> tuple[np.ndarray, int]:
+        """:meth:`render_inf`'s z-buffer uncropped: (the padded buffer, its padding each
+        side); for compiled kernels, which are quicker on a whole contiguous image.
 
         Each point is written once, at the top-left pixel of its footprint, into a
         buffer where the last write wins; an ``n``×``n`` minimum filter (``cv2.erode``)
@@ -338,8 +346,7 @@ class DepthRenderer:
                 borderType=cv2.BORDER_CONSTANT,
                 borderValue=np.inf,
             )
-        p = self.pad
-        return grid[p : p + self.cam.height, p : p + self.cam.width]
+        return grid, self.pad
 
     def render(self, depth: np.ndarray) -> np.ndarray:
         """Z-buffer (H, W) float32 metres of ``depth`` (raw units, 0 = none) in X, 0 = none

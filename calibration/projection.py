@@ -230,17 +230,22 @@ class Projector:
     def target_depth(self, depth: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Depth seen by the target (metres, 0 = none) after small holes are filled,
         and the mask of filled pixels."""
-        z_inf, filled = self._target_depth(depth)
+        z_inf, filled, _ = self._target_depth(depth)
         return inf_to_zero(z_inf), np.zeros(z_inf.shape, bool) if filled is None else filled
 
-    def _target_depth(self, depth: np.ndarray) -> tuple[np.ndarray, np.ndarray | None]:
+    def _target_depth(
+        self, depth: np.ndarray
+    ) -> tuple[np.ndarray, np.ndarray | None, tuple[np.ndarray, int]]:
         """The target's depth, +inf where none (what minimum filters want; a view into
-        the renderer's buffer), and the filled pixels (None when there are none)."""
+        the renderer's buffer), the filled pixels (None when there are none), and that
+        whole buffer with its padding (what the compiled kernels read quickest)."""
         p = self.params
         if p.flying_jump_m > 0:
             depth = remove_flying_pixels(depth, int(round(p.flying_jump_m / self.depth_scale)))
         self._clean_depth = depth
-        z_inf = self.dst_render.render_inf(depth)  # holes at +inf: never a minimum
+        grid, pad = self.dst_render.render_padded(depth)  # holes at +inf: never a minimum
+        h, w = self.dst_cam.height, self.dst_cam.width
+        z_inf = grid[pad : pad + h, pad : pad + w]
         filled = None
         if p.fill_min_neighbours <= 8:
             hole = np.isinf(z_inf)
@@ -251,14 +256,14 @@ class Projector:
                 if fill.any():
                     _fill_from_nearest_neighbour(z_inf, fill, self._kernel3)
                     filled = fill
-        return z_inf, filled
+        return z_inf, filled, (grid, pad)
 
     def geometry(self, depth: np.ndarray) -> Geometry:
         """Where each target pixel finds its source pixel, and why it may not: the
         z-buffers, hole filling and the edge test here, every target pixel traced into the
         source in one compiled pass (:func:`~calibration.transfer_kernels.trace_targets`)."""
         p = self.params
-        z_inf, filled = self._target_depth(depth)
+        z_inf, filled, padded = self._target_depth(depth)
         occ = self.src_render.render_inf(self._clean_depth[:: self._decimate, :: self._decimate])
         occ_min = cv2.erode(occ, self._kernel3)
         np.copyto(occ, occ_min, where=np.isinf(occ))  # pin-holes: nearest neighbour
@@ -273,7 +278,7 @@ class Projector:
         codes = np.empty(shape, np.uint8)
         z = np.empty(shape, np.float32)
         no_fill = np.zeros(shape, bool) if filled is None else filled
-        depth_codes(z_inf, p.edge_radius_px, p.edge_jump_m, no_fill.view(np.uint8), (codes, z))
+        depth_codes(padded, p.edge_radius_px, p.edge_jump_m, no_fill.view(np.uint8), (codes, z))
         reason = np.empty(shape, np.uint8)
         u = np.empty(shape, np.float32)
         v = np.empty(shape, np.float32)

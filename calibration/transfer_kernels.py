@@ -218,32 +218,34 @@ def _spread_3(lo, hi, w):
 
 
 @numba.njit(nogil=True, cache=True)
-def _depth_code_row(y, z_inf, radius, jump, filled, out):
+def _depth_code_row(y, grid, pad, radius, jump, filled, out):
     """Row ``y`` of :func:`depth_codes`: the column minimum and maximum over the rows
     within ``radius`` first (vector code over the row), then across the row."""
     codes, z = out
-    h, w = z_inf.shape
+    h, w = codes.shape
     lo = np.full(w, _INF, np.float32)
     hi = np.zeros(w, np.float32)
     for yy in range(max(y - radius, 0), min(y + radius, h - 1) + 1):
+        row = grid[yy + pad, pad : pad + w]
         for x in range(w):
-            v = z_inf[yy, x]
+            v = row[x]
             lo[x] = min(lo[x], v)
             hi[x] = max(hi[x], v if v < _INF else np.float32(0.0))
     for _ in range(radius):
         _spread_3(lo, hi, w)
+    row = grid[y + pad, pad : pad + w]
     for x in range(w):
         code = _EDGE if np.float32(hi[x] - lo[x]) > jump else _VALID
         codes[y, x] = max(code, filled[y, x] * _FILLED)
-        v = z_inf[y, x]
+        v = row[x]
         z[y, x] = v if v < _INF else np.float32(0.0)
 
 
 @numba.njit(nogil=True, parallel=True, cache=True)
-def _depth_codes(z_inf, radius, jump, filled, out):
+def _depth_codes(grid, pad, radius, jump, filled, out):
     codes, z = out  # see _project_points
-    for y in numba.prange(z_inf.shape[0]):
-        _depth_code_row(y, z_inf, radius, jump, filled, (codes, z))
+    for y in numba.prange(codes.shape[0]):
+        _depth_code_row(y, grid, pad, radius, jump, filled, (codes, z))
 
 
 def depth_codes(z_inf, radius: int, jump, filled, out) -> None:
@@ -253,9 +255,14 @@ def depth_codes(z_inf, radius: int, jump, filled, out) -> None:
     ``jump`` metres, ``filled`` where ``filled`` (uint8) is 1 (the larger code), else
     ``valid``. One pass over the depth for what were a ``cv2.dilate``, a ``cv2.erode``,
     a threshold and two full-frame float images the trace read; the same float32
-    comparison, so the same codes. One caller at a time (``PARALLEL``)."""
+    comparison, so the same codes. One caller at a time (``PARALLEL``).
+
+    ``z_inf`` is either an image of the codes' size or ``(padded image, pad)``, the
+    image cropped from it (a renderer's buffer, read in place: a cropped view, of no
+    fixed layout to the compiler, made the kernel three times slower)."""
+    grid, pad = z_inf if isinstance(z_inf, tuple) else (np.ascontiguousarray(z_inf), 0)
     with PARALLEL:
-        _depth_codes(z_inf, np.int64(radius), np.float32(jump), filled, out)
+        _depth_codes(grid, np.int64(pad), np.int64(radius), np.float32(jump), filled, out)
 
 
 @numba.njit(nogil=True, cache=True)
