@@ -80,6 +80,7 @@ from calibration.transfer_kernels import (
     OUTSIDE,  # noqa: F401
     UNLABELED,  # noqa: F401
     VALID,
+    count_sure,
     depth_codes,
     lens_model,
     settle_labels,
@@ -94,7 +95,7 @@ LABELED_REASONS = (VALID, EDGE, FILLED)
 _KERNEL5 = np.ones((5, 5), np.uint8)
 #: Pixel counts below this are exact in cv2.calcHist's float32 bins.
 _EXACT_BINS = 1 << 24
-#: Up to this many classes, counting each class apart beats a 256-bin histogram.
+#: Up to this many classes, counting each class apart (count_sure) beats a histogram.
 _FEW_CLASSES = 8
 
 
@@ -348,13 +349,19 @@ def class_confidence(labels: np.ndarray, reason: np.ndarray, n_classes: int) -> 
     """Per class: the share of its pixels that are ``valid`` and not within 2 px of an
     unknown pixel (where the class's true extent cannot be told); NaN if absent.
 
-    Counted on uint8 images without boolean temporaries: the labels, and the labels
-    with every pixel that is not sure set to 255 (a bitwise or with a 0/255 mask).
+    A few classes (uint8 labels) are counted in one compiled pass
+    (:func:`~calibration.transfer_kernels.count_sure`); many on uint8 images without
+    boolean temporaries: the labels, and the labels with every pixel that is not sure
+    set to 255 (a bitwise or with a 0/255 mask), by histogram.
     """
     if labels.dtype != np.uint8 or labels.size >= _EXACT_BINS:
         return _class_confidence_numpy(labels, reason, n_classes)
     labels = np.ascontiguousarray(labels)
     reason = np.ascontiguousarray(reason, np.uint8)
+    if n_classes <= _FEW_CLASSES:
+        counts, good = count_sure(labels, reason, n_classes)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            return np.where(counts > 0, good / counts, np.nan).astype(np.float32)
     unknown = cv2.compare(labels, UNKNOWN_LABEL, cv2.CMP_EQ)
     not_sure = cv2.bitwise_or(cv2.dilate(unknown, _KERNEL5), cv2.compare(reason, VALID, cv2.CMP_NE))
     counts = _counts(labels, n_classes)
@@ -364,12 +371,7 @@ def class_confidence(labels: np.ndarray, reason: np.ndarray, n_classes: int) -> 
 
 
 def _counts(image: np.ndarray, n: int) -> np.ndarray:
-    """Pixels of each value 0..n-1 of a uint8 image, (n,) int64. A few classes are
-    counted one by one (a compare and a count each, threaded), many by a histogram."""
-    if n <= _FEW_CLASSES:
-        return np.array(
-            [cv2.countNonZero(cv2.compare(image, c, cv2.CMP_EQ)) for c in range(n)], np.int64
-        )
+    """Pixels of each value 0..n-1 of a uint8 image, (n,) int64, by histogram."""
     hist = cv2.calcHist([image], [0], None, [256], [0, 256])  # float32 bins: exact < 2^24
     return hist.ravel()[:n].astype(np.int64)
 

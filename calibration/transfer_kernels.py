@@ -324,6 +324,67 @@ def settle_labels(labels, reason):
         flat_labels[i] = _UNKNOWN if r > _FILLED else lab
 
 
+@numba.njit(inline="always")
+def _or_3(row, w):
+    """``row`` (uint8 0/1) to its maximum over each pixel and its left and right
+    neighbours (the image's edge ignored), in place."""
+    if w < 2:
+        return
+    prev = row[0]
+    row[0] = max(row[0], row[1])
+    for x in range(1, w - 1):
+        here = row[x]
+        row[x] = max(max(prev, here), row[x + 1])
+        prev = here
+    row[w - 1] = max(prev, row[w - 1])
+
+
+@numba.njit(nogil=True, cache=True)
+def _count_row(y, labels, reason, counts):
+    """Row ``y`` of :func:`count_sure`."""
+    h, w = labels.shape
+    n = counts.shape[2]
+    near = np.zeros(w, np.uint8)
+    for yy in range(max(y - 2, 0), min(y + 2, h - 1) + 1):
+        row = labels[yy]
+        for x in range(w):
+            near[x] = max(near[x], np.uint8(row[x] == _UNKNOWN))
+    _or_3(near, w)
+    _or_3(near, w)
+    lab, why = labels[y], reason[y]
+    sure = np.empty(w, np.uint8)
+    for x in range(w):
+        sure[x] = np.uint8((near[x] == 0) & (why[x] == _VALID))
+    for c in range(n):
+        total = 0
+        good = 0
+        for x in range(w):
+            hit = np.int32(lab[x] == c)
+            total += hit
+            good += hit * np.int32(sure[x])
+        counts[y, 0, c] = total
+        counts[y, 1, c] = good
+
+
+@numba.njit(nogil=True, parallel=True, cache=True)
+def _count_sure(labels, reason, counts):
+    for y in numba.prange(labels.shape[0]):
+        _count_row(y, labels, reason, counts)
+
+
+def count_sure(labels, reason, n_classes: int) -> np.ndarray:
+    """Per class 0..n-1: its pixels in ``labels`` (uint8) and those of them that are
+    sure — their reason ``valid`` and no unknown label (255) within 2 px (a 5×5
+    square, the image's edge ignored); (2, n) int64. One pass (per row: the unknown
+    pixels near it, then a count per class), where the OpenCV path made a dilated
+    image, three masks and two compare-and-count passes per class. One caller at a
+    time (``PARALLEL``)."""
+    counts = np.empty((labels.shape[0], 2, n_classes), np.int32)
+    with PARALLEL:
+        _count_sure(labels, reason, counts)
+    return counts.sum(axis=0, dtype=np.int64)
+
+
 #: numba runs the parallel kernels on OpenMP where the system has it (libgomp, faster
 #: here beside OpenCV's threads) and otherwise on its own pool ("workqueue"), which
 #: aborts the process when two threads launch kernels at once (test_transfer_kernels
