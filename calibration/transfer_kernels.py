@@ -261,6 +261,12 @@ def depth_codes(z_inf, radius: int, jump, filled, out) -> None:
     image cropped from it (a renderer's buffer, read in place: a cropped view, of no
     fixed layout to the compiler, made the kernel three times slower)."""
     grid, pad = z_inf if isinstance(z_inf, tuple) else (np.ascontiguousarray(z_inf), 0)
+    h, w = out[0].shape
+    # The kernel reads unchecked: sizes that do not fit are refused here.
+    if grid.shape[0] < h + 2 * pad or grid.shape[1] < w + 2 * pad or filled.shape != (h, w):
+        raise ValueError(f"depth codes of {w}x{h} pixels need a depth and a mask that size")
+    if out[1].shape != (h, w):
+        raise ValueError(f"depth codes of {w}x{h} pixels come with a depth image that size")
     with PARALLEL:
         _depth_codes(grid, np.int64(pad), np.int64(radius), np.float32(jump), filled, out)
 
@@ -299,8 +305,8 @@ def _trace_targets(z, lens, occlusion, codes, out):
     ``z`` (H, W) float32 target depth in metres (0 = none); ``lens`` the target rays into
     the source (:func:`_through_lens`); ``occlusion`` = the occlusion limit on the
     source's coarse grid, that grid's scale and shift, and the kept share of depth;
-    ``codes`` (H, W) uint8 each pixel's code from its depth alone (:func:`depth_codes`); ``out`` =
-    the reason codes (uint8) and source columns and rows (float32) to write.
+    ``codes`` (H, W) uint8 each pixel's code from its depth alone (:func:`depth_codes`);
+    ``out`` = the reason codes (uint8) and source columns and rows (float32) to write.
     """
     rays, tz, zero_is_near, g_max, min_z, (intrinsics, d, grid, bounds) = lens  # as above
     for y in numba.prange(z.shape[0]):
@@ -379,6 +385,9 @@ def count_sure(labels, reason, n_classes: int) -> np.ndarray:
     pixels near it, then a count per class), where the OpenCV path made a dilated
     image, three masks and two compare-and-count passes per class. One caller at a
     time (``PARALLEL``)."""
+    if labels.ndim != 2 or reason.shape != labels.shape:
+        # The kernel reads unchecked: a reason image of another size is refused here.
+        raise ValueError(f"labels {labels.shape} and reasons {reason.shape} must be one 2-D size")
     counts = np.empty((labels.shape[0], 2, n_classes), np.int32)
     with PARALLEL:
         _count_sure(labels, reason, counts)

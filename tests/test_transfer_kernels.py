@@ -23,6 +23,7 @@ from calibration.transfer_kernels import (
     _distorted,
     _nearest,
     _table_coords,
+    count_sure,
     depth_codes,
     lens_model,
 )
@@ -152,3 +153,22 @@ def test_depth_codes_are_the_edge_test_of_a_dilate_and_an_erode_and_keep_filled(
     assert np.array_equal(codes, expect)
     assert np.array_equal(depth, z)
     assert (codes == EDGE).any() and (codes == VALID).any() and (codes == FILLED).any()
+
+
+def test_the_unchecked_target_kernels_refuse_images_of_different_sizes():
+    labels = np.zeros((20, 30), np.uint8)
+    with pytest.raises(ValueError, match="must be one 2-D size"):
+        count_sure(labels, np.zeros((20, 29), np.uint8), 3)
+    codes, depth = np.empty((20, 30), np.uint8), np.empty((20, 30), np.float32)
+    with pytest.raises(ValueError, match="need a depth and a mask that size"):
+        depth_codes(
+            np.zeros((20, 30), np.float32), 1, 0.05, np.zeros((20, 29), np.uint8), (codes, depth)
+        )
+    with pytest.raises(ValueError, match="need a depth and a mask that size"):
+        depth_codes(
+            (np.zeros((22, 32), np.float32), 2),
+            1,
+            0.05,
+            np.zeros((20, 30), np.uint8),
+            (codes, depth),
+        )
