@@ -35,7 +35,7 @@ def bench_like():
 
 
 #: How far the fast transfer may stray from the first implementation, which read the
-#: lens through a table where the kernels evaluate the model itself (docs/formats.md,
+#: lens through a table where the kernels evaluate the model itself (docs/architecture.md,
 #: "Label transfer"): a point exactly on a footprint's edge may land one pixel over in a
 #: z-buffer; labels and reasons follow on a handful of pixels. Observed on these frames
 #: and the benchmark's: depth 0.02 %, labels and reasons 0.003 %, confidences 1.2e-4.
