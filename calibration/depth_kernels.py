@@ -1,4 +1,5 @@
-"""Compiled neighbourhood kernels on depth images (numba): time-of-flight flying pixels.
+"""Compiled neighbourhood kernels on depth images (numba): time-of-flight flying pixels,
+and small holes of a z-buffer filled from their neighbours.
 
 The rule (:func:`calibration.depth_render.remove_flying_pixels`) was a chain of eight
 OpenCV filters and comparisons over the frame; here each pixel reads its 3×3
@@ -66,3 +67,30 @@ def drop_flying_pixels(depth: np.ndarray, jump: int) -> np.ndarray:
         with PARALLEL:
             _drop_flying_pixels(depth, np.int32(jump), out)
     return out
+
+
+@numba.njit(nogil=True, cache=True)
+def _fill_from_neighbours(z_inf, flat):
+    h, w = z_inf.shape
+    near = np.empty(flat.shape[0], np.float32)
+    for k in range(flat.shape[0]):
+        y, x = divmod(flat[k], w)
+        best = np.float32(np.inf)
+        for yy in range(max(y - 1, 0), min(y + 1, h - 1) + 1):
+            for xx in range(max(x - 1, 0), min(x + 1, w - 1) + 1):
+                best = min(best, z_inf[yy, xx])
+        near[k] = best
+    for k in range(flat.shape[0]):
+        y, x = divmod(flat[k], w)
+        z_inf[y, x] = near[k]
+
+
+def fill_from_neighbours(z_inf: np.ndarray, flat: np.ndarray) -> None:
+    """Set ``z_inf`` (float32, any layout) at the pixels of raster indices ``flat`` to
+    the minimum of their 3×3 neighbourhood (the image's edge replicated, which adds
+    nothing a minimum lacks), all read before any is written. A scalar loop over the
+    few pixels a frame fills (~200): numpy's clipped gathers took 0.3 ms a frame."""
+    flat = np.asarray(flat, np.int64)
+    if flat.size and (flat.min() < 0 or flat.max() >= z_inf.size):
+        raise ValueError("pixel indices outside the image")
+    _fill_from_neighbours(z_inf, flat)

@@ -59,6 +59,7 @@ import cv2
 import numpy as np
 
 from calibration.camera_math import DistortionTable
+from calibration.depth_kernels import fill_from_neighbours
 from calibration.depth_render import (
     MIN_Z_M,
     DepthRenderer,
@@ -334,15 +335,7 @@ def _fill_from_nearest_neighbour(z_inf: np.ndarray, fill: np.ndarray, kernel: np
         near = cv2.erode(z_inf, kernel, borderType=cv2.BORDER_REPLICATE)
         np.copyto(z_inf, near, where=fill)
         return
-    h, w = fill.shape
-    ys, xs = np.divmod(flat, w)
-    rows = [np.clip(ys + d, 0, h - 1) for d in (-1, 0, 1)]
-    cols = [np.clip(xs + d, 0, w - 1) for d in (-1, 0, 1)]
-    near = np.full(len(ys), np.inf, np.float32)
-    for r in rows:
-        for c in cols:
-            np.minimum(near, z_inf[r, c], out=near)
-    z_inf[ys, xs] = near
+    fill_from_neighbours(z_inf, flat)
 
 
 def class_confidence(labels: np.ndarray, reason: np.ndarray, n_classes: int) -> np.ndarray:

@@ -14,6 +14,7 @@ import pytest
 from app.bench.projection import _depth_frames, _labels
 from app.bench.projection import _rig as bench_rig
 from calibration.camera_math import DistortionTable, monotonic_r2, project_normalized
+from calibration.depth_kernels import fill_from_neighbours
 from calibration.projection import Projector
 from calibration.rig import RigError
 from calibration.transfer_kernels import (
@@ -172,3 +173,21 @@ def test_the_unchecked_target_kernels_refuse_images_of_different_sizes():
             np.zeros((20, 30), np.uint8),
             (codes, depth),
         )
+
+
+def test_holes_filled_from_neighbours_are_the_replicated_3x3_minimum_read_before_writing():
+    rng = np.random.default_rng(1)
+    z = rng.random((40, 50)).astype(np.float32)
+    z[rng.random(z.shape) < 0.2] = np.inf
+    z[0, 0] = z[39, 49] = np.inf  # corners: the image's edge replicated
+    # A view inside a larger image (as the renderer's buffer): its padding is not read.
+    view = np.pad(z, 2, constant_values=np.float32(-1.0))[2:-2, 2:-2]
+    fill = np.isinf(z) & (rng.random(z.shape) < 0.6)
+    fill[0, 0] = fill[39, 49] = True
+    expect = z.copy()
+    near = cv2.erode(z, np.ones((3, 3), np.uint8), borderType=cv2.BORDER_REPLICATE)
+    expect[fill] = near[fill]
+    fill_from_neighbours(view, np.flatnonzero(fill))
+    assert np.array_equal(view, expect) and fill.sum() > 50
+    with pytest.raises(ValueError, match="outside the image"):
+        fill_from_neighbours(view, np.array([z.size]))
