@@ -1,8 +1,10 @@
 """Compiled neighbourhood kernels on depth images (numba): time-of-flight flying pixels,
-and small holes of a z-buffer filled from their neighbours.
+and the small holes of a z-buffer to fill and their fill (:func:`holes_to_fill`,
+:func:`fill_from_neighbours`; the rule is ``Projector``'s, the same pixels and values as
+its OpenCV and numpy passes gave).
 
-The rule (:func:`calibration.depth_render.remove_flying_pixels`) was a chain of eight
-OpenCV filters and comparisons over the frame; here each pixel reads its 3×3
+The flying-pixel rule (:func:`calibration.depth_render.remove_flying_pixels`) was a chain
+of eight OpenCV filters and comparisons over the frame; here each pixel reads its 3×3
 neighbourhood once. The edge pixel is replicated (clamped indices), as the filters read
 it, so the result is the same bit for bit (tests/test_projection_fast.py). Rows run in
 parallel; the inner columns in a loop of their own with plain neighbour indices, which
@@ -15,6 +17,8 @@ import numba
 import numpy as np
 
 from calibration.transfer_kernels import PARALLEL
+
+_INF = np.float32(np.inf)
 
 
 @numba.njit(inline="always")
@@ -94,3 +98,52 @@ def fill_from_neighbours(z_inf: np.ndarray, flat: np.ndarray) -> None:
     if flat.size and (flat.min() < 0 or flat.max() >= z_inf.size):
         raise ValueError("pixel indices outside the image")
     _fill_from_neighbours(z_inf, flat)
+
+
+@numba.njit(nogil=True, cache=True)
+def _hole_row(y, grid, pad, min_have, fill, counts):
+    """Row ``y`` of :func:`holes_to_fill`: each column's pixels with depth over the row
+    and its neighbours (reflected at the image's edge, as OpenCV's box filter reads
+    it), then across the row."""
+    h, w = fill.shape
+    up = y - 1 if y > 0 else min(1, h - 1)
+    down = y + 1 if y < h - 1 else max(h - 2, 0)
+    rows = (grid[up + pad, pad : pad + w], grid[y + pad, pad : pad + w])
+    below = grid[down + pad, pad : pad + w]
+    col = np.empty(w, np.int32)
+    for x in range(w):
+        col[x] = (
+            np.int32(rows[0][x] < _INF) + np.int32(rows[1][x] < _INF) + np.int32(below[x] < _INF)
+        )
+    mid = rows[1]
+    out = fill[y]
+    n = 0
+    for x in range(w):
+        left = col[x - 1] if x > 0 else col[min(1, w - 1)]
+        right = col[x + 1] if x < w - 1 else col[max(w - 2, 0)]
+        f = (mid[x] == _INF) & (left + col[x] + right >= min_have)
+        out[x] = np.uint8(f)
+        n += np.int32(f)
+    counts[y] = n
+
+
+@numba.njit(nogil=True, parallel=True, cache=True)
+def _holes_to_fill(grid, pad, min_have, fill, counts):
+    for y in numba.prange(fill.shape[0]):
+        _hole_row(y, grid, pad, min_have, fill, counts)
+
+
+def holes_to_fill(z_inf: tuple[np.ndarray, int], min_neighbours: int, fill: np.ndarray) -> int:
+    """The holes (+inf) of a z-buffer that have at least ``min_neighbours`` of their 8
+    neighbours with depth: 1 in ``fill`` (uint8, the image's size), and how many.
+    ``z_inf`` = (padded buffer, padding), read in place. One pass for what were eight
+    numpy and OpenCV passes (``isinf``, ``any``, a negation, a box filter, a compare, an
+    ``and``, ``any``), the same pixels. One caller at a time (``PARALLEL``)."""
+    grid, pad = z_inf
+    h, w = fill.shape
+    if grid.shape[0] < h + 2 * pad or grid.shape[1] < w + 2 * pad:
+        raise ValueError(f"a {w}x{h} hole mask needs a buffer that size and its padding")
+    counts = np.empty(h, np.int32)
+    with PARALLEL:
+        _holes_to_fill(grid, np.int64(pad), np.int32(min_neighbours), fill, counts)
+    return int(counts.sum())

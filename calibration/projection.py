@@ -59,7 +59,7 @@ import cv2
 import numpy as np
 
 from calibration.camera_math import DistortionTable
-from calibration.depth_kernels import fill_from_neighbours
+from calibration.depth_kernels import fill_from_neighbours, holes_to_fill
 from calibration.depth_render import (
     MIN_Z_M,
     DepthRenderer,
@@ -250,14 +250,11 @@ class Projector:
         z_inf = grid[pad : pad + h, pad : pad + w]
         filled = None
         if p.fill_min_neighbours <= 8:
-            hole = np.isinf(z_inf)
-            if hole.any():
-                # Neighbours with depth (the pixel itself is a hole and counts 0).
-                have = cv2.boxFilter((~hole).view(np.uint8), cv2.CV_16U, (3, 3), normalize=False)
-                fill = hole & (have >= p.fill_min_neighbours)
-                if fill.any():
-                    _fill_from_nearest_neighbour(z_inf, fill, self._kernel3)
-                    filled = fill
+            fill = np.empty(z_inf.shape, np.uint8)
+            if holes_to_fill((grid, pad), p.fill_min_neighbours, fill):
+                fill = fill.view(bool)
+                _fill_from_nearest_neighbour(z_inf, fill, self._kernel3)
+                filled = fill
         return z_inf, filled, (grid, pad)
 
     def geometry(self, depth: np.ndarray) -> Geometry:

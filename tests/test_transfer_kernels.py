@@ -14,7 +14,7 @@ import pytest
 from app.bench.projection import _depth_frames, _labels
 from app.bench.projection import _rig as bench_rig
 from calibration.camera_math import DistortionTable, monotonic_r2, project_normalized
-from calibration.depth_kernels import fill_from_neighbours
+from calibration.depth_kernels import fill_from_neighbours, holes_to_fill
 from calibration.projection import Projector
 from calibration.rig import RigError
 from calibration.transfer_kernels import (
@@ -191,3 +191,20 @@ def test_holes_filled_from_neighbours_are_the_replicated_3x3_minimum_read_before
     assert np.array_equal(view, expect) and fill.sum() > 50
     with pytest.raises(ValueError, match="outside the image"):
         fill_from_neighbours(view, np.array([z.size]))
+
+
+def test_holes_to_fill_are_the_box_filter_count_of_neighbours_with_depth():
+    rng = np.random.default_rng(4)
+    z = rng.random((30, 41)).astype(np.float32)
+    z[rng.random(z.shape) < 0.35] = np.inf  # holes everywhere, the image's edge too
+    pad = 3
+    grid = np.pad(z, pad, constant_values=np.float32(1.0))  # depth there: must not be read
+    for k in (3, 5, 8):
+        fill = np.empty(z.shape, np.uint8)
+        n = holes_to_fill((grid, pad), k, fill)
+        hole = np.isinf(z)
+        have = cv2.boxFilter((~hole).view(np.uint8), cv2.CV_16U, (3, 3), normalize=False)
+        expect = hole & (have >= k)
+        assert np.array_equal(fill.view(bool), expect) and n == expect.sum() > 0
+    with pytest.raises(ValueError, match="needs a buffer that size"):
+        holes_to_fill((grid[:-1], pad), 5, np.empty(z.shape, np.uint8))
