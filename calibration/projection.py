@@ -40,11 +40,11 @@ alone (:func:`time_gap_factor`).
 Speed (``thermorig bench --only projection``): everything that depends only on the rig
 and the image sizes is built once per :class:`Projector` (rays, lens tables, reachable
 depth pixels in render order). Per frame, the per-pixel work runs in compiled kernels
-(:mod:`calibration.depth_kernels`: flying pixels; :mod:`calibration.transfer_kernels`:
-the depth pixels into each z-buffer; each target pixel's code from its depth, the edge
-test; every target pixel into the source with its occlusion test and reason code in one
-pass; the labels and reasons settled); hole filling, the label lookup and the
-confidence counts stay with OpenCV (SIMD, threaded). The results are the
+(:mod:`calibration.depth_kernels`: flying pixels, the holes to fill and their fill;
+:mod:`calibration.transfer_kernels`: the depth pixels into each z-buffer; each target
+pixel's code from its depth, the edge test; every target pixel into the source with its
+occlusion test and reason code in one pass; the labels and reasons settled; the
+confidence counts); the label lookup stays with OpenCV (``cv2.remap``). The results are the
 first implementation's but on a few pixels per frame (the kernels evaluate the lens model
 where it read a table; the tolerance is in :mod:`calibration.transfer_kernels`,
 tests/test_projection_fast.py).
