@@ -233,13 +233,13 @@ class Projector:
         """Depth seen by the target (metres, 0 = none) after small holes are filled,
         and the mask of filled pixels."""
         z_inf, filled, _ = self._target_depth(depth)
-        return inf_to_zero(z_inf), np.zeros(z_inf.shape, bool) if filled is None else filled
+        return inf_to_zero(z_inf), filled.view(bool)
 
     def _target_depth(
         self, depth: np.ndarray
-    ) -> tuple[np.ndarray, np.ndarray | None, tuple[np.ndarray, int]]:
+    ) -> tuple[np.ndarray, np.ndarray, tuple[np.ndarray, int]]:
         """The target's depth, +inf where none (what minimum filters want; a view into
-        the renderer's buffer), the filled pixels (None when there are none), and that
+        the renderer's buffer), the filled pixels (uint8, 1 where filled), and that
         whole buffer with its padding (what the compiled kernels read quickest)."""
         p = self.params
         if p.flying_jump_m > 0:
@@ -248,13 +248,11 @@ class Projector:
         grid, pad = self.dst_render.render_padded(depth)  # holes at +inf: never a minimum
         h, w = self.dst_cam.height, self.dst_cam.width
         z_inf = grid[pad : pad + h, pad : pad + w]
-        filled = None
-        if p.fill_min_neighbours <= 8:
-            fill = np.empty(z_inf.shape, np.uint8)
-            if holes_to_fill((grid, pad), p.fill_min_neighbours, fill):
-                fill = fill.view(bool)
-                _fill_from_nearest_neighbour(z_inf, fill, self._kernel3)
-                filled = fill
+        if p.fill_min_neighbours > 8:
+            return z_inf, np.zeros(z_inf.shape, np.uint8), (grid, pad)
+        filled = np.empty(z_inf.shape, np.uint8)
+        if holes_to_fill((grid, pad), p.fill_min_neighbours, filled):
+            _fill_from_nearest_neighbour(z_inf, filled.view(bool), self._kernel3)
         return z_inf, filled, (grid, pad)
 
     def geometry(self, depth: np.ndarray) -> Geometry:
@@ -276,8 +274,7 @@ class Projector:
         shape = z_inf.shape
         codes = np.empty(shape, np.uint8)
         z = np.empty(shape, np.float32)
-        no_fill = np.zeros(shape, bool) if filled is None else filled
-        depth_codes(padded, p.edge_radius_px, p.edge_jump_m, no_fill.view(np.uint8), (codes, z))
+        depth_codes(padded, p.edge_radius_px, p.edge_jump_m, filled, (codes, z))
         reason = np.empty(shape, np.uint8)
         u = np.empty(shape, np.float32)
         v = np.empty(shape, np.float32)

@@ -248,7 +248,7 @@ def _depth_codes(grid, pad, radius, jump, filled, out):
         _depth_code_row(y, grid, pad, radius, jump, filled, (codes, z))
 
 
-def depth_codes(z_inf, radius: int, jump, filled, out) -> None:
+def depth_codes(z_inf: tuple[np.ndarray, int], radius: int, jump, filled, out) -> None:
     """Each target pixel's code from its depth alone, and its depth with 0 for none:
     ``out`` = (codes uint8, depth float32). The code is ``edge`` where the depths
     within ``radius`` px (a square; holes, ``z_inf`` = +inf, left out) span more than
@@ -257,10 +257,10 @@ def depth_codes(z_inf, radius: int, jump, filled, out) -> None:
     a threshold and two full-frame float images the trace read; the same float32
     comparison, so the same codes. One caller at a time (``PARALLEL``).
 
-    ``z_inf`` is either an image of the codes' size or ``(padded image, pad)``, the
-    image cropped from it (a renderer's buffer, read in place: a cropped view, of no
-    fixed layout to the compiler, made the kernel three times slower)."""
-    grid, pad = z_inf if isinstance(z_inf, tuple) else (np.ascontiguousarray(z_inf), 0)
+    ``z_inf`` = (padded image, padding each side), the image being the crop of it (a
+    renderer's buffer, read in place: on the cropped view, of no fixed layout to the
+    compiler, the kernel was three times slower); (image, 0) for a plain one."""
+    grid, pad = z_inf
     h, w = out[0].shape
     # The kernel reads unchecked: sizes that do not fit are refused here.
     if grid.shape[0] < h + 2 * pad or grid.shape[1] < w + 2 * pad or filled.shape != (h, w):

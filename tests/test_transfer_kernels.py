@@ -146,7 +146,7 @@ def test_depth_codes_are_the_edge_test_of_a_dilate_and_an_erode_and_keep_filled(
     filled = (rng.random(z_inf.shape) < 0.1).astype(np.uint8)
     codes = np.empty(z_inf.shape, np.uint8)
     depth = np.empty(z_inf.shape, np.float32)
-    depth_codes(z_inf, radius, 0.05, filled, (codes, depth))
+    depth_codes((z_inf, 0), radius, 0.05, filled, (codes, depth))
     kernel = np.ones((2 * radius + 1, 2 * radius + 1), np.uint8)
     z = np.where(np.isinf(z_inf), np.float32(0), z_inf)
     edge = (cv2.dilate(z, kernel) - cv2.erode(z_inf, kernel)) > np.float32(0.05)
@@ -163,7 +163,11 @@ def test_the_unchecked_target_kernels_refuse_images_of_different_sizes():
     codes, depth = np.empty((20, 30), np.uint8), np.empty((20, 30), np.float32)
     with pytest.raises(ValueError, match="need a depth and a mask that size"):
         depth_codes(
-            np.zeros((20, 30), np.float32), 1, 0.05, np.zeros((20, 29), np.uint8), (codes, depth)
+            (np.zeros((20, 30), np.float32), 0),
+            1,
+            0.05,
+            np.zeros((20, 29), np.uint8),
+            (codes, depth),
         )
     with pytest.raises(ValueError, match="need a depth and a mask that size"):
         depth_codes(
