@@ -1,5 +1,5 @@
-"""The transfer kernels compiled ahead: ``python -c "from calibration.kernel_cache import
-warm_up; warm_up()"`` (``scripts/install`` runs it).
+"""The compiled kernels (label transfer, board search) compiled ahead: ``python -c
+"from calibration.kernel_cache import warm_up; warm_up()"`` (``scripts/install`` runs it).
 
 numba compiles a kernel for each kind of array it is handed, the first time, in several
 seconds that hold the interpreter; a window whose first projected frame compiled them
@@ -14,8 +14,10 @@ import time
 import numpy as np
 
 from calibration.depth_kernels import fill_from_neighbours
+from calibration.gridfit import homographies
 from calibration.projection import Projector
 from calibration.rig import Camera, Rig
+from calibration.subpixel import fit_x_junctions
 
 
 def warm_up() -> float:
@@ -51,4 +53,12 @@ def warm_up() -> float:
     # A few small holes filled, in a view of a renderer's buffer (this rig has none).
     buffer = np.ones((6, 6), np.float32)
     fill_from_neighbours(buffer[1:-1, 1:-1], np.array([0]))
+    # The board search's fits: a corner's X-junction, a batch of local homographies.
+    corner = np.zeros((16, 16), np.float32)
+    corner[:8, :8] = corner[8:, 8:] = 200.0
+    fit_x_junctions(
+        corner, np.array([[8.0, 8.0]]), np.array([[1.0, 0.0]]), np.array([[0.0, 1.0]]), 3.0
+    )
+    square = np.array([[[0.0, 0.0], [1.0, 0.0], [1.0, 1.0], [0.0, 1.0]]])
+    homographies(square, 2.0 * square)
     return time.perf_counter() - t0

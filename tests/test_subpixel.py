@@ -54,3 +54,19 @@ def test_fit_fails_cleanly_off_image_and_on_flat_ground():
     assert np.isnan(fit.points[0]).all()
     assert not fit.ok[1]  # nothing to fit on a flat image
     assert fit_radius(np.array([5.0, 20.0, 100.0])).tolist() == [2.5, 3.0, 6.0]
+
+
+def test_compiled_fit_gives_the_numpy_fit_to_rounding(monkeypatch):
+    """The compiled loop against the batched numpy fit it replaced (kept in
+    tests/subpixel_reference.py), in noise, from a pixel away, with two passes."""
+    import calibration.subpixel as subpixel
+    from tests import subpixel_reference
+
+    img, true, start, u, v = _scene(noise=6, seed=3)
+    radius = fit_radius(np.full(len(start), 30.0))
+    fast = fit_x_junctions(img, start, u, v, radius)
+    monkeypatch.setattr(subpixel, "_fit", subpixel_reference.fit)
+    slow = fit_x_junctions(img, start, u, v, radius)
+    assert fast.ok.sum() >= 50 and (fast.ok == slow.ok).all()
+    np.testing.assert_allclose(fast.points[fast.ok], slow.points[slow.ok], atol=1e-6)
+    np.testing.assert_allclose(fast.params[fast.ok], slow.params[slow.ok], rtol=1e-6, atol=1e-6)
