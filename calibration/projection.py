@@ -43,8 +43,9 @@ depth pixels in render order). Per frame, the per-pixel work runs in compiled ke
 (:mod:`calibration.depth_kernels`: flying pixels, the holes to fill and their fill;
 :mod:`calibration.transfer_kernels`: the depth pixels into each z-buffer; each target
 pixel's code from its depth, the edge test; every target pixel into the source with its
-occlusion test and reason code in one pass; the labels and reasons settled; the
-confidence counts); the label lookup stays with OpenCV (``cv2.remap``). The results are the
+occlusion test and reason code in one pass; each one's label looked up and the labels
+and reasons settled in one pass (as ``cv2.remap`` looks up, exactly); the confidence
+counts). The results are the
 first implementation's but on a few pixels per frame (the kernels evaluate the lens model
 where it read a table; the tolerance is in :mod:`calibration.transfer_kernels`,
 tests/test_projection_fast.py).
@@ -84,7 +85,7 @@ from calibration.transfer_kernels import (
     count_sure,
     depth_codes,
     lens_model,
-    settle_labels,
+    look_up_labels,
     trace_targets,
 )
 from drivers.truth import UNKNOWN_LABEL
@@ -295,11 +296,16 @@ class Projector:
         """Labels of the source image (H, W uint8, 255 = unlabeled) → the target."""
         self.check(depth, labels)
         g = self.geometry(depth)
-        out = cv2.remap(
-            labels, g.u, g.v, cv2.INTER_NEAREST, None, cv2.BORDER_CONSTANT, UNKNOWN_LABEL
-        )
         reason = g.reason
-        settle_labels(out, reason)
+        if labels.dtype == np.uint8:
+            out = np.empty(reason.shape, np.uint8)
+            look_up_labels(np.ascontiguousarray(labels), g.u, g.v, reason, out)
+        else:  # label images of other types: OpenCV's lookup, the same rule in numpy
+            out = cv2.remap(
+                labels, g.u, g.v, cv2.INTER_NEAREST, None, cv2.BORDER_CONSTANT, UNKNOWN_LABEL
+            )
+            reason[(out == UNKNOWN_LABEL) & (reason <= FILLED)] = UNLABELED
+            out[reason > FILLED] = UNKNOWN_LABEL
         conf = class_confidence(out, reason, n_classes)
         factor = time_gap_factor(time_gap_s, self.params.time_gap_half_s)
         return Transfer(out, reason, g.depth, conf, frame_confidence(conf) * factor, time_gap_s)

@@ -4,9 +4,9 @@ The transfer's per-frame work is two loops: over the depth pixels (project each 
 camera through its lens and find its z-buffer pixel: :func:`project_points`, then
 keep the nearest of them per pixel: :func:`splat_in_order`) and over the target's pixels
 (the edge test on their depths: :func:`depth_codes`; project each into the source camera
-through its lens, test occlusion, name the reason: :func:`trace_targets`; settle labels
-and reasons: :func:`settle_labels`). In numpy each step was a pass over every point with a
-full-frame temporary, and the lens was four ``cv2.remap`` table lookups; here each
+through its lens, test occlusion, name the reason: :func:`trace_targets`; look up
+each one's label and settle labels and reasons: :func:`look_up_labels`). In numpy each
+step was a pass over every point with a full-frame temporary, and the lens was four ``cv2.remap`` table lookups; here each
 pixel is read once and its arithmetic stays in registers.
 
 The kernels do the numpy path's float32 arithmetic operation for operation (products and
@@ -315,19 +315,40 @@ def _trace_targets(z, lens, occlusion, codes, out):
 
 
 @numba.njit(nogil=True, cache=True)
-def settle_labels(labels, reason):
-    """Labels looked up in the source (255 outside it) and reason codes → the final
-    pair, in place: a labeled reason (valid, edge, filled) whose source pixel has no
-    label becomes ``unlabeled``; every pixel whose reason is not labeled gets label 255.
-    One pass over two uint8 images (it was five numpy passes with three temporaries)."""
-    flat_labels = labels.reshape(-1)
-    flat_reason = reason.reshape(-1)
-    for i in range(flat_labels.shape[0]):
-        r = flat_reason[i]
-        lab = flat_labels[i]
+def _lookup_row(y, labels, u, v, reason, out):
+    """Row ``y`` of :func:`look_up_labels`."""
+    flat = labels.reshape(-1)
+    width = np.uint64(labels.shape[1])
+    for x in range(u.shape[1]):
+        oy, ox, inside = _nearest(labels.shape, u[y, x], v[y, x])
+        # Unsigned: the compiler then knows the index needs no wrap-around test.
+        lab = flat[np.uint64(oy) * width + np.uint64(ox)]
+        lab = lab if inside else _UNKNOWN
+        r = reason[y, x]
         r = _UNLABELED if (lab == _UNKNOWN) & (r <= _FILLED) else r
-        flat_reason[i] = r
-        flat_labels[i] = _UNKNOWN if r > _FILLED else lab
+        reason[y, x] = r
+        out[y, x] = _UNKNOWN if r > _FILLED else lab
+
+
+@numba.njit(nogil=True, parallel=True, cache=True)
+def _look_up_labels(labels, u, v, reason, out):
+    for y in numba.prange(u.shape[0]):
+        _lookup_row(y, labels, u, v, reason, out)
+
+
+def look_up_labels(labels, u, v, reason, out) -> None:
+    """Each target pixel's label from the source's ``labels`` at its source pixel
+    (``u``, ``v``; nearest, 255 outside: ``cv2.remap``'s INTER_NEAREST with a constant
+    border), and the pair settled, ``reason`` in place: a labeled reason (valid, edge,
+    filled) whose source pixel has no label becomes ``unlabeled``; every pixel whose
+    reason is not labeled gets label 255. One pass where the remap (float maps, which
+    OpenCV converts to integers block by block) and a settling pass were two. One
+    caller at a time (``PARALLEL``)."""
+    if not (u.shape == v.shape == reason.shape == out.shape) or labels.ndim != 2:
+        # The kernel reads and writes unchecked: other sizes are refused here.
+        raise ValueError(f"a label lookup needs one target size, not {u.shape} and others")
+    with PARALLEL:
+        _look_up_labels(labels, u, v, reason, out)
 
 
 @numba.njit(inline="always")

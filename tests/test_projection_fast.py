@@ -88,6 +88,16 @@ def test_transfer_equals_the_first_implementation_on_benchmark_frames(bench_like
         assert len(np.unique(fast.reason)) >= 5  # edges, holes, occlusion, outside all occur
 
 
+def test_labels_of_another_integer_type_transfer_as_uint8_labels_do(bench_like):
+    rig, frames, labels = bench_like
+    projector = Projector(rig, 0.001)
+    fast = projector.transfer_labels(frames[0], labels, 3)
+    wide = projector.transfer_labels(frames[0], labels.astype(np.uint16), 3)
+    assert wide.labels.dtype == np.uint16
+    np.testing.assert_array_equal(wide.labels, fast.labels)
+    np.testing.assert_array_equal(wide.reason, fast.reason)
+
+
 def test_geometry_and_render_equal_the_first_implementation(bench_like):
     rig, frames, _ = bench_like
     projector = Projector(rig, 0.001)

@@ -27,6 +27,7 @@ from calibration.transfer_kernels import (
     count_sure,
     depth_codes,
     lens_model,
+    look_up_labels,
 )
 
 
@@ -169,6 +170,9 @@ def test_the_unchecked_target_kernels_refuse_images_of_different_sizes():
             np.zeros((20, 29), np.uint8),
             (codes, depth),
         )
+    u = np.zeros((20, 30), np.float32)
+    with pytest.raises(ValueError, match="needs one target size"):
+        look_up_labels(labels, u, u, np.zeros((20, 30), np.uint8), np.empty((20, 29), np.uint8))
     with pytest.raises(ValueError, match="need a depth and a mask that size"):
         depth_codes(
             (np.zeros((22, 32), np.float32), 2),
@@ -212,3 +216,27 @@ def test_holes_to_fill_are_the_box_filter_count_of_neighbours_with_depth():
         assert np.array_equal(fill.view(bool), expect) and n == expect.sum() > 0
     with pytest.raises(ValueError, match="needs a buffer that size"):
         holes_to_fill((grid[:-1], pad), 5, np.empty(z.shape, np.uint8))
+
+
+def test_labels_looked_up_are_cv2_remaps_nearest_then_settled():
+    """The fused lookup against what it replaced: ``cv2.remap`` (INTER_NEAREST, border
+    255) and the settling rule in numpy; halves, the border, far, infinite and NaN
+    coordinates included."""
+    rng = np.random.default_rng(5)
+    labels = rng.choice(np.array([0, 1, 2, 255], np.uint8), (40, 60))
+    shape = (70, 90)
+    u = rng.uniform(-3, 63, shape).astype(np.float32)
+    v = rng.uniform(-3, 43, shape).astype(np.float32)
+    u[::5] = np.round(u[::5]) + 0.5  # exactly between two pixels
+    v[::7] = np.round(v[::7]) - 0.5
+    u[0, :4] = (np.nan, np.inf, -np.inf, 1e9)
+    v[1, :3] = (np.nan, 59.5, -0.5)
+    reason = rng.integers(0, 6, shape).astype(np.uint8)
+    want = cv2.remap(labels, u, v, cv2.INTER_NEAREST, None, cv2.BORDER_CONSTANT, 255)
+    want_reason = reason.copy()
+    want_reason[(want == 255) & (reason <= FILLED)] = 6  # unlabeled
+    want[want_reason > FILLED] = 255
+    got = np.empty(shape, np.uint8)
+    look_up_labels(labels, u, v, reason, got)
+    np.testing.assert_array_equal(got, want)
+    np.testing.assert_array_equal(reason, want_reason)
