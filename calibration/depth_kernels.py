@@ -8,7 +8,7 @@ of eight OpenCV filters and comparisons over the frame; here each pixel reads it
 neighbourhood once. The edge pixel is replicated (clamped indices), as the filters read
 it, so the result is the same bit for bit (tests/test_projection_fast.py). Rows run in
 parallel; the inner columns in a loop of their own with plain neighbour indices, which
-LLVM vectorizes (see :func:`calibration.transfer_kernels._trace_row`).
+LLVM vectorizes (see :mod:`calibration.lens_kernels`).
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ from __future__ import annotations
 import numba
 import numpy as np
 
-from calibration.transfer_kernels import PARALLEL
+from calibration.lens_kernels import PARALLEL
 
 _INF = np.float32(np.inf)
 

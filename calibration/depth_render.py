@@ -17,13 +17,13 @@ pin-holes a farther surface could show through.
 
 Per frame the work is one compiled pass over the depth pixels in raster order (each
 point's depth in X and its buffer pixel through X's lens model,
-:func:`~calibration.transfer_kernels.project_points`), one pass keeping per pixel the
+:func:`~calibration.lens_kernels.project_points`), one pass keeping per pixel the
 point latest in the render order fixed when the rig was set up (what writing them in
-that order leaves, :func:`~calibration.transfer_kernels.splat_in_order`) and one
+that order leaves, :func:`~calibration.lens_kernels.splat_in_order`) and one
 ``cv2.erode``. Every per-point constant is computed in raster order once; the
 result is the first, plain implementation's (tests/projection_reference.py) but on the
 few pixels where the lens model, evaluated rather than read from a table, moves a point
-across a pixel's edge (the tolerance is in :mod:`calibration.transfer_kernels`).
+across a pixel's edge (the tolerance is in :mod:`calibration.lens_kernels`).
 """
 
 from __future__ import annotations
@@ -35,8 +35,8 @@ import numpy as np
 
 from calibration.camera_math import DistortionTable, pixel_grid_rays
 from calibration.depth_kernels import drop_flying_pixels
+from calibration.lens_kernels import lens_model, project_points, splat_in_order
 from calibration.rig import Camera, RigError
-from calibration.transfer_kernels import lens_model, project_points, splat_in_order
 
 #: Points nearer than this to a camera's centre (metres) are treated as behind it.
 MIN_Z_M = 0.05
@@ -236,7 +236,7 @@ class DepthRenderer:
         self.lens = lens_model(self.table, shift, bounds)
         self._kernel = np.ones((self.n, self.n), np.uint8)
         self._buf = np.empty(self.padded_height * self.padded_width, np.float32)
-        # Per frame (calibration.transfer_kernels) every depth pixel is projected in
+        # Per frame (calibration.lens_kernels) every depth pixel is projected in
         # raster order (the ray constants read in sequence), and the processed
         # ones are then written in render order: their per-ray constants laid out over
         # the whole depth image (the same floats; the other pixels never forward),

@@ -41,13 +41,13 @@ Speed (``thermorig bench --only projection``): everything that depends only on t
 and the image sizes is built once per :class:`Projector` (rays, lens tables, reachable
 depth pixels in render order). Per frame, the per-pixel work runs in compiled kernels
 (:mod:`calibration.depth_kernels`: flying pixels, the holes to fill and their fill;
-:mod:`calibration.transfer_kernels`: the depth pixels into each z-buffer; each target
-pixel's code from its depth, the edge test; every target pixel into the source with its
-occlusion test and reason code in one pass; each one's label looked up and the labels
-and reasons settled in one pass (as ``cv2.remap`` looks up, exactly); the confidence
-counts). The results are the
-first implementation's but on a few pixels per frame (the kernels evaluate the lens model
-where it read a table; the tolerance is in :mod:`calibration.transfer_kernels`,
+:mod:`calibration.lens_kernels`: the depth pixels into each z-buffer;
+:mod:`calibration.transfer_kernels`: each target pixel's code from its depth, the edge
+test; every target pixel into the source with its occlusion test and reason code in one
+pass; each one's label looked up and the labels and reasons settled in one pass (as
+``cv2.remap`` looks up, exactly); the confidence counts). The results are the first
+implementation's but on a few pixels per frame (the kernels evaluate the lens model
+where it read a table; the tolerance is in :mod:`calibration.lens_kernels`,
 tests/test_projection_fast.py).
 """
 
@@ -71,6 +71,7 @@ from calibration.depth_render import (
     remove_flying_pixels,
     scaled_camera,
 )
+from calibration.lens_kernels import lens_model
 from calibration.rig import Rig, RigError
 
 # The reason codes live with the kernels that write them; named and explained here.
@@ -84,7 +85,6 @@ from calibration.transfer_kernels import (
     VALID,
     count_sure,
     depth_codes,
-    lens_model,
     look_up_labels,
     trace_targets,
 )

@@ -15,18 +15,15 @@ from app.bench.projection import _depth_frames, _labels
 from app.bench.projection import _rig as bench_rig
 from calibration.camera_math import DistortionTable, monotonic_r2, project_normalized
 from calibration.depth_kernels import fill_from_neighbours, holes_to_fill
+from calibration.lens_kernels import distorted, lens_model, nearest_pixel, table_coords
 from calibration.projection import Projector
 from calibration.rig import RigError
 from calibration.transfer_kernels import (
     EDGE,
     FILLED,
     VALID,
-    _distorted,
-    _nearest,
-    _table_coords,
     count_sure,
     depth_codes,
-    lens_model,
     look_up_labels,
 )
 
@@ -36,7 +33,7 @@ def _distorted_all(model, gxs, gys):
     u = np.empty(gxs.shape, np.float32)
     v = np.empty(gxs.shape, np.float32)
     for i in range(gxs.shape[0]):
-        u[i], v[i] = _distorted(model, gxs[i], gys[i])
+        u[i], v[i] = distorted(model, gxs[i], gys[i])
     return u, v
 
 
@@ -46,7 +43,7 @@ def _nearest_all(shape, xs, ys):
     cols = np.empty(xs.shape, np.int64)
     inside = np.empty(xs.shape, np.bool_)
     for i in range(xs.shape[0]):
-        rows[i], cols[i], inside[i] = _nearest(shape, xs[i], ys[i])
+        rows[i], cols[i], inside[i] = nearest_pixel(shape, xs[i], ys[i])
     return rows, cols, inside
 
 
@@ -120,7 +117,7 @@ def test_a_depth_image_of_another_size_is_refused_before_the_unchecked_kernels_r
 @numba.njit
 def _coords_of(d, az, gx_c):
     one = np.float32(1.0)
-    return _table_coords(d, az, one, gx_c, one, one, one, np.float32(9), np.float32(7), one)
+    return table_coords(d, az, one, gx_c, one, one, one, np.float32(9), np.float32(7), one)
 
 
 def test_a_nan_or_far_coordinate_stays_inside_the_lens_table():
