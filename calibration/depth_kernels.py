@@ -22,24 +22,37 @@ _INF = np.float32(np.inf)
 
 
 @numba.njit(inline="always")
-def _flying_at(depth, y, x, rows, cols, jump):
-    """Depth at (y, x), or 0 when it is a mixed pixel; ``rows`` and ``cols`` are the
-    neighbourhood's three rows and columns (clamped at the image's edge)."""
+def _flying_at(above, here, below, x0, x, x1, jump):
+    """Depth at column ``x`` of row ``here``, or 0 when it is a mixed pixel; ``above``,
+    ``here``, ``below`` are the neighbourhood's three rows and ``x0``, ``x``, ``x1`` its
+    columns (clamped at the image's edge), the rows 1-D slices taken once a row: the
+    2-D image indexed in here kept LLVM from vectorizing the row's loop (0.31 -> 0.14 ms
+    a 640x480 frame)."""
+    return _mixed(
+        (above[x0], above[x], above[x1], here[x0], here[x], here[x1]),
+        (below[x0], below[x], below[x1]),
+        jump,
+    )
+
+
+@numba.njit(inline="always")
+def _mixed(six, three, jump):
+    """The centre (``six[4]``) of a 3×3 neighbourhood, or 0 when it is a mixed pixel."""
     # No measurement (0) wraps to 65535 so that it is never a minimum; every other
     # value moves down by one, and so does the maximum (saturating at 0).
     low = np.int32(65535)
     high = np.int32(0)
-    for k in range(9):
-        d = np.int32(depth[rows[k // 3], cols[k % 3]])
+    for v in six + three:
+        d = np.int32(v)
         low = min(low, (d - 1) & 0xFFFF)
         high = max(high, d)
     high = max(high - 1, 0)
-    d = np.int32(depth[y, x])
+    d = np.int32(six[4])
     shifted = (d - 1) & 0xFFFF
     span = max(high - low, 0)
     margin = max(span >> 3, 1)
     flying = (span > jump) & (max(shifted - low, 0) > margin) & (max(high - shifted, 0) > margin)
-    return np.uint16(0) if flying else depth[y, x]
+    return np.uint16(0) if flying else six[4]
 
 
 @numba.njit(nogil=True, cache=True)
@@ -48,11 +61,12 @@ def _flying_row(y, depth, jump, out):
     apart."""
     h, w = depth.shape
     y = np.int64(y)  # the parallel loop's index may come unsigned
-    rows = (max(y - 1, 0), y, min(y + 1, h - 1))
+    above, here, below = depth[max(y - 1, 0)], depth[y], depth[min(y + 1, h - 1)]
+    row = out[y]
     for x in range(1, w - 1):
-        out[y, x] = _flying_at(depth, y, x, rows, (x - 1, x, x + 1), jump)
+        row[x] = _flying_at(above, here, below, x - 1, x, x + 1, jump)
     for x in (0, w - 1):
-        out[y, x] = _flying_at(depth, y, x, rows, (max(x - 1, 0), x, min(x + 1, w - 1)), jump)
+        row[x] = _flying_at(above, here, below, max(x - 1, 0), x, min(x + 1, w - 1), jump)
 
 
 @numba.njit(nogil=True, parallel=True, cache=True)
