@@ -29,30 +29,39 @@ def _flying_at(above, here, below, x0, x, x1, jump):
     2-D image indexed in here kept LLVM from vectorizing the row's loop (0.31 -> 0.14 ms
     a 640x480 frame)."""
     return _mixed(
-        (above[x0], above[x], above[x1], here[x0], here[x], here[x1]),
-        (below[x0], below[x], below[x1]),
+        (
+            above[x0],
+            above[x],
+            above[x1],
+            here[x0],
+            here[x],
+            here[x1],
+            below[x0],
+            below[x],
+            below[x1],
+        ),
         jump,
     )
 
 
 @numba.njit(inline="always")
-def _mixed(six, three, jump):
-    """The centre (``six[4]``) of a 3×3 neighbourhood, or 0 when it is a mixed pixel."""
+def _mixed(nine, jump):
+    """The centre (``nine[4]``) of a 3×3 neighbourhood, or 0 when it is a mixed pixel."""
     # No measurement (0) wraps to 65535 so that it is never a minimum; every other
     # value moves down by one, and so does the maximum (saturating at 0).
     low = np.int32(65535)
     high = np.int32(0)
-    for v in six + three:
+    for v in nine:
         d = np.int32(v)
         low = min(low, (d - 1) & 0xFFFF)
         high = max(high, d)
     high = max(high - 1, 0)
-    d = np.int32(six[4])
+    d = np.int32(nine[4])
     shifted = (d - 1) & 0xFFFF
     span = max(high - low, 0)
     margin = max(span >> 3, 1)
     flying = (span > jump) & (max(shifted - low, 0) > margin) & (max(high - shifted, 0) > margin)
-    return np.uint16(0) if flying else six[4]
+    return np.uint16(0) if flying else nine[4]
 
 
 @numba.njit(nogil=True, cache=True)
