@@ -35,7 +35,7 @@ import numpy as np
 
 from calibration.camera_math import DistortionTable, pixel_grid_rays
 from calibration.depth_kernels import drop_flying_pixels
-from calibration.lens_kernels import lens_model, project_points, splat_in_order
+from calibration.lens_kernels import lens_model, project_points, splat_bands, splat_in_order
 from calibration.rig import Camera, RigError
 
 #: Points nearer than this to a camera's centre (metres) are treated as behind it.
@@ -255,6 +255,8 @@ class DepthRenderer:
         self._ranks = np.empty(self.padded_height * self.padded_width, np.int32)
         self._at = np.empty(n_depth, np.int32)
         self._at_z = np.empty(n_depth, np.float32)
+        self._bands = splat_bands(n_depth, self.padded_height, self.padded_width)
+        self._deferred = np.empty(n_depth, np.int32)
 
     def _reachable(self, proj: RayProjection, depth_scale: float, min_depth_m: float) -> np.ndarray:
         """Raster indices of depth pixels whose ray meets the image (plus a margin)
@@ -335,7 +337,8 @@ class DepthRenderer:
         p = self.proj
         lens = (self._raster, p.tz, p.zero_is_near, p.g_max, _MIN_Z32, self.lens)
         project_points(depth, lens, np.int32(self.padded_width), self._at, self._at_z)
-        splat_in_order(self._at, self._at_z, self._rank, self._ranks, self._buf)
+        points = (self._at, self._at_z, self._rank)
+        splat_in_order(points, self._ranks, self._buf, self._bands, self._deferred)
         buf = self._buf
         grid = buf.reshape(self.padded_height, self.padded_width)
         if self.n > 1:

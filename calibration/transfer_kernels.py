@@ -200,18 +200,17 @@ def look_up_labels(labels, u, v, reason, out) -> None:
 
 
 @numba.njit(inline="always")
-def _or_3(row, w):
+def _or_3(row, w, out):
     """``row`` (uint8 0/1) to its maximum over each pixel and its left and right
-    neighbours (the image's edge ignored), in place."""
+    neighbours (the image's edge ignored), into ``out`` (out of place, as
+    :func:`_spread_3`)."""
     if w < 2:
+        out[:w] = row[:w]
         return
-    prev = row[0]
-    row[0] = max(row[0], row[1])
+    out[0] = max(row[0], row[1])
     for x in range(1, w - 1):
-        here = row[x]
-        row[x] = max(max(prev, here), row[x + 1])
-        prev = here
-    row[w - 1] = max(prev, row[w - 1])
+        out[x] = max(max(row[x - 1], row[x]), row[x + 1])
+    out[w - 1] = max(row[w - 2], row[w - 1])
 
 
 @numba.njit(nogil=True, cache=True)
@@ -224,8 +223,9 @@ def _count_row(y, labels, reason, counts):
         row = labels[yy]
         for x in range(w):
             near[x] = max(near[x], np.uint8(row[x] == _UNKNOWN))
-    _or_3(near, w)
-    _or_3(near, w)
+    wider = np.empty(w, np.uint8)
+    _or_3(near, w, wider)
+    _or_3(wider, w, near)
     lab, why = labels[y], reason[y]
     sure = np.empty(w, np.uint8)
     for x in range(w):

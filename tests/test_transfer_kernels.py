@@ -15,7 +15,14 @@ from app.bench.projection import _depth_frames, _labels
 from app.bench.projection import _rig as bench_rig
 from calibration.camera_math import DistortionTable, monotonic_r2, project_normalized
 from calibration.depth_kernels import fill_from_neighbours, holes_to_fill
-from calibration.lens_kernels import distorted, lens_model, nearest_pixel, table_coords
+from calibration.lens_kernels import (
+    distorted,
+    lens_model,
+    nearest_pixel,
+    splat_bands,
+    splat_in_order,
+    table_coords,
+)
 from calibration.projection import Projector
 from calibration.rig import RigError
 from calibration.transfer_kernels import (
@@ -237,3 +244,26 @@ def test_labels_looked_up_are_cv2_remaps_nearest_then_settled():
     look_up_labels(labels, u, v, reason, got)
     np.testing.assert_array_equal(got, want)
     np.testing.assert_array_equal(reason, want_reason)
+
+
+@pytest.mark.parametrize("cuts", ["even", "crossed"])
+def test_the_parallel_splat_keeps_per_pixel_the_highest_rank_as_writing_in_order(cuts):
+    """Points landing anywhere (many outside their chunk's band when the bands are cut
+    the other way round) give what writing them one by one in rank order gives."""
+    rng = np.random.default_rng(11)
+    n, rows, width = 20000, 40, 50
+    at = rng.integers(-1, rows * width, n).astype(np.int32)
+    at_z = rng.random(n).astype(np.float32)
+    rank = rng.permutation(n).astype(np.int32) + 1
+    starts, bounds = splat_bands(n, rows, width)
+    if cuts == "crossed":  # chunk k's points mostly land in the last bands
+        starts = np.array([0, n // 10, n // 3, n], np.int64)
+        bounds = np.array([0, 7, 29, rows], np.int64) * width
+    expected = np.full(rows * width, np.inf, np.float32)
+    for i in np.argsort(rank):
+        if at[i] >= 0:
+            expected[at[i]] = at_z[i]
+    buf = np.zeros(rows * width, np.float32)  # any stale content: the splat resets it
+    ranks = np.full(rows * width, 7, np.int32)
+    splat_in_order((at, at_z, rank), ranks, buf, (starts, bounds), np.empty(n, np.int32))
+    np.testing.assert_array_equal(buf, expected)
