@@ -141,10 +141,15 @@ def _hole_row(y, grid, pad, min_have, fill, counts):
     mid = rows[1]
     out = fill[y]
     n = 0
-    for x in range(w):
+    # The first and last columns reflect; the others, branch-free, are vector code.
+    for x in range(0, w, max(w - 1, 1)):  # 0 and w - 1
         left = col[x - 1] if x > 0 else col[min(1, w - 1)]
         right = col[x + 1] if x < w - 1 else col[max(w - 2, 0)]
         f = (mid[x] == _INF) & (left + col[x] + right >= min_have)
+        out[x] = np.uint8(f)
+        n += np.int32(f)
+    for x in range(1, w - 1):
+        f = (mid[x] == _INF) & (col[x - 1] + col[x] + col[x + 1] >= min_have)
         out[x] = np.uint8(f)
         n += np.int32(f)
     counts[y] = n

@@ -205,19 +205,27 @@ def test_holes_filled_from_neighbours_are_the_replicated_3x3_minimum_read_before
         fill_from_neighbours(view, np.array([z.size]))
 
 
-def test_holes_to_fill_are_the_box_filter_count_of_neighbours_with_depth():
+@pytest.mark.parametrize("shape", [(30, 41), (1, 41), (30, 1), (2, 2), (1, 2)])
+def test_holes_to_fill_are_the_box_filter_count_of_neighbours_with_depth(shape):
+    """OpenCV's reflection at the image's edge, on images down to a pixel wide."""
     rng = np.random.default_rng(4)
-    z = rng.random((30, 41)).astype(np.float32)
-    z[rng.random(z.shape) < 0.35] = np.inf  # holes everywhere, the image's edge too
     pad = 3
-    grid = np.pad(z, pad, constant_values=np.float32(1.0))  # depth there: must not be read
-    for k in (3, 5, 8):
-        fill = np.empty(z.shape, np.uint8)
-        n = holes_to_fill((grid, pad), k, fill)
-        hole = np.isinf(z)
-        have = cv2.boxFilter((~hole).view(np.uint8), cv2.CV_16U, (3, 3), normalize=False)
-        expect = hole & (have >= k)
-        assert np.array_equal(fill.view(bool), expect) and n == expect.sum() > 0
+    found = 0
+    for _ in range(10):
+        z = rng.random(shape).astype(np.float32)
+        z[rng.random(z.shape) < 0.35] = np.inf  # holes everywhere, the image's edge too
+        grid = np.pad(z, pad, constant_values=np.float32(1.0))  # depth there: not to be read
+        for k in (1, 3, 5, 8):
+            fill = np.empty(z.shape, np.uint8)
+            n = holes_to_fill((grid, pad), k, fill)
+            hole = np.isinf(z)
+            have = cv2.boxFilter((~hole).view(np.uint8), cv2.CV_16U, (3, 3), normalize=False)
+            expect = hole & (have >= k)
+            assert np.array_equal(fill.view(bool), expect) and n == expect.sum()
+            found += n
+    assert found > 0
+    z = np.ones((30, 41), np.float32)
+    grid = np.pad(z, pad)
     with pytest.raises(ValueError, match="needs a buffer that size"):
         holes_to_fill((grid[:-1], pad), 5, np.empty(z.shape, np.uint8))
 
