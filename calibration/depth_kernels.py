@@ -1,5 +1,6 @@
 """Compiled neighbourhood kernels on depth images (numba): time-of-flight flying pixels,
-and the small holes of a z-buffer to fill and their fill (:func:`holes_to_fill`,
+a z-buffer's points spread over their footprint (:func:`spread_footprints`), and the
+small holes of a z-buffer to fill and their fill (:func:`holes_to_fill`,
 :func:`fill_from_neighbours`; the rule is ``Projector``'s, the same pixels and values as
 its OpenCV and numpy passes gave).
 
@@ -175,3 +176,49 @@ def holes_to_fill(z_inf: tuple[np.ndarray, int], min_neighbours: int, fill: np.n
     with PARALLEL:
         _holes_to_fill(grid, np.int64(pad), np.int32(min_neighbours), fill, counts)
     return int(counts.sum())
+
+
+@numba.njit(nogil=True, cache=True)
+def _footprint_row(y, raw, n, pad, grid):
+    """Row ``y`` of :func:`spread_footprints`: the minimum over the ``n`` rows above
+    first (into a row of its own), then over the ``n`` columns to the left; out of
+    place, each loop vector code."""
+    w = grid.shape[1] - 2 * pad
+    r = y + pad
+    c0 = pad - n + 1
+    span = w + n - 1
+    column_min = raw[r - n + 1, c0 : c0 + span].copy()
+    for k in range(1, n):
+        row = raw[r - n + 1 + k, c0 : c0 + span]
+        for i in range(span):
+            column_min[i] = min(column_min[i], row[i])
+    out = grid[r, pad : pad + w]
+    out[:] = column_min[:w]
+    for j in range(1, n):
+        for x in range(w):
+            out[x] = min(out[x], column_min[x + j])
+
+
+@numba.njit(nogil=True, parallel=True, cache=True)
+def _spread_footprints(raw, n, pad, h, grid):
+    for y in numba.prange(h):
+        _footprint_row(y, raw, n, pad, grid)
+
+
+def spread_footprints(raw: np.ndarray, n: int, pad: int, shape: tuple[int, int], grid) -> None:
+    """The z-buffer image of ``shape`` = (h, w) inside the padded buffers: each pixel of
+    ``grid`` the minimum of ``raw`` over the ``n`` × ``n`` pixels at and above-left of
+    it (``cv2.erode`` with the anchor at the kernel's bottom-right), which spreads
+    each point written at its footprint's top-left over the footprint. ``grid``'s
+    padding is not written. The same values as the erode, where the erode, which also
+    filled the padding and a new image each frame, took 0.45 against 0.18 ms a
+    1280×720 frame. One caller at a time (``PARALLEL``)."""
+    h, w = shape
+    if (
+        not (1 <= n <= pad + 1)
+        or raw.shape != grid.shape
+        or raw.shape != (h + 2 * pad, w + 2 * pad)
+    ):
+        raise ValueError(f"a {n}x{n} footprint of {w}x{h} pixels needs buffers padded by {n - 1}+")
+    with PARALLEL:
+        _spread_footprints(raw, np.int64(n), np.int64(pad), np.int64(h), grid)

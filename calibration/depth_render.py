@@ -20,7 +20,8 @@ point's depth in X and its buffer pixel through X's lens model,
 :func:`~calibration.lens_kernels.project_points`), one pass keeping per pixel the
 point latest in the render order fixed when the rig was set up (what writing them in
 that order leaves, :func:`~calibration.lens_kernels.splat_in_order`) and one
-``cv2.erode``. Every per-point constant is computed in raster order once; the
+minimum filter over the footprint (:func:`~calibration.depth_kernels.spread_footprints`).
+Every per-point constant is computed in raster order once; the
 result is the first, plain implementation's (tests/projection_reference.py) but on the
 few pixels where the lens model, evaluated rather than read from a table, moves a point
 across a pixel's edge (the tolerance is in :mod:`calibration.lens_kernels`).
@@ -34,7 +35,7 @@ import cv2
 import numpy as np
 
 from calibration.camera_math import DistortionTable, pixel_grid_rays
-from calibration.depth_kernels import drop_flying_pixels
+from calibration.depth_kernels import drop_flying_pixels, spread_footprints
 from calibration.lens_kernels import lens_model, project_points, splat_bands, splat_in_order
 from calibration.rig import Camera, RigError
 
@@ -234,8 +235,9 @@ class DepthRenderer:
         shift = 1.0 - self.n / 2.0 + self.pad
         bounds = (0.0, self.padded_width - self.n, 0.0, self.padded_height - self.n)
         self.lens = lens_model(self.table, shift, bounds)
-        self._kernel = np.ones((self.n, self.n), np.uint8)
         self._buf = np.empty(self.padded_height * self.padded_width, np.float32)
+        # The z-buffer after the footprints spread: its padding stays +inf.
+        self._grid = np.full((self.padded_height, self.padded_width), np.inf, np.float32)
         # Per frame (calibration.lens_kernels) every depth pixel is projected in
         # raster order (the ray constants read in sequence), and the processed
         # ones are then written in render order: their per-ray constants laid out over
@@ -316,11 +318,13 @@ class DepthRenderer:
         side); for compiled kernels, which are quicker on a whole contiguous image.
 
         Each point is written once, at the top-left pixel of its footprint, into a
-        buffer where the last write wins; an ``n``×``n`` minimum filter (``cv2.erode``)
-        then spreads it over the footprint, which equals splatting every point over
-        ``n``² pixels with a per-pixel minimum. Points outside X (and pixels without a
-        measurement) fall into the buffer's padding, which is cropped away. The result
-        is a view into this renderer's buffers, valid until the next render.
+        buffer where the last write wins; an ``n``×``n`` minimum filter
+        (:func:`~calibration.depth_kernels.spread_footprints`) then spreads it over the
+        footprint, which equals splatting every point over ``n``² pixels with a
+        per-pixel minimum. Points outside X (and pixels without a measurement) fall
+        into the buffer's padding, which is cropped away; what the padding holds is
+        not the z-buffer's (+inf, or points not spread). The result is a view into
+        this renderer's buffers, valid until the next render.
         """
         if depth.dtype != np.uint16:
             raise RigError(f"depth frames must be uint16 depth units, got {depth.dtype}")
@@ -339,17 +343,11 @@ class DepthRenderer:
         project_points(depth, lens, np.int32(self.padded_width), self._at, self._at_z)
         points = (self._at, self._at_z, self._rank)
         splat_in_order(points, self._ranks, self._buf, self._bands, self._deferred)
-        buf = self._buf
-        grid = buf.reshape(self.padded_height, self.padded_width)
-        if self.n > 1:
-            grid = cv2.erode(
-                grid,
-                self._kernel,
-                anchor=(self.n - 1, self.n - 1),
-                borderType=cv2.BORDER_CONSTANT,
-                borderValue=np.inf,
-            )
-        return grid, self.pad
+        raw = self._buf.reshape(self.padded_height, self.padded_width)
+        if self.n == 1:
+            return raw, self.pad
+        spread_footprints(raw, self.n, self.pad, (self.cam.height, self.cam.width), self._grid)
+        return self._grid, self.pad
 
     def render(self, depth: np.ndarray) -> np.ndarray:
         """Z-buffer (H, W) float32 metres of ``depth`` (raw units, 0 = none) in X, 0 = none

@@ -14,7 +14,7 @@ import pytest
 from app.bench.projection import _depth_frames, _labels
 from app.bench.projection import _rig as bench_rig
 from calibration.camera_math import DistortionTable, monotonic_r2, project_normalized
-from calibration.depth_kernels import fill_from_neighbours, holes_to_fill
+from calibration.depth_kernels import fill_from_neighbours, holes_to_fill, spread_footprints
 from calibration.lens_kernels import (
     distorted,
     lens_model,
@@ -275,3 +275,26 @@ def test_the_parallel_splat_keeps_per_pixel_the_highest_rank_as_writing_in_order
     ranks = np.full(rows * width, 7, np.int32)
     splat_in_order((at, at_z, rank), ranks, buf, (starts, bounds), np.empty(n, np.int32))
     np.testing.assert_array_equal(buf, expected)
+
+
+@pytest.mark.parametrize("n", [1, 2, 3])
+def test_footprints_spread_as_cv2_erode_anchored_bottom_right_inside_the_padding(n):
+    rng = np.random.default_rng(n)
+    h, w, pad = 23, 37, n + 1
+    raw = rng.random((h + 2 * pad, w + 2 * pad)).astype(np.float32)
+    raw[rng.random(raw.shape) < 0.6] = np.inf  # mostly holes, as a sparse splat leaves
+    grid = np.full(raw.shape, -1.0, np.float32)
+    spread_footprints(raw, n, pad, (h, w), grid)
+    expect = cv2.erode(
+        raw,
+        np.ones((n, n), np.uint8),
+        anchor=(n - 1, n - 1),
+        borderType=cv2.BORDER_CONSTANT,
+        borderValue=np.inf,
+    )
+    inside = (slice(pad, pad + h), slice(pad, pad + w))
+    np.testing.assert_array_equal(grid[inside], expect[inside])
+    grid[inside] = -1.0
+    assert (grid == -1.0).all()  # the padding is not written
+    with pytest.raises(ValueError, match="needs buffers padded"):
+        spread_footprints(raw, pad + 2, pad, (h, w), grid)
