@@ -162,12 +162,15 @@ def _holes_to_fill(grid, pad, min_have, fill, counts):
         _hole_row(y, grid, pad, min_have, fill, counts)
 
 
-def holes_to_fill(z_inf: tuple[np.ndarray, int], min_neighbours: int, fill: np.ndarray) -> int:
+def holes_to_fill(
+    z_inf: tuple[np.ndarray, int], min_neighbours: int, fill: np.ndarray
+) -> np.ndarray:
     """The holes (+inf) of a z-buffer that have at least ``min_neighbours`` of their 8
-    neighbours with depth: 1 in ``fill`` (uint8, the image's size), and how many.
-    ``z_inf`` = (padded buffer, padding), read in place. One pass for what were eight
-    numpy and OpenCV passes (``isinf``, ``any``, a negation, a box filter, a compare, an
-    ``and``, ``any``), the same pixels. One caller at a time (``PARALLEL``)."""
+    neighbours with depth: 1 in ``fill`` (uint8, the image's size); how many in each
+    row (int32, for :func:`flat_holes`). ``z_inf`` = (padded buffer, padding), read in
+    place. One pass for what were eight numpy and OpenCV passes (``isinf``, ``any``, a
+    negation, a box filter, a compare, an ``and``, ``any``), the same pixels. One
+    caller at a time (``PARALLEL``)."""
     grid, pad = z_inf
     h, w = fill.shape
     if grid.shape[0] < h + 2 * pad or grid.shape[1] < w + 2 * pad:
@@ -175,7 +178,32 @@ def holes_to_fill(z_inf: tuple[np.ndarray, int], min_neighbours: int, fill: np.n
     counts = np.empty(h, np.int32)
     with PARALLEL:
         _holes_to_fill(grid, np.int64(pad), np.int32(min_neighbours), fill, counts)
-    return int(counts.sum())
+    return counts
+
+
+@numba.njit(nogil=True, cache=True)
+def _flat_holes(fill, counts):
+    w = fill.shape[1]
+    flat = np.empty(counts.sum(), np.int64)
+    k = 0
+    for y in range(fill.shape[0]):
+        if counts[y] == 0:
+            continue
+        row = fill[y]
+        for x in range(w):
+            if row[x]:
+                flat[k] = y * w + x
+                k += 1
+    return flat[:k]
+
+
+def flat_holes(fill: np.ndarray, counts: np.ndarray) -> np.ndarray:
+    """Raster indices of the pixels set in ``fill`` (uint8), reading only the rows
+    ``counts`` (:func:`holes_to_fill`'s) says have any: a frame fills a few hundred
+    pixels, where ``np.flatnonzero`` read the whole mask (0.10 ms at 1280×720)."""
+    if counts.shape != fill.shape[:1]:
+        raise ValueError(f"{len(counts)} row counts for a mask of {fill.shape[0]} rows")
+    return _flat_holes(fill, counts.astype(np.int64))
 
 
 @numba.njit(nogil=True, cache=True)

@@ -14,7 +14,12 @@ import pytest
 from app.bench.projection import _depth_frames, _labels
 from app.bench.projection import _rig as bench_rig
 from calibration.camera_math import DistortionTable, monotonic_r2, project_normalized
-from calibration.depth_kernels import fill_from_neighbours, holes_to_fill, spread_footprints
+from calibration.depth_kernels import (
+    fill_from_neighbours,
+    flat_holes,
+    holes_to_fill,
+    spread_footprints,
+)
 from calibration.lens_kernels import (
     distorted,
     lens_model,
@@ -217,12 +222,14 @@ def test_holes_to_fill_are_the_box_filter_count_of_neighbours_with_depth(shape):
         grid = np.pad(z, pad, constant_values=np.float32(1.0))  # depth there: not to be read
         for k in (1, 3, 5, 8):
             fill = np.empty(z.shape, np.uint8)
-            n = holes_to_fill((grid, pad), k, fill)
+            rows = holes_to_fill((grid, pad), k, fill)
             hole = np.isinf(z)
             have = cv2.boxFilter((~hole).view(np.uint8), cv2.CV_16U, (3, 3), normalize=False)
             expect = hole & (have >= k)
-            assert np.array_equal(fill.view(bool), expect) and n == expect.sum()
-            found += n
+            assert np.array_equal(fill.view(bool), expect)
+            assert np.array_equal(rows, expect.sum(axis=1))
+            assert np.array_equal(flat_holes(fill, rows), np.flatnonzero(expect))
+            found += int(rows.sum())
     assert found > 0
     z = np.ones((30, 41), np.float32)
     grid = np.pad(z, pad)
