@@ -71,7 +71,7 @@ from calibration.depth_render import (
     remove_flying_pixels,
     scaled_camera,
 )
-from calibration.lens_kernels import lens_model
+from calibration.lens_kernels import FLAT_INDEX_LIMIT, lens_model
 from calibration.rig import Rig, RigError
 
 # The reason codes live with the kernels that write them; named and explained here.
@@ -298,10 +298,10 @@ class Projector:
         self.check(depth, labels)
         g = self.geometry(depth)
         reason = g.reason
-        if labels.dtype == np.uint8:
+        if labels.dtype == np.uint8 and labels.size < FLAT_INDEX_LIMIT:
             out = np.empty(reason.shape, np.uint8)
             look_up_labels(np.ascontiguousarray(labels), g.u, g.v, reason, out)
-        else:  # label images of other types: OpenCV's lookup, the same rule in numpy
+        else:  # other types, huge images: OpenCV's lookup, the same rule in numpy
             out = cv2.remap(
                 labels, g.u, g.v, cv2.INTER_NEAREST, None, cv2.BORDER_CONSTANT, UNKNOWN_LABEL
             )

@@ -22,7 +22,13 @@ from __future__ import annotations
 import numba
 import numpy as np
 
-from calibration.lens_kernels import PARALLEL, nearest_flat, nearest_pixel, row_rays, through_lens
+from calibration.lens_kernels import (
+    FLAT_INDEX_LIMIT,
+    PARALLEL,
+    nearest_flat,
+    row_rays,
+    through_lens,
+)
 from drivers.truth import UNKNOWN_LABEL
 
 #: The reason codes of :mod:`calibration.projection` (named and explained there). The
@@ -166,11 +172,9 @@ def _trace_targets(z, lens, occlusion, codes, out):
 def _lookup_row(y, labels, u, v, reason, out):
     """Row ``y`` of :func:`look_up_labels`."""
     flat = labels.reshape(-1)
-    width = np.uint64(labels.shape[1])
     for x in range(u.shape[1]):
-        oy, ox, inside = nearest_pixel(labels.shape, u[y, x], v[y, x])
-        # Unsigned: the compiler then knows the index needs no wrap-around test.
-        lab = flat[np.uint64(oy) * width + np.uint64(ox)]
+        at, inside = nearest_flat(labels.shape, u[y, x], v[y, x])
+        lab = flat[at]
         lab = lab if inside else _UNKNOWN
         r = reason[y, x]
         r = _UNLABELED if (lab == _UNKNOWN) & (r <= _FILLED) else r
@@ -195,6 +199,8 @@ def look_up_labels(labels, u, v, reason, out) -> None:
     if not (u.shape == v.shape == reason.shape == out.shape) or labels.ndim != 2:
         # The kernel reads and writes unchecked: other sizes are refused here.
         raise ValueError(f"a label lookup needs one target size, not {u.shape} and others")
+    if labels.size >= FLAT_INDEX_LIMIT:
+        raise ValueError(f"label images of {FLAT_INDEX_LIMIT} pixels or more are looked up by cv2")
     with PARALLEL:
         _look_up_labels(labels, u, v, reason, out)
 

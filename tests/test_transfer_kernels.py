@@ -23,7 +23,7 @@ from calibration.depth_kernels import (
 from calibration.lens_kernels import (
     distorted,
     lens_model,
-    nearest_pixel,
+    nearest_flat,
     splat_bands,
     splat_in_order,
     table_coords,
@@ -51,12 +51,11 @@ def _distorted_all(model, gxs, gys):
 
 @numba.njit
 def _nearest_all(shape, xs, ys):
-    rows = np.empty(xs.shape, np.int64)
-    cols = np.empty(xs.shape, np.int64)
+    at = np.empty(xs.shape, np.int64)
     inside = np.empty(xs.shape, np.bool_)
     for i in range(xs.shape[0]):
-        rows[i], cols[i], inside[i] = nearest_pixel(shape, xs[i], ys[i])
-    return rows, cols, inside
+        at[i], inside[i] = nearest_flat(shape, xs[i], ys[i])
+    return at, inside
 
 
 @pytest.mark.parametrize(
@@ -98,10 +97,10 @@ def test_nearest_rounds_half_to_even_and_knows_the_border_like_cv2_remap():
     halves = np.array([-0.5, -0.50001, 0.5, 1.5, 2.5, 8.5, 9.4999, 9.5, 3.2], np.float32)
     xs = np.concatenate([halves, np.full(9, 4.0, np.float32)])
     ys = np.concatenate([np.full(9, 3.0, np.float32), halves - 3.0 + 3.0])
-    rows, cols, inside = _nearest_all(image.shape, xs, ys)
+    at, inside = _nearest_all(image.shape, xs, ys)
     ref = cv2.remap(image, xs[None], ys[None], cv2.INTER_NEAREST, None, cv2.BORDER_CONSTANT, 0)[0]
     assert np.array_equal(inside, ref != 0)
-    assert np.array_equal(np.where(inside, image[rows, cols], 0), ref)
+    assert np.array_equal(np.where(inside, image.ravel()[at], 0), ref)
 
 
 def test_two_threads_transferring_at_once_get_what_each_gets_alone():
@@ -268,6 +267,10 @@ def test_labels_looked_up_are_cv2_remaps_nearest_then_settled():
     look_up_labels(labels, u, v, reason, got)
     np.testing.assert_array_equal(got, want)
     np.testing.assert_array_equal(reason, want_reason)
+    # Flat indices are formed in float32: images too large for that are refused.
+    huge = np.zeros((4096, 4096), np.uint8)
+    with pytest.raises(ValueError, match="looked up by cv2"):
+        look_up_labels(huge, u, v, reason, got)
 
 
 @pytest.mark.parametrize("cuts", ["even", "crossed"])
