@@ -170,6 +170,9 @@ class ErrorChart(QtWidgets.QWidget):
             self.plot.removeItem(self.bars)
             self.bars = None
         self.errors = [e for e in errors if math.isfinite(e.rms)]
+        # Shown only with bars: empty, it only took room, and while the board is
+        # followed each repaint of its axes and grid cost the GUI thread ~10 ms.
+        self.setVisible(bool(self.errors))
         if not self.errors:
             return
         poses = sorted({e.pose for e in self.errors})

@@ -139,6 +139,7 @@ class CalibrationWizard(QtWidgets.QDialog):
         self.summary.setWordWrap(True)
         self.summary.setTextInteractionFlags(QtCore.Qt.TextInteractionFlag.TextSelectableByMouse)
         self.chart = ErrorChart(list(RIG_CAMERAS))
+        self.chart.setVisible(False)  # until a fit has errors to show
         self.save_button = QtWidgets.QPushButton("&Save rig…")
         self.apply_button = QtWidgets.QPushButton("&Use in preview")
         for b in (self.save_button, self.apply_button):
@@ -148,6 +149,7 @@ class CalibrationWizard(QtWidgets.QDialog):
         bottom.addWidget(self.apply_button)
         bottom.addWidget(self.save_button)
 
+        self._steady_text()
         layout = QtWidgets.QVBoxLayout(self)
         layout.addLayout(top)
         layout.addWidget(self.views, 5)
@@ -171,6 +173,20 @@ class CalibrationWizard(QtWidgets.QDialog):
         self.save_button.clicked.connect(lambda: self.save_rig())
         self.apply_button.clicked.connect(lambda: self.apply_rig())
         QtGui.QShortcut(QtGui.QKeySequence(QtCore.Qt.Key.Key_Space), self, self.capture_now)
+
+    def _steady_text(self) -> None:
+        """Room kept for the lines that change while the board is followed (the rate,
+        the message, what is missing), so that new text never moves the layout: a
+        layout that moved resized the views and the error chart, whose repaint (axes,
+        grid, ~10 ms) was the GUI thread's longest stall with the wizard open."""
+        metrics = self.rate.fontMetrics()
+        self.rate.setMinimumWidth(metrics.horizontalAdvance("search 00.0/s, 000 ms each"))
+        two_lines = 2 * metrics.lineSpacing()
+        for label in (self.message, self.ready_line):
+            label.setMinimumHeight(two_lines)
+            label.setAlignment(QtCore.Qt.AlignmentFlag.AlignLeft | QtCore.Qt.AlignmentFlag.AlignTop)
+        for label in (self.verdict, self.outcome):
+            label.setMinimumHeight(metrics.lineSpacing())
 
     # -- source and board -------------------------------------------------------------
     def open_calibration_source(self) -> bool:
