@@ -1,5 +1,6 @@
-"""The compiled kernels (label transfer, board search) compiled ahead: ``python -c
-"from calibration.kernel_cache import warm_up; warm_up()"`` (``scripts/install`` runs it).
+"""The compiled kernels (label transfer, board search, the synthetic rig's board)
+compiled ahead: ``python -c "from calibration.kernel_cache import warm_up; warm_up()"``
+(``scripts/install`` runs it).
 
 numba compiles a kernel for each kind of array it is handed, the first time, in several
 seconds that hold the interpreter; a window whose first projected frame compiled them
@@ -18,6 +19,7 @@ from calibration.gridfit import homographies
 from calibration.projection import Projector
 from calibration.rig import Camera, Rig
 from calibration.subpixel import fit_x_junctions
+from drivers.synthetic import board_shading
 
 
 def warm_up() -> float:
@@ -64,4 +66,6 @@ def warm_up() -> float:
     )
     square = np.array([[[0.0, 0.0], [1.0, 0.0], [1.0, 1.0], [0.0, 1.0]]])
     homographies(square, 2.0 * square)
+    # The synthetic rig's board (the demo's calibration scene).
+    board_shading.warm_up()
     return time.perf_counter() - t0

@@ -10,7 +10,7 @@ import sys
 
 import llvmlite.binding as llvm
 
-from calibration import kernel_target
+from drivers import kernel_target
 
 _SHOW_TARGET = (
     "import json, os, calibration.lens_kernels;"

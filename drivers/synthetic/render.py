@@ -15,9 +15,10 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from drivers.synthetic.board_shading import shade_board
 from drivers.synthetic.camera import CameraModel, pixel_roi
-from drivers.synthetic.materials import ROOM_C, Texture
-from drivers.synthetic.raycast import Prim
+from drivers.synthetic.materials import ROOM_C, Checker, Texture
+from drivers.synthetic.raycast import Prim, Rect
 from drivers.synthetic.scenes import Scene, world_to_camera
 from drivers.synthetic.sensor import DEPTH_MAX_M, Sensor
 
@@ -133,7 +134,7 @@ class CameraRenderer:
         order = np.argsort(ids, kind="stable")
         sel, ids = sel[order], ids[order]
         bounds = np.searchsorted(ids, np.arange(first, first + len(prims) + 1))
-        rays = self.rays[r0:r1, c0:c1].reshape(-1, 3)
+        rays = None  # the region's rays, flat: a copy, made for the first general prim
         tflat = tbuf.ravel()
         flat = {
             k: v.reshape(len(tflat), -1) if v.ndim == 3 else v.reshape(-1) for k, v in out.items()
@@ -143,6 +144,25 @@ class CameraRenderer:
             pix = sel[bounds[k] : bounds[k + 1]]
             if pix.size == 0:
                 continue
+            material = self.materials[prim.material - 1]
+            if isinstance(prim, Rect) and isinstance(material, Checker):
+                shade_board(
+                    kind,
+                    prim,
+                    material,
+                    pix,
+                    self.rays,
+                    tflat,
+                    ext,
+                    self.focal,
+                    self.light,
+                    flat,
+                    ROOM_C,
+                    DEPTH_MAX_M,
+                )
+                continue
+            if rays is None:
+                rays = self.rays[r0:r1, c0:c1].reshape(-1, 3)
             d = rays[pix]
             t = tflat[pix]
             attrs = prim.surface(d * t[:, None])
@@ -150,7 +170,7 @@ class CameraRenderer:
             cos_view = np.clip(-np.einsum("ij,ij->i", n, d), 0.0, 1.0)
             attrs.update(t=t, d=d, up=self.up, cos_view=cos_view, kind=kind)
             attrs["footprint"] = t / (self.focal * np.maximum(cos_view, 0.05))
-            surf = self.materials[prim.material - 1].shade(attrs, self.texture)
+            surf = material.shade(attrs, self.texture)
             flat["labels"][pix] = surf.label
             if kind == "thermal":
                 temp = surf.temperature
