@@ -305,6 +305,10 @@ class Checker(Material):
     where the geometry says, to a small fraction of a pixel. ``marks`` adds what a
     coded or ChArUco print changes (markers, the white area around a coded marker);
     black marks are heated like the black squares.
+
+    The renderer shades a board plate through :mod:`drivers.synthetic.board_shading`,
+    the same arithmetic compiled; this numpy form is the reference it is tested
+    against (``tests/test_synthetic_board_shading.py``): change the two together.
     """
 
     def __init__(

@@ -6,7 +6,9 @@ boxes project to, z-tests them against the static depth buffer, shades the pixel
 won and runs the optics (blur, flying pixels) over that region plus a margin. The
 result is a :class:`Layer` — the region's final clean pixels and labels — which the
 driver pastes over the static frame. Labels come from the same depth buffer as the
-pixels, so occlusion in the truth is exactly occlusion in the image.
+pixels, so occlusion in the truth is exactly occlusion in the image. A calibration
+board's plate is shaded by compiled loops (:mod:`drivers.synthetic.board_shading`),
+every other solid by numpy over its hit pixels.
 """
 
 from __future__ import annotations
