@@ -13,8 +13,9 @@ told to prefer it (``NUMBA_CPU_FEATURES``: the host's features and
 Set in the environment, so that worker processes and the install's ahead-of-time
 compile (:mod:`calibration.kernel_cache`) compile for the same target and share numba's
 cache, which is keyed by it. It must be set before numba creates its compiler, at the
-first kernel compiled or loaded: the ``calibration`` package sets it on import, before
-any of its kernels are defined.
+first kernel compiled or loaded: the ``calibration`` package sets it on import, and a
+``drivers`` module with kernels (``drivers.synthetic.board_shading``) before defining
+them — whichever comes first in a process.
 """
 
 from __future__ import annotations

@@ -9,23 +9,29 @@ import subprocess
 import sys
 
 import llvmlite.binding as llvm
+import pytest
 
 from drivers import kernel_target
 
 _SHOW_TARGET = (
-    "import json, os, calibration.lens_kernels;"
+    "import json, os, {module};"
     "from numba.core.registry import cpu_target;"
     "print(json.dumps([os.environ.get('NUMBA_CPU_NAME'), os.environ.get('NUMBA_CPU_FEATURES'),"
     " cpu_target.target_context.codegen()._tm_features]))"
 )
 
 
-def test_the_package_sets_wide_vectors_exactly_where_the_cpu_has_avx512():
-    """In a process started without a numba target: set on import, and the compiler
-    numba creates for the kernels has it."""
+@pytest.mark.parametrize("module", ["calibration.lens_kernels", "drivers.synthetic.board_shading"])
+def test_kernels_get_wide_vectors_exactly_where_the_cpu_has_avx512(module):
+    """In a process started without a numba target, whichever layer's kernels come
+    first: set on import, and the compiler numba creates for the kernels has it."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("NUMBA_CPU_")}
     out = subprocess.run(
-        [sys.executable, "-c", _SHOW_TARGET], env=env, capture_output=True, text=True, check=True
+        [sys.executable, "-c", _SHOW_TARGET.format(module=module)],
+        env=env,
+        capture_output=True,
+        text=True,
+        check=True,
     )
     name, features, compiler = json.loads(out.stdout)
     if llvm.get_host_cpu_features().get("avx512f", False):
