@@ -22,7 +22,8 @@ first padded by the receptive-field radius with its edge values, so the latent m
 the input's resolution.
 
 The decoder (:class:`LatentDecoder`) is a light UNet read on *frozen* latents: one
-1×1 reduction at full resolution, two strided levels for context (which leg is which),
+1×1 reduction at full resolution, three strided levels for context (which leg is which,
+and a calf under a sleeve, which a 1/4-resolution bottom saw too little of to tell),
 and back to full resolution with skips — full resolution because the point of a
 per-pixel latent is lost if the class map comes out at a quarter of it.
 """
@@ -83,17 +84,22 @@ def _cbr(cin: int, cout: int, k: int = 3, stride: int = 1, dilation: int = 1) ->
 
 
 class LatentDecoder(nn.Module):
-    """Light UNet: full-resolution 1×1 reduction, two strided levels, back up with skips
-    to full resolution (see the module docstring)."""
+    """Light UNet: full-resolution 1×1 reduction, three strided levels, back up with
+    skips to full resolution (see the module docstring)."""
 
     def __init__(
-        self, in_channels: int, classes: int, channels: tuple[int, int, int] = (12, 24, 40)
+        self,
+        in_channels: int,
+        classes: int,
+        channels: tuple[int, int, int, int] = (12, 24, 40, 56),
     ):
         super().__init__()
-        c0, c1, c2 = channels
+        c0, c1, c2, c3 = channels
         self.reduce = _cbr(in_channels, c0, k=1)
         self.down1 = nn.Sequential(_cbr(c0, c1, stride=2), _cbr(c1, c1))
-        self.down2 = nn.Sequential(_cbr(c1, c2, stride=2), _cbr(c2, c2, dilation=2))
+        self.down2 = nn.Sequential(_cbr(c1, c2, stride=2), _cbr(c2, c2))
+        self.down3 = nn.Sequential(_cbr(c2, c3, stride=2), _cbr(c3, c3, dilation=2))
+        self.up2 = _cbr(c3 + c2, c2)
         self.up1 = _cbr(c2 + c1, c1)
         self.up0 = _cbr(c1 + c0, c0)
         self.head = nn.Conv2d(c0, classes, 1)
@@ -102,10 +108,10 @@ class LatentDecoder(nn.Module):
         f0 = self.reduce(x)
         f1 = self.down1(f0)
         f2 = self.down2(f1)
-        y = F.interpolate(f2, size=f1.shape[-2:], mode="bilinear", align_corners=False)
-        y = self.up1(torch.cat([y, f1], 1))
-        y = F.interpolate(y, size=f0.shape[-2:], mode="bilinear", align_corners=False)
-        y = self.up0(torch.cat([y, f0], 1))
+        y = self.down3(f2)
+        for up, skip in ((self.up2, f2), (self.up1, f1), (self.up0, f0)):
+            y = F.interpolate(y, size=skip.shape[-2:], mode="bilinear", align_corners=False)
+            y = up(torch.cat([y, skip], 1))
         return self.head(y)
 
 
